@@ -1,0 +1,43 @@
+"""GDAL hardening and I/O settings, applied to the process environment before rasterio loads.
+
+GDAL reads `GDAL_SKIP` once, when drivers are registered, so this module must run before the first
+`import rasterio`; `handler.core` imports it first for that reason.
+"""
+
+import os
+
+# Drivers that can make a file read *other* files or URLs (VRT, WMS, MRF, ...) are never registered,
+# on top of the per-open allow-list in `reader.py`.
+SKIPPED_DRIVERS = (
+    "VRT WMS WMTS MRF PLMosaic DAAS OGCAPI STACIT STACTA EEDAI NGW ESRIC HTTP TileDB "
+    "Rasterlite MBTiles GPKG PostGISRaster WCS"
+)
+
+HARDENING = {
+    "GDAL_SKIP": SKIPPED_DRIVERS,
+    # Never list or probe sibling files (.ovr, .aux.xml, .msk) next to an upload.
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    # Never write .aux.xml side-car files.
+    "GDAL_PAM_ENABLED": "NO",
+    # No PROJ grid downloads.
+    "PROJ_NETWORK": "OFF",
+    # A VRT smuggled through any path still may not read raw files or nest other drivers.
+    "GDAL_VRT_ENABLE_RAWRASTERBAND": "NO",
+    "GDAL_VRT_ENABLE_PYTHON": "NO",
+    # Remote (/vsis3/) reads, tuned as titiler does: few, merged range requests, bounded caches.
+    "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+    "GDAL_HTTP_MULTIPLEX": "YES",
+    "GDAL_INGESTED_BYTES_AT_OPEN": "32768",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF",
+    "VSI_CACHE": "TRUE",
+    "VSI_CACHE_SIZE": "16777216",
+    "GDAL_CACHEMAX": "64",
+    "GDAL_NUM_THREADS": "1",
+}
+
+for _name, _value in HARDENING.items():
+    os.environ.setdefault(_name, _value)
+# Security-critical settings are not overridable by the deployment environment.
+for _name in ("GDAL_SKIP", "GDAL_DISABLE_READDIR_ON_OPEN", "GDAL_PAM_ENABLED",
+              "GDAL_VRT_ENABLE_RAWRASTERBAND", "GDAL_VRT_ENABLE_PYTHON"):
+    os.environ[_name] = HARDENING[_name]

@@ -1,0 +1,85 @@
+"""Open untrusted rasters safely: magic bytes, a driver allow-list and a size budget before any read."""
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from handler.core import gdal_config  # noqa: F401  (hardening before rasterio loads)
+
+import rasterio
+from rasterio.errors import RasterioError
+from rasterio.io import DatasetReader, MemoryFile
+
+from handler.core.errors import EmptyInput, RasterTooLarge, UnreadableRaster, UnsupportedFormat
+from handler.core.limits import LIMITS
+from handler.core.spans import span
+
+# GDAL reads COGs with its GTiff driver (its COG driver only writes), so GTiff is the one opener.
+OPEN_DRIVER = "GTiff"
+ALLOWED_DRIVERS = ("GTiff", "COG")
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic TIFF and BigTIFF
+_KNOWN_MAGIC = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"%PDF": "PDF", b"<VRT": "VRT",
+                b"\x00\x00\x00\x0cjP": "JPEG 2000", b"\xffO\xffQ": "JPEG 2000", b"PK\x03\x04": "ZIP",
+                b"GIF8": "GIF"}
+
+
+def check_magic(head: bytes) -> None:
+    """Refuse anything whose first bytes are not a TIFF header, naming what it looks like."""
+    if not head:
+        raise EmptyInput("The file is empty.")
+    if head[:4] in TIFF_MAGIC:
+        return
+    kind = next((name for magic, name in _KNOWN_MAGIC.items() if head.startswith(magic)), None)
+    looks_like = f" It looks like {kind}." if kind else ""
+    raise UnsupportedFormat(f"Only GeoTIFF / COG files are accepted.{looks_like}")
+
+
+def check_budget(dataset: DatasetReader) -> None:
+    """Refuse header bombs before reading a pixel: absurd sizes, too many bands."""
+    if dataset.count > LIMITS.max_bands:
+        raise RasterTooLarge(f"The raster has {dataset.count} bands; at most {LIMITS.max_bands} are accepted.")
+    pixels = dataset.width * dataset.height
+    if pixels > LIMITS.max_raster_pixels:
+        raise RasterTooLarge(
+            f"The raster is {dataset.width} x {dataset.height} pixels; at most "
+            f"{LIMITS.max_raster_pixels:,} pixels are accepted. Use a smaller file or a COG with overviews.")
+
+
+def _open(path: str, **options) -> DatasetReader:
+    try:
+        dataset = rasterio.open(path, driver=OPEN_DRIVER, **options)
+    except RasterioError as exc:
+        # GDAL's message can hold internal paths: keep it out of the user-facing text.
+        raise UnreadableRaster("The file could not be read as a GeoTIFF (corrupt or truncated).") from exc
+    if dataset.driver not in ALLOWED_DRIVERS:  # defence in depth: the allow-list is also enforced by GDAL
+        dataset.close()
+        raise UnsupportedFormat(f"The {dataset.driver} format is not accepted.")
+    try:
+        check_budget(dataset)
+    except RasterTooLarge:
+        dataset.close()
+        raise
+    return dataset
+
+
+@contextmanager
+def open_bytes(data: bytes) -> Iterator[DatasetReader]:
+    """Open an uploaded file held in memory (GDAL /vsimem/, no temp files)."""
+    check_magic(data[:8])
+    memfile = MemoryFile(data)
+    try:
+        with span("open"):
+            dataset = _open(memfile.name)
+    except BaseException:
+        memfile.close()
+        raise
+    with memfile, dataset:
+        yield dataset
+
+
+@contextmanager
+def open_path(path: str) -> Iterator[DatasetReader]:
+    """Open a local file or a GDAL /vsis3/ path the caller has already validated."""
+    with span("open"):
+        dataset = _open(path)
+    with dataset:
+        yield dataset

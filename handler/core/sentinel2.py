@@ -1,0 +1,117 @@
+"""Sentinel-2 knowledge: band names of common exports and how DNs become reflectance."""
+
+import re
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+L2A_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
+L1C_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
+# Four-band exports (Sentinel Hub "B02,B03,B04,B08", 10 m bands in wavelength order).
+TEN_METRE_BANDS = ("B02", "B03", "B04", "B08")
+BANDS_BY_COUNT: Mapping[int, tuple[str, ...]] = {12: L2A_BANDS, 13: L1C_BANDS, 4: TEN_METRE_BANDS}
+
+# Band descriptions seen in the wild ("B4", "B04", "b8a", "B04 (red)", "red") -> canonical name.
+_BAND_NAME = re.compile(r"^\s*b0?(\d{1,2}a?)\b", re.IGNORECASE)
+_COLOUR_NAMES = {"coastal": "B01", "blue": "B02", "green": "B03", "red": "B04", "nir": "B08",
+                 "nir08": "B8A", "swir16": "B11", "swir22": "B12"}
+_KNOWN = set(L1C_BANDS)
+
+# DN -> reflectance: reflectance = (DN + offset) * QUANTIFICATION.
+QUANTIFICATION = 1e-4
+BASELINE_04_OFFSET = -1000
+_BASELINE_KEYS = ("PROCESSING_BASELINE", "PROCESSINGBASELINE", "S2_PROCESSING_BASELINE")
+_OFFSET_KEYS = ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET")
+_HARMONISED_KEYS = ("BOA_OFFSET_APPLIED", "HARMONIZED", "HARMONISED")
+
+
+def canonical_band_name(description: str | None) -> str | None:
+    """'B4', 'b04', 'B04 (red)', 'red' -> 'B04'; None when it names no Sentinel-2 band."""
+    if not description:
+        return None
+    match = _BAND_NAME.match(description)
+    if match:
+        number = match.group(1).upper()
+        name = "B8A" if number == "8A" else f"B{int(number):02d}"
+        return name if name in _KNOWN else None
+    return _COLOUR_NAMES.get(description.strip().lower())
+
+
+def band_names(count: int, descriptions: Sequence[str | None]) -> list[str]:
+    """Name of each band: descriptions win when present, else the Sentinel-2 order for the band
+    count (12 = L2A, 13 = L1C, 4 = B02,B03,B04,B08), else rio-tiler style 'b1', 'b2', ..."""
+    if any(descriptions):
+        return [canonical_band_name(d) or d or f"b{i}" for i, d in enumerate(descriptions, start=1)]
+    return list(BANDS_BY_COUNT.get(count) or (f"b{i}" for i in range(1, count + 1)))
+
+
+@dataclass(frozen=True)
+class Radiometry:
+    """How stored values become reflectance: reflectance = (value + offset) * scale."""
+
+    scale: float
+    offset: float
+    source: str
+
+    def as_dict(self) -> dict:
+        return {"scale": self.scale, "offset": self.offset, "source": self.source}
+
+
+def _lookup(tags: Mapping[str, str], keys: Sequence[str]) -> str | None:
+    upper = {k.upper(): v for k, v in tags.items()}
+    for key in keys:
+        for tag, value in upper.items():
+            if tag == key or tag.startswith(key + "_"):
+                return value
+    return None
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in ("1", "true", "yes")
+
+
+def boa_offset_from_tags(tags: Mapping[str, str]) -> tuple[int, str] | None:
+    """The BOA offset the file itself declares, with where it came from, or None if it says nothing."""
+    explicit = _lookup(tags, _OFFSET_KEYS)
+    if explicit is not None:
+        try:
+            return int(float(explicit)), "offset_tag"
+        except ValueError:
+            pass
+    if _truthy(_lookup(tags, _HARMONISED_KEYS)):
+        return 0, "harmonised_tag"
+    baseline = _lookup(tags, _BASELINE_KEYS)
+    if baseline is not None:
+        try:
+            return (BASELINE_04_OFFSET if float(baseline) >= 4.0 else 0), "processing_baseline"
+        except ValueError:
+            pass
+    return None
+
+
+def radiometry(dtype: str, tags: Mapping[str, str], gdal_scale: float, gdal_offset: float,
+               boa_offset: int | None = None) -> Radiometry:
+    """Work out DN -> reflectance for a file; `boa_offset` (a request parameter) wins over tags.
+
+    float exports are reflectance already; uint8 is display-ready (TCI) and keeps a 0-255 range.
+    The -1000 offset of baseline 04.00+ is applied only when the file (or the caller) says so:
+    Sentinel Hub and harmonised exports are already corrected, and guessing from dates darkens them.
+    """
+    if boa_offset is not None:
+        return Radiometry(QUANTIFICATION, float(boa_offset), "parameter")
+    if dtype.startswith("float"):
+        return Radiometry(1.0, 0.0, "float_reflectance")
+    if dtype == "uint8":
+        return Radiometry(1.0 / 255.0, 0.0, "display_uint8")
+    if gdal_scale != 1.0 or gdal_offset != 0.0:
+        # GDAL semantics: value * scale + offset == (value + offset / scale) * scale.
+        return Radiometry(gdal_scale, gdal_offset / gdal_scale, "gdal_scale_offset")
+    declared = boa_offset_from_tags(tags)
+    if declared is not None:
+        return Radiometry(QUANTIFICATION, float(declared[0]), declared[1])
+    return Radiometry(QUANTIFICATION, 0.0, "default")
+
+
+def dataset_radiometry(dataset, boa_offset: int | None = None) -> Radiometry:
+    """`radiometry` for an open rasterio dataset, from its dataset- and first-band tags."""
+    tags = {**dataset.tags(), **dataset.tags(1)}
+    return radiometry(dataset.dtypes[0], tags, dataset.scales[0], dataset.offsets[0], boa_offset)
