@@ -1,0 +1,24 @@
+# Developer entry points. `make serve` and `make test` are all a fresh machine needs.
+# Python 3.12, as in the Lambda image (rasterio 1.5 / GDAL 3.12 wheels need >= 3.12).
+PYTHON ?= $(shell for p in python3.12 /root/.pyenv/versions/3.12.*/bin/python3.12 python3.13 python3; do \
+	$$p -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: serve test bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt layers/geo/requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python >= 3.12 is required (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+serve: $(VENV)/.installed  ## the API on http://localhost:8000 (no AWS account needed)
+	$(BIN)/uvicorn handler.api:app --host 127.0.0.1 --port 8000
+
+test: $(VENV)/.installed  ## the offline test suite
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .aws-sam

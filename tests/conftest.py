@@ -1,0 +1,32 @@
+"""Shared fixtures: fake Lambda context, real-data skip, safe AWS environment."""
+
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from tests.rasters import REAL_DATA
+
+# Never reach real AWS from tests, whatever the developer's shell has.
+for _name, _value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                      "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+                      "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+                      "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}.items():
+    os.environ[_name] = _value
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+requires_real_data = pytest.mark.skipif(
+    not REAL_DATA.is_dir(), reason=f"real Sentinel-2 files not present at {REAL_DATA} (shared data folder)")

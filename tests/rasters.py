@@ -1,0 +1,62 @@
+"""Small synthetic GeoTIFFs for tests that must always run (no shared data needed)."""
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.io import MemoryFile
+from rasterio.transform import from_origin
+
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentinel2"
+
+
+def profile(count: int, dtype: str, width: int, height: int, **extra) -> dict:
+    return {"driver": "GTiff", "count": count, "dtype": dtype, "width": width, "height": height,
+            "crs": "EPSG:32633", "transform": from_origin(404400, 5342400, 10, 10), **extra}
+
+
+def reflectance_stack(count: int, height: int = 60, width: int = 80, dtype: str = "uint16") -> np.ndarray:
+    """A plausible scene: band b has a gradient around (500 * b) DN, green > blue for vegetation."""
+    rows, cols = np.mgrid[0:height, 0:width]
+    bands = [400 + 150 * b + 10 * cols + 5 * rows for b in range(count)]
+    return np.stack(bands).astype(dtype)
+
+
+def geotiff_bytes(data: np.ndarray, descriptions=None, tags=None, overviews=(), **extra) -> bytes:
+    """Encode `data` (bands, rows, cols) as an in-memory GeoTIFF."""
+    count, height, width = data.shape
+    with MemoryFile() as memfile:
+        with memfile.open(**profile(count, str(data.dtype), width, height, **extra)) as dst:
+            dst.write(data)
+            for i, text in enumerate(descriptions or (), start=1):
+                dst.set_band_description(i, text)
+            if tags:
+                dst.update_tags(**tags)
+            if overviews:
+                dst.build_overviews(list(overviews))
+        return memfile.read()
+
+
+def write_geotiff(path: Path, data: np.ndarray, **kwargs) -> Path:
+    path.write_bytes(geotiff_bytes(data, **kwargs))
+    return path
+
+
+def real_files() -> list[Path]:
+    return sorted(REAL_DATA.glob("*.tif")) if REAL_DATA.is_dir() else []
+
+
+def open_png(content: bytes):
+    from PIL import Image
+    import io
+    image = Image.open(io.BytesIO(content))
+    image.load()
+    return image
+
+
+def as_array(content: bytes) -> np.ndarray:
+    return np.asarray(open_png(content))
+
+
+__all__ = ["REAL_DATA", "geotiff_bytes", "write_geotiff", "reflectance_stack", "real_files", "as_array",
+           "open_png", "rasterio"]

@@ -1,0 +1,182 @@
+"""The raster core on small synthetic GeoTIFFs: opening, attributes, band choice, rendering."""
+
+import numpy as np
+import pytest
+
+from handler.core import RenderOptions, open_bytes, read_attributes, render_thumbnail
+from handler.core.errors import (EmptyInput, InvalidRenderOptions, RasterTooLarge, UnreadableRaster,
+                                 UnsupportedFormat)
+from handler.core.options import ImageFormat, Preset, Stretch
+from handler.core.read import thumbnail_shape
+from tests.rasters import as_array, geotiff_bytes, open_png, reflectance_stack
+
+
+def render(data: bytes, **options):
+    with open_bytes(data) as dataset:
+        return render_thumbnail(dataset, RenderOptions(**options))
+
+
+def attributes(data: bytes) -> dict:
+    with open_bytes(data) as dataset:
+        return read_attributes(dataset)
+
+
+def test_attributes_of_a_12_band_l2a_stack():
+    attrs = attributes(geotiff_bytes(reflectance_stack(12), nodata=0))
+    assert {"width", "height", "bands", "crs", "bbox", "driver", "dtype", "transform"} <= attrs.keys()
+    assert (attrs["width"], attrs["height"], attrs["bands"]) == (80, 60, 12)
+    assert attrs["crs"] == "EPSG:32633" and attrs["driver"] == "GTiff" and attrs["dtype"] == "uint16"
+    assert attrs["bbox"] == [404400.0, 5341800.0, 405200.0, 5342400.0]
+    assert attrs["transform"] == [10.0, 0.0, 404400.0, 0.0, -10.0, 5342400.0]
+    assert attrs["band_names"][3] == "B04" and attrs["band_names"][8] == "B8A"
+    assert attrs["nodata"] == 0 and attrs["resolution"] == [10.0, 10.0]
+    west, south, east, north = attrs["bbox_wgs84"]
+    assert 13.7 < west < east < 13.73 and 48.21 < south < north < 48.23
+
+
+def test_nan_nodata_is_json_safe():
+    data = reflectance_stack(1, dtype="float32") / 10000
+    assert attributes(geotiff_bytes(data.astype("float32"), nodata=float("nan")))["nodata"] == "nan"
+
+
+@pytest.mark.parametrize("count, expected", [(12, (4, 3, 2)), (13, (4, 3, 2)), (4, (3, 2, 1)), (1, (1,))])
+def test_true_colour_band_choice_by_count(count, expected):
+    assert render(geotiff_bytes(reflectance_stack(count)), size=32).bands == expected
+
+
+def test_descriptions_choose_bands():
+    data = geotiff_bytes(reflectance_stack(4), descriptions=["B4", "B3", "B2", "B8"])
+    assert render(data, size=32).bands == (1, 2, 3)
+    assert render(data, size=32, preset=Preset.false_color).bands == (4, 1, 2)
+
+
+def test_uint8_rgb_is_drawn_as_stored():
+    rgb = np.stack([np.full((40, 40), v, np.uint8) for v in (200, 100, 50)])
+    image = as_array(render(geotiff_bytes(rgb, photometric="RGB"), size=40).content)
+    assert tuple(image[0, 0][:3]) == (200, 100, 50)
+
+
+def test_sixteen_bit_is_not_black():
+    """A plain 0-65535 stretch would make 0.05-0.3 reflectance black; gain 2.5 must not."""
+    image = as_array(render(geotiff_bytes(reflectance_stack(12)), size=64).content)
+    assert image[..., :3].mean() > 60
+
+
+def test_values_clip_and_never_wrap():
+    data = np.stack([np.full((10, 10), v, np.uint16) for v in (60000, 12000, 4000)])
+    image = as_array(render(geotiff_bytes(data), size=10).content)
+    assert tuple(image[5, 5][:3]) == (255, 255, 255)
+    negatives = np.stack([np.full((10, 10), -500, np.int16)] * 3)
+    assert tuple(as_array(render(geotiff_bytes(negatives), size=10).content)[5, 5][:3]) == (0, 0, 0)
+
+
+def test_boa_offset_darkens():
+    data = geotiff_bytes(np.stack([np.full((10, 10), 1400, np.uint16)] * 3))
+    plain = as_array(render(data, size=10).content)[5, 5, 0]
+    offset = as_array(render(data, size=10, boa_offset=-1000).content)[5, 5, 0]
+    assert abs(int(plain) - 0.14 * 2.5 * 255) <= 1 and abs(int(offset) - 0.04 * 2.5 * 255) <= 1
+
+
+def test_baseline_tag_applies_offset():
+    data = geotiff_bytes(np.stack([np.full((10, 10), 1400, np.uint16)] * 3), tags={"PROCESSING_BASELINE": "04.00"})
+    assert abs(int(as_array(render(data, size=10).content)[5, 5, 0]) - 0.04 * 2.5 * 255) <= 1
+
+
+def test_nodata_becomes_transparent():
+    data = reflectance_stack(12)
+    data[:, :, :40] = 0
+    image = as_array(render(geotiff_bytes(data, nodata=0), size=80).content)
+    assert image.shape == (60, 80, 4)
+    assert (image[:, :38, 3] == 0).all() and (image[:, 42:, 3] == 255).all()
+
+
+def test_float_nan_is_transparent_and_reflectance():
+    data = (reflectance_stack(3) / 10000).astype("float32")
+    data[:, :10, :] = np.nan
+    image = as_array(render(geotiff_bytes(data), size=80).content)
+    assert (image[:8, :, 3] == 0).all() and (image[12:, :, 3] == 255).all()
+    assert image[30, 40, 0] > 60
+
+
+def test_all_nodata_renders_fully_transparent():
+    image = as_array(render(geotiff_bytes(np.zeros((12, 20, 20), np.uint16), nodata=0), size=20).content)
+    assert (image[..., 3] == 0).all()
+
+
+def test_constant_image_with_percentile_stretch_does_not_fail():
+    data = geotiff_bytes(np.full((3, 20, 20), 1500, np.uint16))
+    image = as_array(render(data, size=20, stretch=Stretch.percentile).content)
+    assert image.shape[:2] == (20, 20)
+
+
+def test_percentile_stretch_spans_the_range():
+    image = as_array(render(geotiff_bytes(reflectance_stack(12)), size=64, stretch=Stretch.percentile).content)
+    assert image[..., 0].min() <= 5 and image[..., 0].max() >= 250
+
+
+def test_grayscale_single_band():
+    assert open_png(render(geotiff_bytes(reflectance_stack(1)), size=32).content).mode == "L"
+
+
+def test_aspect_ratio_and_size():
+    th = render(geotiff_bytes(reflectance_stack(12, height=50, width=200)), size=100)
+    assert (th.width, th.height) == (100, 25)
+    assert thumbnail_shape(1098, 1098, 200) == (200, 200)
+    assert thumbnail_shape(512, 856, 200) == (200, 120)
+
+
+@pytest.mark.parametrize("fmt, magic", [(ImageFormat.png, b"\x89PNG"), (ImageFormat.jpeg, b"\xff\xd8\xff"),
+                                        (ImageFormat.webp, b"RIFF")])
+def test_formats(fmt, magic):
+    assert render(geotiff_bytes(reflectance_stack(12)), size=16, image_format=fmt).content.startswith(magic)
+
+
+def test_ndvi_preset_colours_vegetation_green():
+    data = np.zeros((12, 10, 10), np.uint16) + 500
+    data[7] = 4000  # B08 (NIR) high, B04 (red) low -> NDVI ~0.78
+    pixel = as_array(render(geotiff_bytes(data), size=10, preset=Preset.ndvi).content)[5, 5]
+    assert pixel[1] > pixel[0] and pixel[1] > pixel[2]
+
+
+def test_preset_needing_missing_bands_is_a_clear_error():
+    with pytest.raises(InvalidRenderOptions, match="B12, B8A, B04"):
+        render(geotiff_bytes(reflectance_stack(4)), preset=Preset.swir)
+
+
+def test_explicit_bands_are_checked():
+    with pytest.raises(InvalidRenderOptions, match="band 9 does not exist"):
+        render(geotiff_bytes(reflectance_stack(3)), bands=(9, 2, 1))
+    with pytest.raises(InvalidRenderOptions):
+        RenderOptions(bands=(1, 2))
+
+
+@pytest.mark.parametrize("size", [0, -10, 2049, 100000])
+def test_size_bounds(size):
+    with pytest.raises(InvalidRenderOptions):
+        RenderOptions(size=size)
+
+
+@pytest.mark.parametrize("data, error", [
+    (b"", EmptyInput), (b"%PDF-1.7 ...", UnsupportedFormat), (b"\x89PNG\r\n\x1a\n" + b"0" * 64, UnsupportedFormat),
+    (b"<VRTDataset rasterXSize='1'>", UnsupportedFormat), (b"II*\x00" + b"\x00" * 4, UnreadableRaster),
+])
+def test_bad_inputs(data, error):
+    with pytest.raises(error):
+        with open_bytes(data):
+            pass
+
+
+def test_truncated_tiff_is_unreadable():
+    data = geotiff_bytes(reflectance_stack(12, height=200, width=200))
+    with pytest.raises(UnreadableRaster):
+        render(data[: len(data) // 2], size=64)
+
+
+def test_reads_decimated_from_overviews_within_budget(monkeypatch):
+    """A raster over the decode budget renders when an overview is small enough, and not otherwise."""
+    from handler.core import read
+    monkeypatch.setattr(read, "LIMITS", type(read.LIMITS)(max_read_pixels=100 * 100))
+    data = reflectance_stack(3, height=256, width=256)
+    with pytest.raises(RasterTooLarge, match="overviews"):
+        render(geotiff_bytes(data, tiled=True), size=32)
+    assert render(geotiff_bytes(data, tiled=True, overviews=(2, 4, 8)), size=32).width == 32
