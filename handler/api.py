@@ -1,47 +1,84 @@
 """HTTP API: FastAPI routes around the raster core, served by Mangum on Lambda or uvicorn locally."""
 
-from typing import Annotated
+import json
+import uuid
+from contextlib import contextmanager
+from typing import Annotated, Iterator
 
 from aws_lambda_powertools.logging import correlation_paths
-from fastapi import FastAPI, File, Form, Request, UploadFile
-from fastapi.responses import Response
+from fastapi import Depends, FastAPI, File, Form, Path, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
 from mangum import Mangum
+from rasterio.io import DatasetReader
 
+from handler import s3_store
 from handler.core import RenderOptions, open_bytes, read_attributes, render_thumbnail
-from handler.core.errors import InputTooLarge
+from handler.core.errors import InputTooLarge, InvalidKey, InvalidRequest, ObjectNotFound, OutputTooLarge
 from handler.core.options import ImageFormat, Preset, ResamplingName, Stretch, parse_bands
 from handler.http_errors import error_response, install_error_handlers
 from handler.observability import logger, metrics, rendering_metrics, tracer
-from handler.settings import SETTINGS
-
-UPLOAD_TOO_LARGE = (f"Uploads are limited to {SETTINGS.max_upload_bytes:,} bytes (Lambda's 6 MB request "
-                    "limit after base64). Put larger scenes in the input S3 bucket instead.")
+from handler.settings import Settings
 
 app = FastAPI(
     title="Sentinel-2 thumbnails",
-    description="Attributes and true-colour thumbnails of Sentinel-2 GeoTIFFs.",
+    description="Attributes and true-colour thumbnails of Sentinel-2 GeoTIFFs, uploaded or in S3.",
     version="1.0.0",
 )
 install_error_handlers(app)
 
-ImageFile = Annotated[UploadFile, File(description="A Sentinel-2 GeoTIFF or COG.")]
+CurrentSettings = Annotated[Settings, Depends(Settings.from_env)]
+ImageFile = Annotated[UploadFile | None, File(description="A Sentinel-2 GeoTIFF or COG (up to 4 MiB).")]
+ObjectKey = Annotated[str | None, Form(description="Instead of a file: a key in the input bucket, "
+                                                   "e.g. uploads/scene.tif (for scenes over 4 MiB).")]
+
+
+def upload_too_large(settings: Settings) -> str:
+    return (f"Uploads are limited to {settings.max_upload_bytes:,} bytes (Lambda's 6 MB request limit after "
+            "base64). Use POST /uploads to put larger scenes in the input S3 bucket, then pass key=.")
 
 
 @app.middleware("http")
 async def limit_body_size(request: Request, call_next):
     """Refuse over-size bodies from their Content-Length, before multipart parsing spools them."""
+    settings = Settings.from_env()
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > SETTINGS.max_upload_bytes:
-        return error_response(413, InputTooLarge.code, UPLOAD_TOO_LARGE)
+    if length and length.isdigit() and int(length) > settings.max_upload_bytes:
+        return error_response(413, InputTooLarge.code, upload_too_large(settings))
     return await call_next(request)
 
 
-def read_upload(image_file: UploadFile) -> bytes:
+def read_upload(image_file: UploadFile, settings: Settings) -> bytes:
     """The uploaded bytes, refusing bodies that grew past the limit without a Content-Length."""
-    data = image_file.file.read(SETTINGS.max_upload_bytes + 1)
-    if len(data) > SETTINGS.max_upload_bytes:
-        raise InputTooLarge(UPLOAD_TOO_LARGE)
+    data = image_file.file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise InputTooLarge(upload_too_large(settings))
     return data
+
+
+def input_object(key: str, settings: Settings) -> s3_store.ObjectInfo:
+    """The object a `key` names in the input bucket: validated before any S3 or GDAL call."""
+    if not settings.input_bucket:
+        raise InvalidKey("key is not available: this deployment has no INPUT_BUCKET.")
+    source = s3_store.head(settings.input_bucket, s3_store.validate_key(key, settings.input_prefix))
+    if source is None:
+        raise ObjectNotFound(f"No object {key!r} in the input bucket.")
+    return source
+
+
+@contextmanager
+def open_request_input(image_file: UploadFile | None, key: str | None,
+                       settings: Settings) -> Iterator[tuple[DatasetReader, int]]:
+    """(dataset, input bytes) from an upload or from a key in the input bucket."""
+    if (image_file is None) == (key is None):
+        raise InvalidRequest("Send exactly one of image_file (a file upload) or key (an object in the input bucket).")
+    if image_file is not None:
+        data = read_upload(image_file, settings)
+        with open_bytes(data) as dataset:
+            yield dataset, len(data)
+    else:
+        source = input_object(key, settings)
+        with s3_store.open_object(source, settings.max_object_bytes) as dataset:
+            yield dataset, source.size
 
 
 @app.get("/health")
@@ -51,16 +88,18 @@ def health() -> dict:
 
 
 @app.post("/attributes")
-def attributes(image_file: ImageFile) -> dict:
-    """Size, CRS, bounds, band names and layout of the uploaded GeoTIFF."""
-    with open_bytes(read_upload(image_file)) as dataset:
+def attributes(settings: CurrentSettings, image_file: ImageFile = None, key: ObjectKey = None) -> dict:
+    """Size, CRS, bounds, band names and layout of a GeoTIFF."""
+    with open_request_input(image_file, key, settings) as (dataset, _):
         return read_attributes(dataset)
 
 
 @app.post("/thumbnail", response_class=Response,
           responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}})
 def thumbnail(
-    image_file: ImageFile,
+    settings: CurrentSettings,
+    image_file: ImageFile = None,
+    key: ObjectKey = None,
     target_resolution: Annotated[int, Form(description="Longest side of the thumbnail in pixels.")] = 512,
     preset: Annotated[Preset, Form()] = Preset.true_color,
     bands: Annotated[str | None, Form(description="Band numbers to draw, e.g. 4,3,2 (overrides the preset's).")] = None,
@@ -71,14 +110,44 @@ def thumbnail(
     format: Annotated[ImageFormat, Form()] = ImageFormat.png,
     resampling: Annotated[ResamplingName, Form()] = ResamplingName.average,
 ) -> Response:
-    """A true-colour (or preset) thumbnail of the uploaded GeoTIFF, nodata transparent."""
+    """A true-colour (or preset) thumbnail, nodata transparent."""
     options = RenderOptions(size=target_resolution, preset=preset, bands=parse_bands(bands), stretch=stretch,
                             gain=gain, boa_offset=boa_offset, image_format=format, resampling=resampling)
-    data = read_upload(image_file)
-    with rendering_metrics(len(data)), open_bytes(data) as dataset:
+    with open_request_input(image_file, key, settings) as (dataset, input_bytes), rendering_metrics(input_bytes):
         image = render_thumbnail(dataset, options)
+    if len(image.content) > settings.max_response_bytes:
+        raise OutputTooLarge(f"The thumbnail is {len(image.content):,} bytes, over the {settings.max_response_bytes:,} "
+                             "a Lambda response can carry; ask for a smaller target_resolution or format=jpeg.")
     return Response(content=image.content, media_type=image.media_type,
                     headers={"X-Thumbnail-Bands": ",".join(map(str, image.bands))})
+
+
+@app.post("/uploads", status_code=201)
+def create_upload(settings: CurrentSettings) -> dict:
+    """A presigned PUT for a new scene in the input bucket; the S3 trigger renders it on arrival."""
+    if not settings.input_bucket:
+        raise InvalidKey("Uploads are not available: this deployment has no INPUT_BUCKET.")
+    upload_id = uuid.uuid4().hex
+    key = f"{settings.input_prefix}{upload_id}.tif"
+    url = s3_store.presigned_url("put_object", settings.input_bucket, key, settings.presign_expires,
+                                 ContentType="image/tiff")
+    return {"id": upload_id, "key": key, "expires_in": settings.presign_expires, "result": f"/results/{upload_id}",
+            "upload": {"method": "PUT", "url": url, "headers": {"Content-Type": "image/tiff"}}}
+
+
+@app.get("/results/{upload_id}", responses={202: {"description": "Uploaded, not rendered yet."}})
+def result(settings: CurrentSettings,
+           upload_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> JSONResponse:
+    """Attributes and a presigned thumbnail URL once the S3 trigger has rendered an upload."""
+    key = f"{settings.input_prefix}{upload_id}.tif"
+    outputs = settings.output_keys(key, settings.input_bucket)
+    attributes_json = s3_store.read_bytes(outputs.bucket, outputs.attributes) if settings.input_bucket else None
+    if attributes_json is not None:
+        url = s3_store.presigned_url("get_object", outputs.bucket, outputs.thumbnail, settings.presign_expires)
+        return JSONResponse({"status": "done", "thumbnail_url": url, "attributes": json.loads(attributes_json)})
+    if settings.input_bucket and s3_store.head(settings.input_bucket, key) is not None:
+        return JSONResponse({"status": "pending"}, status_code=202)
+    raise ObjectNotFound(f"No upload {upload_id}.")
 
 
 _mangum = Mangum(app, lifespan="off")

@@ -5,12 +5,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from handler.core.errors import (EmptyInput, InputTooLarge, InvalidRenderOptions, RasterError,
-                                 RasterTooLarge, UnreadableRaster, UnsupportedFormat)
+from handler.core.errors import (EmptyInput, InputTooLarge, InvalidKey, InvalidRenderOptions, InvalidRequest,
+                                 ObjectNotFound, OutputTooLarge, RasterError, RasterTooLarge, UnreadableRaster,
+                                 UnsupportedFormat)
 from handler.observability import logger, record_rejected
 
 STATUS_BY_ERROR: dict[type[RasterError], int] = {
     EmptyInput: 400,
+    InvalidKey: 400,
+    ObjectNotFound: 404,
+    InvalidRequest: 422,
+    OutputTooLarge: 413,
     UnsupportedFormat: 415,
     UnreadableRaster: 422,
     InvalidRenderOptions: 422,

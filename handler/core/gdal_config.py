@@ -29,6 +29,8 @@ HARDENING = {
     "GDAL_HTTP_MULTIPLEX": "YES",
     "GDAL_INGESTED_BYTES_AT_OPEN": "32768",
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF",
+    # S3 objects can be replaced under the same key: never reuse cached bytes between opens.
+    "CPL_VSIL_CURL_NON_CACHED": "/vsis3/",
     "VSI_CACHE": "TRUE",
     "VSI_CACHE_SIZE": "16777216",
     "GDAL_CACHEMAX": "64",

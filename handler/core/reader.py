@@ -6,12 +6,18 @@ from typing import Iterator
 from handler.core import gdal_config  # noqa: F401  (hardening before rasterio loads)
 
 import rasterio
+from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader, MemoryFile
 
 from handler.core.errors import EmptyInput, RasterTooLarge, UnreadableRaster, UnsupportedFormat
 from handler.core.limits import LIMITS
 from handler.core.spans import span
+
+# GDAL errors on a corrupt file surface as RasterioError or, from property getters (colorinterp, tags,
+# overviews ...), as rasterio's CPLE_* errors, which are not RasterioErrors.
+GDAL_ERRORS = (RasterioError, CPLE_BaseError)
+CORRUPT = "The file's metadata or pixel data could not be decoded (corrupt or truncated)."
 
 # GDAL reads COGs with its GTiff driver (its COG driver only writes), so GTiff is the one opener.
 OPEN_DRIVER = "GTiff"
@@ -47,7 +53,7 @@ def check_budget(dataset: DatasetReader) -> None:
 def _open(path: str, **options) -> DatasetReader:
     try:
         dataset = rasterio.open(path, driver=OPEN_DRIVER, **options)
-    except RasterioError as exc:
+    except GDAL_ERRORS as exc:
         # GDAL's message can hold internal paths: keep it out of the user-facing text.
         raise UnreadableRaster("The file could not be read as a GeoTIFF (corrupt or truncated).") from exc
     if dataset.driver not in ALLOWED_DRIVERS:  # defence in depth: the allow-list is also enforced by GDAL
@@ -62,6 +68,15 @@ def _open(path: str, **options) -> DatasetReader:
 
 
 @contextmanager
+def _gdal_errors_are_unreadable() -> Iterator[None]:
+    """A GDAL error while the caller uses the dataset means a corrupt file: a RasterError, never a 500."""
+    try:
+        yield
+    except GDAL_ERRORS as exc:
+        raise UnreadableRaster(CORRUPT) from exc
+
+
+@contextmanager
 def open_bytes(data: bytes) -> Iterator[DatasetReader]:
     """Open an uploaded file held in memory (GDAL /vsimem/, no temp files)."""
     check_magic(data[:8])
@@ -72,7 +87,7 @@ def open_bytes(data: bytes) -> Iterator[DatasetReader]:
     except BaseException:
         memfile.close()
         raise
-    with memfile, dataset:
+    with memfile, dataset, _gdal_errors_are_unreadable():
         yield dataset
 
 
@@ -81,5 +96,5 @@ def open_path(path: str) -> Iterator[DatasetReader]:
     """Open a local file or a GDAL /vsis3/ path the caller has already validated."""
     with span("open"):
         dataset = _open(path)
-    with dataset:
+    with dataset, _gdal_errors_are_unreadable():
         yield dataset

@@ -1,0 +1,108 @@
+"""S3 adapter: the only module that talks to S3 (boto3 for metadata and writes, GDAL /vsis3/ reads)."""
+
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterator
+
+import boto3
+from botocore.exceptions import ClientError
+from rasterio.io import DatasetReader
+
+from handler.core.errors import InputTooLarge, InvalidKey
+from handler.core.reader import check_magic, open_path
+
+# Outputs carry the source object's ETag so replayed events are recognised.
+SOURCE_ETAG = "source-etag"
+MISSING = ("404", "NoSuchKey", "NotFound")
+# A plain relative key: no scheme, no leading slash, no '..' segment, no GDAL prefixes or XML.
+_SAFE_KEY = re.compile(r"^(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9][A-Za-z0-9 _.,+=@()\-/]{0,1000}\.tiff?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What S3 says about an object right now (not what an event claimed)."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+
+
+@lru_cache(maxsize=1)
+def s3_client():
+    """One client per process (endpoint from AWS_ENDPOINT_URL_S3 when set, e.g. moto's server)."""
+    return boto3.client("s3")
+
+
+def is_missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in MISSING
+
+
+def validate_key(key: str, prefix: str) -> str:
+    """Accept only a plain .tif/.tiff key under `prefix`; never a URL, GDAL path or another bucket."""
+    if not key.startswith(prefix) or not _SAFE_KEY.match(key) or "//" in key:
+        raise InvalidKey(f"key must be an object key like '{prefix}<name>.tif' in the input bucket.")
+    return key
+
+
+def _head(bucket: str, key: str) -> dict | None:
+    try:
+        return s3_client().head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if is_missing(error):
+            return None
+        raise
+
+
+def head(bucket: str, key: str) -> ObjectInfo | None:
+    """Size and ETag of an object, or None when it does not exist."""
+    response = _head(bucket, key)
+    if response is None:
+        return None
+    return ObjectInfo(bucket, key, response["ContentLength"], response["ETag"].strip('"'))
+
+
+def source_etag_of(bucket: str, key: str) -> str | None:
+    """The source ETag recorded on an output object, or None if the output does not exist."""
+    response = _head(bucket, key)
+    return None if response is None else response.get("Metadata", {}).get(SOURCE_ETAG)
+
+
+def read_prefix(bucket: str, key: str, length: int = 8) -> bytes:
+    """The first `length` bytes (one ranged GET), for a magic-byte check before GDAL sees the object."""
+    response = s3_client().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{length - 1}")
+    return response["Body"].read()
+
+
+def read_bytes(bucket: str, key: str) -> bytes | None:
+    """A small object's content, or None when it does not exist."""
+    try:
+        return s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if is_missing(error):
+            return None
+        raise
+
+
+def put(bucket: str, key: str, body: bytes, content_type: str, source_etag: str) -> None:
+    """Write one complete object (S3 puts are atomic: readers never see half of it)."""
+    s3_client().put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type,
+                           Metadata={SOURCE_ETAG: source_etag})
+
+
+def presigned_url(method: str, bucket: str, key: str, expires: int, **params) -> str:
+    """A time-limited URL for `get_object` or `put_object` on one key."""
+    return s3_client().generate_presigned_url(method, Params={"Bucket": bucket, "Key": key, **params},
+                                              ExpiresIn=expires)
+
+
+@contextmanager
+def open_object(source: ObjectInfo, max_bytes: int) -> Iterator[DatasetReader]:
+    """Open an S3 object with GDAL range reads (/vsis3/) after size and magic-byte checks."""
+    if source.size > max_bytes:
+        raise InputTooLarge(f"The object is {source.size:,} bytes; the limit is {max_bytes:,}.")
+    check_magic(read_prefix(source.bucket, source.key))
+    with open_path(f"/vsis3/{source.bucket}/{source.key}") as dataset:
+        yield dataset

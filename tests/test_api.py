@@ -1,0 +1,101 @@
+"""HTTP API through FastAPI's TestClient: contract of /attributes, /thumbnail and error bodies."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from handler.api import app
+from handler.settings import Settings
+from tests.rasters import geotiff_bytes, open_png, reflectance_stack
+
+client = TestClient(app, raise_server_exceptions=False)
+SCENE = geotiff_bytes(reflectance_stack(12, height=60, width=90))
+
+
+def post(path: str, content: bytes = SCENE, **form):
+    return client.post(path, files={"image_file": ("S2L2A_2022-06-09.tiff", content, "image/tiff")},
+                       data={k: str(v) for k, v in form.items()})
+
+
+def assert_error(response, status: int, code: str):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"]["code"] == code and body["error"]["message"]
+    assert "Traceback" not in response.text and "/vsimem" not in response.text and "/work" not in response.text
+
+
+def test_health_and_docs():
+    assert client.get("/health").json() == {"status": "ok"}
+    assert "/thumbnail" in client.get("/openapi.json").json()["paths"]
+
+
+def test_attributes():
+    response = post("/attributes")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["width"] == 90 and body["bands"] == 12 and body["crs"] == "EPSG:32633"
+
+
+def test_thumbnail_defaults_and_target_resolution():
+    response = post("/thumbnail", target_resolution=200)
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    assert open_png(response.content).size == (200, 133)
+    assert response.headers["x-thumbnail-bands"] == "4,3,2"
+    assert open_png(post("/thumbnail").content).size == (512, 341)
+
+
+def test_thumbnail_options():
+    response = post("/thumbnail", target_resolution=50, format="jpeg", preset="false_color")
+    assert response.headers["content-type"] == "image/jpeg"
+    assert response.headers["x-thumbnail-bands"] == "8,4,3"
+    assert post("/thumbnail", bands="1,2,3", target_resolution=20).headers["x-thumbnail-bands"] == "1,2,3"
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-10", "nan", "inf", "1e-9", "100000", "2.5", ""])
+def test_bad_target_resolution_is_422(value):
+    response = client.post("/thumbnail", files={"image_file": ("a.tif", SCENE)},
+                           data={"target_resolution": value})
+    if value == "":  # an empty form field means "use the default"
+        assert response.status_code == 200
+    else:
+        assert_error(response, 422, response.json()["error"]["code"])
+
+
+@pytest.mark.parametrize("form, code", [({"preset": "rainbow"}, "invalid_request"),
+                                        ({"bands": "a,b"}, "invalid_options"),
+                                        ({"bands": "1,2"}, "invalid_options"),
+                                        ({"bands": "0,1,2"}, "invalid_options"),
+                                        ({"bands": "13,2,1"}, "invalid_options"),
+                                        ({"gain": "-1"}, "invalid_options")])
+def test_bad_options_are_422(form, code):
+    assert_error(post("/thumbnail", **form), 422, code)
+
+
+def test_missing_file_is_422():
+    assert_error(client.post("/attributes", data={"x": "1"}), 422, "invalid_request")
+
+
+@pytest.mark.parametrize("content, status, code", [
+    (b"", 400, "empty_file"), (b"%PDF-1.4 hello", 415, "unsupported_format"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(100), 415, "unsupported_format"),
+    (SCENE[:200], 422, "unreadable_raster"),
+])
+@pytest.mark.parametrize("path", ["/attributes", "/thumbnail"])
+def test_bad_files(path, content, status, code):
+    assert_error(post(path, content), status, code)
+
+
+def test_truncated_pixels_fail_the_thumbnail_not_the_attributes():
+    """A cut-off upload still has a readable header; only decoding pixels must fail (cleanly)."""
+    truncated = SCENE[: len(SCENE) // 3]
+    assert post("/attributes", truncated).status_code == 200
+    assert_error(post("/thumbnail", truncated), 422, "unreadable_raster")
+
+
+def test_oversize_body_is_413_with_s3_hint():
+    response = post("/attributes", b"II*\x00" + bytes(Settings.from_env().max_upload_bytes))
+    assert_error(response, 413, "input_too_large")
+    assert "S3" in response.json()["error"]["message"]
+
+
+def test_unknown_route_is_json_404():
+    assert_error(client.get("/nope"), 404, "not_found")

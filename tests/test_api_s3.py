@@ -1,0 +1,79 @@
+"""Large-scene paths of the API: key= reads from the input bucket, presigned uploads, results."""
+
+import json
+import urllib.request
+
+import pytest
+from fastapi.testclient import TestClient
+
+from handler.api import app
+from handler.s3_trigger import handler as s3_trigger
+from tests.rasters import geotiff_bytes, open_png, reflectance_stack
+from tests.s3_helpers import moto_server, s3_put_event
+
+BUCKET = "input-bucket"
+client = TestClient(app, raise_server_exceptions=False)
+SCENE = geotiff_bytes(reflectance_stack(12, height=64, width=96), tiled=True, overviews=(2, 4), compress="deflate")
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    monkeypatch.setenv("INPUT_BUCKET", BUCKET)
+    with moto_server(monkeypatch) as client_:
+        client_.create_bucket(Bucket=BUCKET)
+        client_.create_bucket(Bucket="other-bucket")
+        yield client_
+
+
+def test_key_reads_the_object_with_gdal_range_requests(s3):
+    s3.put_object(Bucket=BUCKET, Key="uploads/big scene.tif", Body=SCENE)
+    response = client.post("/thumbnail", data={"key": "uploads/big scene.tif", "target_resolution": "48"})
+    assert response.status_code == 200, response.text
+    assert open_png(response.content).size == (48, 32)
+    attributes = client.post("/attributes", data={"key": "uploads/big scene.tif"}).json()
+    assert attributes["width"] == 96 and attributes["overviews"] == [2, 4]
+
+
+@pytest.mark.parametrize("key", ["/etc/passwd", "../uploads/a.tif", "uploads/../x.tif", "vrt:///etc/passwd",
+                                 "/vsicurl/http://127.0.0.1:1/x.tif", "s3://other-bucket/uploads/a.tif",
+                                 "uploads/a.vrt", "other/a.tif", "uploads//a.tif", "<VRTDataset>.tif"])
+def test_keys_other_than_plain_input_keys_are_refused(s3, key):
+    s3.put_object(Bucket="other-bucket", Key="uploads/a.tif", Body=SCENE)
+    response = client.post("/attributes", data={"key": key})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_key"
+
+
+def test_missing_object_is_404_and_both_inputs_is_422(s3):
+    assert client.post("/attributes", data={"key": "uploads/none.tif"}).json()["error"]["code"] == "not_found"
+    both = client.post("/attributes", data={"key": "uploads/a.tif"}, files={"image_file": ("a.tif", SCENE)})
+    assert both.status_code == 422 and both.json()["error"]["code"] == "invalid_request"
+
+
+def test_presigned_upload_then_trigger_then_result(s3, lambda_context):
+    created = client.post("/uploads")
+    assert created.status_code == 201
+    body = created.json()
+    assert client.get(body["result"]).status_code == 404  # nothing uploaded yet
+    put = urllib.request.Request(body["upload"]["url"], data=SCENE, method="PUT", headers=body["upload"]["headers"])
+    assert urllib.request.urlopen(put).status == 200
+    assert client.get(body["result"]).json() == {"status": "pending"}
+    s3_trigger(s3_put_event((BUCKET, body["key"], len(SCENE))), lambda_context)
+    done = client.get(body["result"]).json()
+    assert done["status"] == "done" and done["attributes"]["bands"] == 12
+    assert open_png(urllib.request.urlopen(done["thumbnail_url"]).read()).size == (512, 341)
+
+
+def test_result_ids_are_validated():
+    assert client.get("/results/..%2F..%2Fetc").status_code in (404, 422)
+    assert client.get("/results/not-a-uuid").json()["error"]["code"] == "invalid_request"
+
+
+def test_uploads_need_an_input_bucket(monkeypatch):
+    monkeypatch.delenv("INPUT_BUCKET", raising=False)
+    assert client.post("/uploads").json()["error"]["code"] == "invalid_key"
+
+
+def test_responses_over_the_lambda_limit_are_413(monkeypatch):
+    monkeypatch.setenv("MAX_RESPONSE_BYTES", "1000")
+    response = client.post("/thumbnail", files={"image_file": ("a.tif", SCENE)})
+    assert response.status_code == 413 and response.json()["error"]["code"] == "response_too_large"
