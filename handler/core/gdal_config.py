@@ -43,3 +43,8 @@ for _name, _value in HARDENING.items():
 for _name in ("GDAL_SKIP", "GDAL_DISABLE_READDIR_ON_OPEN", "GDAL_PAM_ENABLED",
               "GDAL_VRT_ENABLE_RAWRASTERBAND", "GDAL_VRT_ENABLE_PYTHON"):
     os.environ[_name] = HARDENING[_name]
+# `sam local` sets template-declared variables to "" when unset; an empty AWS_S3_ENDPOINT would send
+# GDAL's /vsis3/ requests nowhere, so empty S3 endpoint settings mean "not set".
+for _name in ("AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_HTTPS", "AWS_VIRTUAL_HOSTING"):
+    if os.environ.get(_name) == "":
+        del os.environ[_name]
