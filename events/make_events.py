@@ -16,6 +16,7 @@ import argparse
 import base64
 import json
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import numpy as np
 import rasterio
@@ -85,8 +86,9 @@ def http_api_event(method: str, path: str, body: bytes | None = None, content_ty
     return event
 
 
-def s3_put_event(bucket: str, key: str, size: int) -> dict:
-    """An S3 ObjectCreated:Put notification, as `sam local generate-event s3 put` shapes it."""
+def s3_put_event(*objects: tuple[str, str, int]) -> dict:
+    """An S3 ObjectCreated:Put notification with one record per (bucket, key, size); keys are
+    URL-encoded (quote_plus) the way S3 sends them."""
     return {"Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
         "eventTime": "2022-06-09T10:00:00.000Z", "eventName": "ObjectCreated:Put",
@@ -95,9 +97,9 @@ def s3_put_event(bucket: str, key: str, size: int) -> dict:
         "s3": {"s3SchemaVersion": "1.0", "configurationId": "UploadsRule",
                "bucket": {"name": bucket, "ownerIdentity": {"principalId": "EXAMPLE"},
                           "arn": f"arn:aws:s3:::{bucket}"},
-               "object": {"key": key, "size": size, "eTag": "0123456789abcdef0123456789abcdef",
-                          "sequencer": "0A1B2C3D4E5F678901"}},
-    }]}
+               "object": {"key": quote_plus(key, safe="/"), "size": size,
+                          "eTag": "0123456789abcdef0123456789abcdef", "sequencer": "0A1B2C3D4E5F678901"}},
+    } for bucket, key, size in objects]}
 
 
 def main() -> None:
@@ -122,7 +124,7 @@ def main() -> None:
         "http-api-health.json": http_api_event("GET", "/health"),
     }
     if args.bucket:
-        events["s3-put.json"] = s3_put_event(args.bucket, args.key, len(tiff))
+        events["s3-put.json"] = s3_put_event((args.bucket, args.key, len(tiff)))
     args.out.mkdir(parents=True, exist_ok=True)
     for name, event in events.items():
         (args.out / name).write_text(json.dumps(event, indent=2) + "\n")

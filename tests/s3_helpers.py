@@ -1,30 +1,14 @@
-"""S3 stand-ins for tests: S3 ObjectCreated events and moto's server on 127.0.0.1 for GDAL."""
+"""moto's S3 server on 127.0.0.1 for tests where GDAL reads S3 itself."""
 
 import socket
 import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from urllib.parse import quote_plus
 
 import boto3
 
 from handler import s3_store
-
-
-def s3_put_event(*objects: tuple[str, str, int], etag: str = "0123456789abcdef") -> dict:
-    """An S3 ObjectCreated:Put notification; keys are URL-encoded the way S3 sends them."""
-    return {"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2026-11-26T07:30:00.000Z", "eventName": "ObjectCreated:Put",
-        "userIdentity": {"principalId": "AWS:EXAMPLE"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-        "responseElements": {"x-amz-request-id": "EXAMPLE123456789", "x-amz-id-2": "EXAMPLE"},
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "uploads",
-               "bucket": {"name": bucket, "ownerIdentity": {"principalId": "EXAMPLE"},
-                          "arn": f"arn:aws:s3:::{bucket}"},
-               "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag,
-                          "sequencer": "0A1B2C3D4E5F678901"}},
-    } for bucket, key, size in objects]}
 
 
 def free_port() -> int:

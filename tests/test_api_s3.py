@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 from handler.api import app
 from handler.s3_trigger import handler as s3_trigger
 from tests.rasters import geotiff_bytes, open_png, reflectance_stack
-from tests.s3_helpers import moto_server, s3_put_event
+from events.make_events import s3_put_event
+from tests.s3_helpers import moto_server
 
 BUCKET = "input-bucket"
 client = TestClient(app, raise_server_exceptions=False)

@@ -5,32 +5,20 @@ import json
 
 import pytest
 
+from events import make_events
+
 from handler.api import handler
 from tests.rasters import geotiff_bytes, open_png, reflectance_stack
 
-BOUNDARY = "----sentinel2boundary"
+BOUNDARY = make_events.BOUNDARY
 
 
 def multipart(fields: dict[str, str], file_bytes: bytes) -> bytes:
-    parts = [f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-             for k, v in fields.items()]
-    parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image_file"; '
-                 f'filename="S2L2A_2022-06-09.tiff"\r\nContent-Type: image/tiff\r\n\r\n'.encode() + file_bytes + b"\r\n")
-    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+    return make_events.multipart(fields, "image_file", "S2L2A_2022-06-09.tiff", file_bytes)
 
 
 def http_api_v2_event(path: str, body: bytes) -> dict:
-    return {
-        "version": "2.0", "routeKey": f"POST {path}", "rawPath": path, "rawQueryString": "",
-        "headers": {"content-type": f"multipart/form-data; boundary={BOUNDARY}", "host": "abc.execute-api.us-east-1.amazonaws.com",
-                    "content-length": str(len(body))},
-        "requestContext": {"accountId": "123456789012", "apiId": "abc", "domainName": "abc.execute-api.us-east-1.amazonaws.com",
-                           "domainPrefix": "abc", "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1",
-                                                           "sourceIp": "203.0.113.7", "userAgent": "curl/8.5.0"},
-                           "requestId": "JKJaXmPLvHcESHA=", "routeKey": f"POST {path}", "stage": "$default",
-                           "time": "26/Nov/2026:07:20:00 +0000", "timeEpoch": 1795677600000},
-        "body": base64.b64encode(body).decode(), "isBase64Encoded": True,
-    }
+    return make_events.http_api_event("POST", path, body, f"multipart/form-data; boundary={BOUNDARY}")
 
 
 def rest_v1_event(path: str, body: bytes) -> dict:

@@ -10,7 +10,8 @@ from handler.s3_trigger import handler, skip_reason
 from handler.settings import OutputKeys, Settings
 from tests.conftest import requires_real_data
 from tests.rasters import REAL_DATA, geotiff_bytes, open_png, reflectance_stack
-from tests.s3_helpers import moto_server, s3_put_event
+from events.make_events import s3_put_event
+from tests.s3_helpers import moto_server
 
 BUCKET = "input-bucket"
 SCENE = geotiff_bytes(reflectance_stack(12, height=60, width=90))
