@@ -1,5 +1,6 @@
 """Small synthetic GeoTIFFs for tests that must always run (no shared data needed)."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +8,8 @@ import rasterio
 from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 
-REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentinel2"
+# The real Copernicus files live beside the repository (../shared/data/sentinel2), never inside it.
+REAL_DATA = Path(os.environ.get("SENTINEL2_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "sentinel2"))
 
 
 def profile(count: int, dtype: str, width: int, height: int, **extra) -> dict:
