@@ -6,18 +6,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
 
-import boto3
 from botocore.exceptions import ClientError
 from rasterio.io import DatasetReader
 
-from handler.core.errors import InputTooLarge, InvalidKey
+from handler.core.errors import EmptyInput, InputTooLarge, InvalidKey
 from handler.core.reader import check_magic, open_path
 
 # Outputs carry the source object's ETag so replayed events are recognised.
 SOURCE_ETAG = "source-etag"
 MISSING = ("404", "NoSuchKey", "NotFound")
-# A plain relative key: no scheme, no leading slash, no '..' segment, no GDAL prefixes or XML.
-_SAFE_KEY = re.compile(r"^(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9][A-Za-z0-9 _.,+=@()\-/]{0,1000}\.tiff?$", re.IGNORECASE)
+# A plain relative key: no scheme, no leading slash, no GDAL prefixes or XML.
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.,+=@()\-/]{0,1000}\.tiff?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,10 @@ class ObjectInfo:
 
 @lru_cache(maxsize=1)
 def s3_client():
-    """One client per process (endpoint from AWS_ENDPOINT_URL_S3 when set, e.g. moto's server)."""
+    """One client per process (endpoint from AWS_ENDPOINT_URL_S3 when set, e.g. moto's server).
+    boto3 is imported here, not at module load: uploads never need it, and it costs ~0.1 s of cold start."""
+    import boto3
+
     return boto3.client("s3")
 
 
@@ -40,9 +42,15 @@ def is_missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in MISSING
 
 
+def has_dot_segment(key: str) -> bool:
+    """True for keys with '.' or '..' segments: GDAL normalises them in a /vsis3/ path and would
+    read another object than the one S3 was asked about."""
+    return any(part in (".", "..") for part in key.split("/"))
+
+
 def validate_key(key: str, prefix: str) -> str:
     """Accept only a plain .tif/.tiff key under `prefix`; never a URL, GDAL path or another bucket."""
-    if not key.startswith(prefix) or not _SAFE_KEY.match(key) or "//" in key:
+    if not key.startswith(prefix) or not _SAFE_KEY.match(key) or "//" in key or has_dot_segment(key):
         raise InvalidKey(f"key must be an object key like '{prefix}<name>.tif' in the input bucket.")
     return key
 
@@ -100,7 +108,11 @@ def presigned_url(method: str, bucket: str, key: str, expires: int, **params) ->
 
 @contextmanager
 def open_object(source: ObjectInfo, max_bytes: int) -> Iterator[DatasetReader]:
-    """Open an S3 object with GDAL range reads (/vsis3/) after size and magic-byte checks."""
+    """Open an S3 object with GDAL range reads (/vsis3/) after key, size and magic-byte checks."""
+    if has_dot_segment(source.key):
+        raise InvalidKey("Keys with '.' or '..' segments are not read.")
+    if source.size == 0:
+        raise EmptyInput("The object is empty.")
     if source.size > max_bytes:
         raise InputTooLarge(f"The object is {source.size:,} bytes; the limit is {max_bytes:,}.")
     check_magic(read_prefix(source.bucket, source.key))

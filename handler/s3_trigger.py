@@ -39,9 +39,6 @@ def skip_reason(key: str, size: int, settings: Settings, bucket: str) -> str | N
         return "output_prefix"
     if not key.startswith(settings.input_prefix):
         return "outside_input_prefix"
-    if any(part in (".", "..") for part in key.split("/")):
-        # GDAL's /vsis3/ normalises these segments: it would read another object than the one checked.
-        return "dot_segment"
     if not key.lower().endswith(TIFF_SUFFIXES):
         return "not_tiff"
     if size == 0:

@@ -17,6 +17,17 @@ def _number(value: float | None) -> float | str | None:
     return str(value).lower()
 
 
+def _json_safe(value: Any) -> Any:
+    """`_number` through lists and dicts: a corrupt geotransform or scale can hold NaN/inf anywhere."""
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    return value
+
+
 def _bbox_wgs84(dataset: DatasetReader) -> list[float] | None:
     if dataset.crs is None:
         return None
@@ -29,7 +40,7 @@ def _bbox_wgs84(dataset: DatasetReader) -> list[float] | None:
 def read_attributes(dataset: DatasetReader) -> dict[str, Any]:
     """Size, georeferencing, layout and Sentinel-2 band names of an open dataset (no pixel reads)."""
     compression = dataset.compression
-    return {
+    return _json_safe({
         "width": dataset.width,
         "height": dataset.height,
         "bands": dataset.count,
@@ -38,7 +49,7 @@ def read_attributes(dataset: DatasetReader) -> dict[str, Any]:
         "driver": dataset.driver,
         "dtype": dataset.dtypes[0],
         "transform": list(dataset.transform)[:6],
-        "nodata": _number(dataset.nodata),
+        "nodata": dataset.nodata,
         "dtypes": list(dataset.dtypes),
         "band_names": band_names(dataset.count, dataset.descriptions),
         "resolution": list(dataset.res),
@@ -47,4 +58,4 @@ def read_attributes(dataset: DatasetReader) -> dict[str, Any]:
         "blocksize": list(dataset.block_shapes[0]),
         "compression": compression.value if compression else None,
         "radiometry": dataset_radiometry(dataset).as_dict(),
-    }
+    })

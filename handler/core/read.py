@@ -31,7 +31,8 @@ def pixels_to_decode(dataset: DatasetReader, band: int, shape: tuple[int, int]) 
     """Pixels per band GDAL decodes for this read: those of the coarsest overview still finer than
     the output (GDAL's own choice), or of the full image when there is no such overview."""
     decimation = min(dataset.width / shape[1], dataset.height / shape[0])
-    factor = max([f for f in dataset.overviews(band) if f <= decimation], default=1)
+    # A corrupt overview larger than the image has factor 0: GDAL never reads it to downsample.
+    factor = max([f for f in dataset.overviews(band) if 1 <= f <= decimation], default=1)
     return (dataset.width // factor) * (dataset.height // factor)
 
 
