@@ -1,0 +1,112 @@
+"""Static checks of template.yaml's IAM policies: least privilege, and no S3 loop at the IAM level
+(the S3 trigger can never write into the bucket that triggers it)."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    pass
+
+
+def _tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {suffix: value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _tag)
+
+
+def text(resource) -> str:
+    """A resource ARN as text: {'Sub': '${InputBucket.Arn}/uploads/*'} -> '${InputBucket.Arn}/uploads/*'."""
+    if isinstance(resource, dict):
+        ((kind, value),) = resource.items()
+        if kind == "GetAtt":
+            return "${" + (value if isinstance(value, str) else ".".join(value)) + "}"
+        if kind == "Ref":
+            return "${" + value + "}"
+        return value if isinstance(value, str) else value[0]
+    return resource
+
+
+def statements(function: str) -> list[dict]:
+    template = yaml.load(TEMPLATE.read_text(), Loader=CloudFormationLoader)
+    policies = template["Resources"][function]["Properties"].get("Policies", [])
+    found = []
+    for policy in policies:
+        if isinstance(policy, dict) and "Statement" in policy:
+            for statement in policy["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                resources = statement["Resource"]
+                resources = resources if isinstance(resources, list) else [resources]
+                found.append({"effect": statement.get("Effect", "Allow"), "actions": actions,
+                              "resources": [text(r) for r in resources]})
+        else:
+            found.append({"effect": "Allow", "actions": ["<managed policy>"], "resources": [str(policy)]})
+    return found
+
+
+def is_input_bucket(resource: str) -> bool:
+    return "InputBucket" in resource or "-input-" in resource
+
+
+@pytest.fixture(scope="module", params=["ApiFunction", "S3TriggerFunction"])
+def function(request) -> str:
+    if not TEMPLATE.is_file():
+        pytest.skip("no template.yaml")
+    return request.param
+
+
+def test_no_wildcard_actions_resources_or_managed_policies(function):
+    for statement in statements(function):
+        assert "<managed policy>" not in statement["actions"], f"{function}: use inline, scoped statements"
+        assert not {"*", "s3:*"} & set(statement["actions"]), statement
+        assert "*" not in statement["resources"], statement
+        assert not any(a in ("s3:DeleteObject", "s3:PutBucketPolicy", "s3:PutObjectAcl") for a in statement["actions"])
+
+
+def object_part(resource: str) -> str:
+    """'/uploads/*' of '${InputBucket.Arn}/uploads/*' or of
+    'arn:...:s3:::x-input-${AWS::AccountId}-${AWS::Region}/uploads/*'; '' for the bucket itself."""
+    marker = "InputBucket.Arn}" if "InputBucket.Arn}" in resource else "-input-"
+    tail = resource.split(marker, 1)[-1]
+    return tail[tail.index("/"):] if "/" in tail else ""
+
+
+def test_input_bucket_objects_only_under_uploads(function):
+    assert object_part("${InputBucket.Arn}/*") == "/*"  # what the check catches
+    assert object_part("arn:${AWS::Partition}:s3:::p-input-${AWS::AccountId}-${AWS::Region}") == ""
+    for statement in statements(function):
+        for resource in statement["resources"]:
+            if is_input_bucket(resource):
+                assert object_part(resource) in ("", "/uploads/*"), f"{function}: {resource}"
+
+
+def test_trigger_cannot_write_to_the_bucket_that_triggers_it():
+    """The IAM half of the loop guard: whatever a bug in the code does, no write can land in the input
+    bucket and fire the trigger again."""
+    for statement in statements("S3TriggerFunction"):
+        if "s3:PutObject" in statement["actions"]:
+            assert not any(is_input_bucket(r) for r in statement["resources"]), statement
+
+
+def test_api_writes_only_new_uploads():
+    for statement in statements("ApiFunction"):
+        if "s3:PutObject" in statement["actions"]:
+            assert all(is_input_bucket(r) and r.endswith("/uploads/*") for r in statement["resources"]), statement
+
+
+def test_output_bucket_objects_only_under_the_output_prefixes(function):
+    for statement in statements(function):
+        for resource in statement["resources"]:
+            if "OutputBucket.Arn}/" in resource:
+                assert resource.split("OutputBucket.Arn}", 1)[1] in ("/thumbnails/*", "/attributes/*"), resource
