@@ -1,11 +1,15 @@
 """Decimated reads: only the needed bands, at thumbnail size, from the best overview GDAL has."""
 
+import math
+import os
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
-from rasterio.enums import MaskFlags, Resampling
+from rasterio.enums import Interleaving, MaskFlags, Resampling
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
+from rasterio.windows import Window
 
 from handler.core.errors import RasterTooLarge, UnreadableRaster
 from handler.core.limits import LIMITS
@@ -45,14 +49,69 @@ def check_read_budget(dataset: DatasetReader, band: int, shape: tuple[int, int])
             f"band (limit {LIMITS.max_read_pixels:,}). Add internal overviews (a COG) or send a smaller file.")
 
 
+def _block_cache_bytes() -> int:
+    """GDAL_CACHEMAX in bytes (GDAL reads values below 100000 as megabytes); 64 MB if unparsable."""
+    value = os.environ.get("GDAL_CACHEMAX", "64").strip()
+    if not value.isdigit():
+        return 64 * 1024 * 1024
+    return int(value) * 1024 * 1024 if int(value) < 100_000 else int(value)
+
+
+Chunk = tuple[Window, slice, slice]
+
+
+def read_chunks(dataset: DatasetReader, indexes: tuple[int, ...], shape: tuple[int, int]) -> list[Chunk] | None:
+    """Output tiles, and the fractional source windows they come from, for a full-resolution read of
+    a tiled raster too big for GDAL's block cache; None when one read call is fine.
+
+    In one call GDAL walks the output row by row (nearest) or band by band (average), so once the
+    blocks in play (every band of them when pixel-interleaved) outgrow the cache it decodes each block
+    again and again: 170 s instead of 4 s for a 12-band 10980 x 10980 file without overviews. Each
+    window here touches at most (n + 1)^2 blocks that fit the cache; the pixels are identical because
+    the windows start and end on output pixel edges.
+    """
+    block_rows, block_cols = dataset.block_shapes[indexes[0] - 1]
+    if block_cols >= dataset.width or pixels_to_decode(dataset, indexes[0], shape) < dataset.width * dataset.height:
+        return None  # striped layout, or GDAL reads an overview
+    bands = dataset.count if dataset.interleaving is Interleaving.pixel else len(indexes)
+    block_bytes = block_rows * block_cols * bands * np.dtype(dataset.dtypes[0]).itemsize
+    blocks = max(1, math.isqrt(_block_cache_bytes() // block_bytes) - 1)  # per window side
+    if blocks * block_cols >= dataset.width and blocks * block_rows >= dataset.height:
+        return None  # the whole raster fits
+    rows, cols = shape
+    step_r = max(1, blocks * block_rows * rows // dataset.height)
+    step_c = max(1, blocks * block_cols * cols // dataset.width)
+    y_scale, x_scale = dataset.height / rows, dataset.width / cols
+    chunks = []
+    for r0 in range(0, rows, step_r):
+        r1 = min(rows, r0 + step_r)
+        for c0 in range(0, cols, step_c):
+            c1 = min(cols, c0 + step_c)
+            window = Window(c0 * x_scale, r0 * y_scale, (c1 - c0) * x_scale, (r1 - r0) * y_scale)
+            chunks.append((window, slice(r0, r1), slice(c0, c1)))
+    return chunks
+
+
+def _read_chunked(read: Callable[..., np.ndarray], lead: tuple[int, ...], shape: tuple[int, int],
+                  chunks: list[Chunk] | None, dtype: str) -> np.ndarray:
+    """`read(out_shape=...)` in one call, or chunk by chunk into one array."""
+    if chunks is None:
+        return read(out_shape=(*lead, *shape))
+    out = np.empty((*lead, *shape), dtype=dtype)
+    for window, rows, cols in chunks:
+        out[..., rows, cols] = read(window=window, out_shape=(*lead, rows.stop - rows.start, cols.stop - cols.start))
+    return out
+
+
 def _validity(dataset: DatasetReader, indexes: tuple[int, ...], values: np.ndarray,
-              shape: tuple[int, int]) -> np.ndarray:
+              shape: tuple[int, int], chunks: list[Chunk] | None = None) -> np.ndarray:
     """Valid pixels: not NaN, and not nodata (declared, or Sentinel-2's 0 in every band), or the
     file's own mask/alpha band where it has one."""
     valid = ~np.isnan(values).any(axis=0)
     flags = dataset.mask_flag_enums[indexes[0] - 1]
     if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags:
-        mask = dataset.read_masks(indexes[0], out_shape=shape, resampling=Resampling.nearest)
+        mask = _read_chunked(lambda **kw: dataset.read_masks(indexes[0], resampling=Resampling.nearest, **kw),
+                             (), shape, chunks, "uint8")
         return valid & (mask > 0)
     nodata = dataset.nodata if dataset.nodata is not None else 0
     if not np.isnan(nodata):
@@ -66,9 +125,11 @@ def read_bands(dataset: DatasetReader, indexes: tuple[int, ...], shape: tuple[in
     check_read_budget(dataset, indexes[0], shape)
     try:
         with span("read"):
-            values = dataset.read(indexes, out_shape=(len(indexes), *shape), resampling=resampling,
-                                  out_dtype="float32")
-            valid = _validity(dataset, indexes, values, shape)
+            chunks = read_chunks(dataset, indexes, shape)
+            values = _read_chunked(
+                lambda **kw: dataset.read(indexes, resampling=resampling, out_dtype="float32", **kw),
+                (len(indexes),), shape, chunks, "float32")
+            valid = _validity(dataset, indexes, values, shape, chunks)
     except RasterioError as exc:
         raise UnreadableRaster("The file's pixel data could not be decoded (corrupt or truncated).") from exc
     return BandData(values, valid)

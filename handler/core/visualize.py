@@ -24,7 +24,11 @@ def to_reflectance(values: np.ndarray, radiometry: Radiometry) -> np.ndarray:
 
 def to_uint8(unit: np.ndarray) -> np.ndarray:
     """[0, 1] floats -> uint8, clipping first so values never wrap (NaN -> 0)."""
-    return (np.nan_to_num(np.clip(unit, 0.0, 1.0), nan=0.0) * 255.0 + 0.5).astype(np.uint8)
+    scaled = np.fmax(unit, 0.0)  # fmax returns the non-NaN operand: NaN -> 0, and -inf -> 0
+    np.minimum(scaled, 1.0, out=scaled)
+    scaled *= 255.0
+    scaled += 0.5
+    return scaled.astype(np.uint8)
 
 
 def gain_stretch(reflectance: np.ndarray, gain: float) -> np.ndarray:
