@@ -20,5 +20,8 @@ serve: $(VENV)/.installed  ## the API on http://localhost:8000 (no AWS account n
 test: $(VENV)/.installed  ## the offline test suite
 	$(BIN)/python -m pytest
 
+bench: $(VENV)/.installed  ## speed and memory vs rio-tiler (bench/README.md); not part of the tests
+	$(BIN)/python -m bench.thumbnail_bench --quick
+
 clean:
 	rm -rf $(VENV) .pytest_cache .aws-sam
