@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DATA_DIR = Path("/work/shared/data/sentinel2")
+# The real files live beside the repository (../shared/data/sentinel2), as for the tests.
+DATA_DIR = Path(os.environ.get("SENTINEL2_DATA", REPO.parent / "shared" / "data" / "sentinel2"))
 CACHE_DIR = Path("/tmp/thumbnail_bench_cache")
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SOURCE_GLOB = "bigearthnet_*_12band_10m.tif"
