@@ -272,7 +272,6 @@ class Input:
     shape: tuple[int, int]
     size_mb: float
     overviews: list[int]
-    note: str = ""
     results: dict = field(default_factory=dict)
 
 
