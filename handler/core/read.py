@@ -94,9 +94,12 @@ def read_chunks(dataset: DatasetReader, indexes: tuple[int, ...], shape: tuple[i
 
 def _read_chunked(read: Callable[..., np.ndarray], lead: tuple[int, ...], shape: tuple[int, int],
                   chunks: list[Chunk] | None, dtype: str) -> np.ndarray:
-    """`read(out_shape=...)` in one call, or chunk by chunk into one array."""
+    """`read(out_shape=...)` in one call, or chunk by chunk, into one array of `dtype`.
+
+    Reads come in the file's own dtype and numpy converts them: GDAL's own conversion to float32
+    (`out_dtype`) takes about 4 ms more per 512 x 512 RGB read."""
     if chunks is None:
-        return read(out_shape=(*lead, *shape))
+        return read(out_shape=(*lead, *shape)).astype(dtype, copy=False)
     out = np.empty((*lead, *shape), dtype=dtype)
     for window, rows, cols in chunks:
         out[..., rows, cols] = read(window=window, out_shape=(*lead, rows.stop - rows.start, cols.stop - cols.start))
@@ -127,7 +130,7 @@ def read_bands(dataset: DatasetReader, indexes: tuple[int, ...], shape: tuple[in
         with span("read"):
             chunks = read_chunks(dataset, indexes, shape)
             values = _read_chunked(
-                lambda **kw: dataset.read(indexes, resampling=resampling, out_dtype="float32", **kw),
+                lambda **kw: dataset.read(indexes, resampling=resampling, **kw),
                 (len(indexes),), shape, chunks, "float32")
             valid = _validity(dataset, indexes, values, shape, chunks)
     except RasterioError as exc:
