@@ -1,7 +1,7 @@
 """Deployment settings read from the environment (set by template.yaml or the developer)."""
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True)
@@ -22,19 +22,9 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        env = os.environ
-        defaults = cls()
-        return cls(
-            max_upload_bytes=int(env.get("MAX_UPLOAD_BYTES", defaults.max_upload_bytes)),
-            input_bucket=env.get("INPUT_BUCKET", defaults.input_bucket),
-            input_prefix=env.get("INPUT_PREFIX", defaults.input_prefix),
-            output_bucket=env.get("OUTPUT_BUCKET", defaults.output_bucket),
-            output_prefix=env.get("OUTPUT_PREFIX", defaults.output_prefix),
-            thumbnail_size=int(env.get("THUMBNAIL_SIZE", defaults.thumbnail_size)),
-            max_object_bytes=int(env.get("MAX_OBJECT_BYTES", defaults.max_object_bytes)),
-            max_response_bytes=int(env.get("MAX_RESPONSE_BYTES", defaults.max_response_bytes)),
-            presign_expires=int(env.get("PRESIGN_EXPIRES", defaults.presign_expires)),
-        )
+        """Each field from the environment variable of its upper-cased name (INPUT_BUCKET, ...)."""
+        return cls(**{f.name: type(f.default)(os.environ[f.name.upper()])
+                      for f in fields(cls) if f.name.upper() in os.environ})
 
     @property
     def thumbnails_prefix(self) -> str:
@@ -43,7 +33,6 @@ class Settings:
     @property
     def attributes_prefix(self) -> str:
         return f"{self.output_prefix}attributes/"
-
 
     def output_keys(self, key: str, bucket: str) -> "OutputKeys":
         """Where the S3 trigger writes the outputs of an input key: uploads/a/b.tif ->
