@@ -10,17 +10,11 @@ from rasterio.warp import transform_bounds
 from handler.core.sentinel2 import band_names, dataset_radiometry
 
 
-def _number(value: float | None) -> float | str | None:
-    """JSON has no NaN/inf: report them as strings, the way GDAL prints them."""
-    if value is None or math.isfinite(value):
-        return value
-    return str(value).lower()
-
-
 def _json_safe(value: Any) -> Any:
-    """`_number` through lists and dicts: a corrupt geotransform or scale can hold NaN/inf anywhere."""
-    if isinstance(value, float):
-        return _number(value)
+    """JSON has no NaN/inf: report them as strings, the way GDAL prints them, wherever they are
+    (nodata, or a corrupt geotransform or scale)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value).lower()
     if isinstance(value, list):
         return [_json_safe(item) for item in value]
     if isinstance(value, dict):
