@@ -55,11 +55,17 @@ def read_upload(image_file: UploadFile, settings: Settings) -> bytes:
     return data
 
 
+def require_input_bucket(settings: Settings, feature: str) -> str:
+    """The input bucket, or a 400 naming the feature this deployment cannot offer without one."""
+    if not settings.input_bucket:
+        raise InvalidKey(f"{feature} not available: this deployment has no INPUT_BUCKET.")
+    return settings.input_bucket
+
+
 def input_object(key: str, settings: Settings) -> s3_store.ObjectInfo:
     """The object a `key` names in the input bucket: validated before any S3 or GDAL call."""
-    if not settings.input_bucket:
-        raise InvalidKey("key is not available: this deployment has no INPUT_BUCKET.")
-    source = s3_store.head(settings.input_bucket, s3_store.validate_key(key, settings.input_prefix))
+    bucket = require_input_bucket(settings, "key is")
+    source = s3_store.head(bucket, s3_store.validate_key(key, settings.input_prefix))
     if source is None:
         raise ObjectNotFound(f"No object {key!r} in the input bucket.")
     return source
@@ -125,11 +131,10 @@ def thumbnail(
 @app.post("/uploads", status_code=201)
 def create_upload(settings: CurrentSettings) -> dict:
     """A presigned PUT for a new scene in the input bucket; the S3 trigger renders it on arrival."""
-    if not settings.input_bucket:
-        raise InvalidKey("Uploads are not available: this deployment has no INPUT_BUCKET.")
+    bucket = require_input_bucket(settings, "Uploads are")
     upload_id = uuid.uuid4().hex
     key = f"{settings.input_prefix}{upload_id}.tif"
-    url = s3_store.presigned_url("put_object", settings.input_bucket, key, settings.presign_expires,
+    url = s3_store.presigned_url("put_object", bucket, key, settings.presign_expires,
                                  ContentType="image/tiff")
     return {"id": upload_id, "key": key, "expires_in": settings.presign_expires, "result": f"/results/{upload_id}",
             "upload": {"method": "PUT", "url": url, "headers": {"Content-Type": "image/tiff"}}}
