@@ -1,0 +1,32 @@
+"""Cloud-optimised GeoTIFF copies of rasters without usable overviews.
+
+A 10980 x 10980 scene with no overviews decodes every pixel for each thumbnail (seconds); its COG
+copy lets GDAL read a small overview instead (tens of milliseconds), locally or over /vsis3/.
+"""
+
+from rasterio.io import DatasetReader
+from rasterio.shutil import copy
+
+from handler.core.read import pixels_to_decode, thumbnail_shape
+
+# A thumbnail that decodes more pixels per band than this is worth a COG copy.
+COPY_ABOVE_PIXELS = 4096 * 4096
+# GDAL's COG driver: 512 px tiles, overviews down to one tile, each averaged from the full image.
+# PREDICTOR=YES picks horizontal differencing for integers and the floating-point predictor for floats.
+COG_OPTIONS = {"compress": "DEFLATE", "predictor": "YES", "blocksize": 512,
+               "overview_resampling": "AVERAGE", "bigtiff": "IF_SAFER"}
+
+
+def needs_cog_copy(dataset: DatasetReader, thumbnail_size: int) -> bool:
+    """True when a `thumbnail_size` px thumbnail of this raster decodes over COPY_ABOVE_PIXELS pixels
+    per band: no internal overview is coarse enough."""
+    shape = thumbnail_shape(dataset.width, dataset.height, thumbnail_size)
+    return pixels_to_decode(dataset, 1, shape) > COPY_ABOVE_PIXELS
+
+
+def write_cog(dataset: DatasetReader, path: str) -> None:
+    """Write `dataset` as a COG at local `path`: same pixels, nodata, band descriptions and tags.
+
+    GDAL's block cache (GDAL_CACHEMAX) bounds the memory; the driver keeps its temporary overview file
+    beside `path`. A GDAL error here becomes UnreadableRaster through the open dataset's context."""
+    copy(dataset, path, driver="COG", **COG_OPTIONS)

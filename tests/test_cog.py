@@ -1,0 +1,60 @@
+"""COG copies (handler/core/cog.py): when one is due, and that it keeps pixels and metadata."""
+
+import numpy as np
+import pytest
+
+from handler.core import RenderOptions, open_path, read_attributes, render_thumbnail
+from handler.core import cog
+from handler.core.cog import needs_cog_copy, write_cog
+from tests.rasters import reflectance_stack, write_geotiff
+
+DESCRIPTIONS = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12"]
+TAGS = {"PROCESSING_BASELINE": "04.00", "BOA_ADD_OFFSET_B4": "-1000"}
+
+
+@pytest.fixture
+def striped_scene(tmp_path):
+    """A 12-band L2A-like file as many exports are: striped, no overviews, nodata 0 in one corner."""
+    data = reflectance_stack(12, height=300, width=700)
+    data[:, :40, :60] = 0
+    return write_geotiff(tmp_path / "scene.tif", data, descriptions=DESCRIPTIONS, tags=TAGS, nodata=0)
+
+
+def test_copy_is_a_cog_with_the_same_pixels_and_metadata(striped_scene, tmp_path):
+    copy_path = str(tmp_path / "copy.tif")
+    with open_path(str(striped_scene)) as source:
+        write_cog(source, copy_path)
+        original = source.read()
+        options = RenderOptions(size=512)  # 700 -> 512 reads full resolution from both files
+        expected_png = render_thumbnail(source, options).content
+        expected_attributes = read_attributes(source)
+    with open_path(copy_path) as copy:
+        assert copy.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        assert copy.overviews(1) == [2]  # down to one 512 px tile
+        assert np.array_equal(copy.read(), original)
+        assert list(copy.descriptions) == DESCRIPTIONS and copy.nodata == 0
+        assert {k: copy.tags()[k] for k in TAGS} == TAGS
+        assert render_thumbnail(copy, options).content == expected_png
+        copied_attributes = read_attributes(copy)
+    for field in ("width", "height", "bands", "crs", "transform", "bbox", "dtype", "nodata", "band_names", "radiometry"):
+        assert copied_attributes[field] == expected_attributes[field], field
+
+
+def test_float_reflectance_keeps_its_values(tmp_path):
+    data = (reflectance_stack(3, height=50, width=70) / 10000).astype("float32")
+    data[0, 0, 0] = np.nan
+    path = write_geotiff(tmp_path / "float.tif", data)
+    with open_path(str(path)) as source:
+        write_cog(source, str(tmp_path / "copy.tif"))
+    with open_path(str(tmp_path / "copy.tif")) as copy:
+        assert np.array_equal(copy.read(), data, equal_nan=True)
+
+
+def test_a_copy_is_due_only_when_a_thumbnail_would_decode_too_much(striped_scene, tmp_path, monkeypatch):
+    with open_path(str(striped_scene)) as source:
+        assert not needs_cog_copy(source, 512)  # 210,000 px per band: cheap as it is
+        monkeypatch.setattr(cog, "COPY_ABOVE_PIXELS", 100_000)
+        assert needs_cog_copy(source, 512)
+        write_cog(source, str(tmp_path / "copy.tif"))
+    with open_path(str(tmp_path / "copy.tif")) as copy:
+        assert not needs_cog_copy(copy, 128)  # its overview is what a small thumbnail reads
