@@ -71,10 +71,18 @@ def input_object(key: str, settings: Settings) -> s3_store.ObjectInfo:
     return source
 
 
+def cog_copy_or(source: s3_store.ObjectInfo, settings: Settings) -> s3_store.ObjectInfo:
+    """The S3 trigger's COG copy of `source` when it was made from this version of it, else `source`:
+    the copy has overviews, so a thumbnail decodes one of them instead of the whole scene."""
+    outputs = settings.output_keys(source.key, source.bucket)
+    return s3_store.current_output(outputs.bucket, outputs.cog, source) or source
+
+
 @contextmanager
-def open_request_input(image_file: UploadFile | None, key: str | None,
-                       settings: Settings) -> Iterator[tuple[DatasetReader, int]]:
-    """(dataset, input bytes) from an upload or from a key in the input bucket."""
+def open_request_input(image_file: UploadFile | None, key: str | None, settings: Settings,
+                       prefer_cog_copy: bool = False) -> Iterator[tuple[DatasetReader, int]]:
+    """(dataset, input bytes) from an upload or from a key in the input bucket (or its COG copy, for
+    pixels only: attributes describe the file as uploaded)."""
     if (image_file is None) == (key is None):
         raise InvalidRequest("Send exactly one of image_file (a file upload) or key (an object in the input bucket).")
     if image_file is not None:
@@ -83,6 +91,8 @@ def open_request_input(image_file: UploadFile | None, key: str | None,
             yield dataset, len(data)
     else:
         source = input_object(key, settings)
+        if prefer_cog_copy:
+            source = cog_copy_or(source, settings)
         with s3_store.open_object(source, settings.max_object_bytes) as dataset:
             yield dataset, source.size
 
@@ -119,7 +129,8 @@ def thumbnail(
     """A true-colour (or preset) thumbnail, nodata transparent."""
     options = RenderOptions(size=target_resolution, preset=preset, bands=parse_bands(bands), stretch=stretch,
                             gain=gain, boa_offset=boa_offset, image_format=format, resampling=resampling)
-    with open_request_input(image_file, key, settings) as (dataset, input_bytes), rendering_metrics(input_bytes):
+    with (open_request_input(image_file, key, settings, prefer_cog_copy=True) as (dataset, input_bytes),
+          rendering_metrics(input_bytes)):
         image = render_thumbnail(dataset, options)
     if len(image.content) > settings.max_response_bytes:
         raise OutputTooLarge(f"The thumbnail is {len(image.content):,} bytes, over the {settings.max_response_bytes:,} "

@@ -72,10 +72,13 @@ def head(bucket: str, key: str) -> ObjectInfo | None:
     return ObjectInfo(bucket, key, response["ContentLength"], response["ETag"].strip('"'))
 
 
-def source_etag_of(bucket: str, key: str) -> str | None:
-    """The source ETag recorded on an output object, or None if the output does not exist."""
+def current_output(bucket: str, key: str, source: ObjectInfo) -> ObjectInfo | None:
+    """An output object written from this version of `source` (its ETag recorded on the output), or
+    None when it is missing or was made from an older version."""
     response = _head(bucket, key)
-    return None if response is None else response.get("Metadata", {}).get(SOURCE_ETAG)
+    if response is None or response.get("Metadata", {}).get(SOURCE_ETAG) != source.etag:
+        return None
+    return ObjectInfo(bucket, key, response["ContentLength"], response["ETag"].strip('"'))
 
 
 def read_prefix(bucket: str, key: str, length: int = 8) -> bytes:
@@ -98,6 +101,12 @@ def put(bucket: str, key: str, body: bytes, content_type: str, source_etag: str)
     """Write one complete object (S3 puts are atomic: readers never see half of it)."""
     s3_client().put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type,
                            Metadata={SOURCE_ETAG: source_etag})
+
+
+def put_file(bucket: str, key: str, path: str, content_type: str, source_etag: str) -> None:
+    """Upload a local file (multipart when large; S3 shows the object only once it is complete)."""
+    s3_client().upload_file(path, bucket, key, ExtraArgs={"ContentType": content_type,
+                                                          "Metadata": {SOURCE_ETAG: source_etag}})
 
 
 def presigned_url(method: str, bucket: str, key: str, expires: int, **params) -> str:

@@ -2,10 +2,14 @@
 
 Outputs are written only after rendering succeeded, tagged with the source ETag so replays are
 skipped. Bad files are logged and counted, never retried; S3 failures are raised so Lambda retries
-(and, once retries run out, sends the event to the on-failure destination).
+(and, once retries run out, sends the event to the on-failure destination). Inputs without usable
+overviews also get a COG copy, which later `key=` thumbnails read instead.
 """
 
 import json
+import os
+import tempfile
+import time
 from dataclasses import asdict, dataclass
 from urllib.parse import unquote_plus
 
@@ -14,11 +18,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handler import s3_store
 from handler.core import RenderOptions, read_attributes, render_thumbnail
+from handler.core.cog import needs_cog_copy, write_cog
 from handler.core.errors import RasterError
 from handler.observability import logger, metrics, record_rejected, rendering_metrics, tracer
-from handler.settings import Settings
+from handler.settings import OutputKeys, Settings
 
 TIFF_SUFFIXES = (".tif", ".tiff")
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 
 @dataclass(frozen=True)
@@ -34,8 +40,7 @@ def skip_reason(key: str, size: int, settings: Settings, bucket: str) -> str | N
     """Why a key is not ours to render (loop guard included), or None when it is."""
     if key.endswith("/"):
         return "folder"
-    if (settings.output_bucket or bucket) == bucket and key.startswith(
-            (settings.thumbnails_prefix, settings.attributes_prefix)):
+    if (settings.output_bucket or bucket) == bucket and key.startswith(settings.output_prefixes):
         return "output_prefix"
     if not key.startswith(settings.input_prefix):
         return "outside_input_prefix"
@@ -46,13 +51,36 @@ def skip_reason(key: str, size: int, settings: Settings, bucket: str) -> str | N
     return None
 
 
-def render_object(source: s3_store.ObjectInfo, settings: Settings) -> tuple[bytes, bytes]:
-    """(thumbnail PNG, attributes JSON) of an S3 object."""
+@dataclass(frozen=True)
+class Rendered:
+    """The outputs of one source object, and whether it deserves a COG copy."""
+
+    thumbnail: bytes
+    attributes_json: bytes
+    wants_cog: bool
+
+
+def render_object(source: s3_store.ObjectInfo, settings: Settings) -> Rendered:
+    """Thumbnail PNG and attributes JSON of an S3 object."""
     with rendering_metrics(source.size), s3_store.open_object(source, settings.max_object_bytes) as dataset:
         attributes = read_attributes(dataset)
         thumbnail = render_thumbnail(dataset, RenderOptions(size=settings.thumbnail_size))
+        wants_cog = source.size <= settings.cog_copy_max_bytes and needs_cog_copy(dataset, settings.thumbnail_size)
     attributes["source"] = asdict(source)
-    return thumbnail.content, json.dumps(attributes, indent=2).encode()
+    return Rendered(thumbnail.content, json.dumps(attributes, indent=2).encode(), wants_cog)
+
+
+def write_cog_copy(source: s3_store.ObjectInfo, outputs: OutputKeys, settings: Settings) -> None:
+    """Convert the object to a COG in a temporary directory (Lambda's /tmp) and upload it."""
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as workdir:
+        path = os.path.join(workdir, "copy.tif")
+        with s3_store.open_object(source, settings.max_object_bytes) as dataset:
+            write_cog(dataset, path)
+        size = os.path.getsize(path)
+        s3_store.put_file(outputs.bucket, outputs.cog, path, COG_MEDIA_TYPE, source.etag)
+    logger.info("cog copy written", extra={"key": source.key, "cog": outputs.cog, "cog_bytes": size,
+                                           "cog_ms": round((time.perf_counter() - start) * 1000)})
 
 
 def process_record(bucket: str, key: str, size: int, settings: Settings) -> Outcome:
@@ -66,19 +94,27 @@ def process_record(bucket: str, key: str, size: int, settings: Settings) -> Outc
     if source.size == 0:
         return Outcome(key, "skipped", "empty")
     outputs = settings.output_keys(key, bucket)
-    if s3_store.source_etag_of(outputs.bucket, outputs.attributes) == source.etag:
+    if s3_store.current_output(outputs.bucket, outputs.attributes, source) is not None:
         return Outcome(key, "skipped", "already_processed")
     try:
-        png, attributes_json = render_object(source, settings)
+        rendered = render_object(source, settings)
     except RasterError as error:
         record_rejected(error.code, error.message, bucket=bucket, key=key, size=source.size)
         return Outcome(key, "rejected", error.code)
     # Thumbnail first, attributes last: the attributes object marks the pair as complete.
-    s3_store.put(outputs.bucket, outputs.thumbnail, png, "image/png", source.etag)
-    s3_store.put(outputs.bucket, outputs.attributes, attributes_json, "application/json", source.etag)
+    s3_store.put(outputs.bucket, outputs.thumbnail, rendered.thumbnail, "image/png", source.etag)
+    s3_store.put(outputs.bucket, outputs.attributes, rendered.attributes_json, "application/json", source.etag)
     logger.info("outputs written", extra={"key": key, "thumbnail": outputs.thumbnail,
-                                          "attributes": outputs.attributes, "png_bytes": len(png)})
-    return Outcome(key, "written")
+                                          "attributes": outputs.attributes, "png_bytes": len(rendered.thumbnail)})
+    if not rendered.wants_cog:
+        return Outcome(key, "written")
+    try:
+        write_cog_copy(source, outputs, settings)
+    except Exception:  # noqa: BLE001 - outputs are written; the copy only speeds up later reads
+        # Not retried: a retry would find the outputs and skip. Thumbnails keep reading the original.
+        logger.exception("cog copy failed", extra={"key": key, "cog": outputs.cog})
+        return Outcome(key, "written", "cog_copy_failed")
+    return Outcome(key, "written", "with_cog_copy")
 
 
 @metrics.log_metrics

@@ -8,7 +8,8 @@ from dataclasses import dataclass, fields
 class Settings:
     """`max_upload_bytes` / `max_response_bytes` keep base64 bodies under Lambda's 6 MB payload limit;
     the S3 trigger reads under `input_prefix` and writes `thumbnails/` and `attributes/` under
-    `output_prefix` in `output_bucket` (the source bucket when empty)."""
+    `output_prefix` in `output_bucket` (the source bucket when empty), and `cogs/` copies of inputs
+    up to `cog_copy_max_bytes` that lack overviews (0: none)."""
 
     max_upload_bytes: int = 4 * 1024 * 1024
     input_bucket: str = ""
@@ -19,6 +20,7 @@ class Settings:
     max_object_bytes: int = 4 * 1024**3
     max_response_bytes: int = 4_500_000
     presign_expires: int = 900
+    cog_copy_max_bytes: int = 0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -34,13 +36,21 @@ class Settings:
     def attributes_prefix(self) -> str:
         return f"{self.output_prefix}attributes/"
 
+    @property
+    def cogs_prefix(self) -> str:
+        return f"{self.output_prefix}cogs/"
+
+    @property
+    def output_prefixes(self) -> tuple[str, ...]:
+        return self.thumbnails_prefix, self.attributes_prefix, self.cogs_prefix
+
     def output_keys(self, key: str, bucket: str) -> "OutputKeys":
         """Where the S3 trigger writes the outputs of an input key: uploads/a/b.tif ->
-        thumbnails/a/b.png and attributes/a/b.json under the output prefix."""
+        thumbnails/a/b.png, attributes/a/b.json and cogs/a/b.tif under the output prefix."""
         relative = key[len(self.input_prefix):]
         stem = relative[: relative.lower().rfind(".tif")]
         return OutputKeys(self.output_bucket or bucket, f"{self.thumbnails_prefix}{stem}.png",
-                          f"{self.attributes_prefix}{stem}.json")
+                          f"{self.attributes_prefix}{stem}.json", f"{self.cogs_prefix}{stem}.tif")
 
 
 @dataclass(frozen=True)
@@ -48,3 +58,4 @@ class OutputKeys:
     bucket: str
     thumbnail: str
     attributes: str
+    cog: str

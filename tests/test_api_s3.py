@@ -6,9 +6,11 @@ import urllib.request
 import pytest
 from fastapi.testclient import TestClient
 
+from handler import s3_store
 from handler.api import app
+from handler.core import cog
 from handler.s3_trigger import handler as s3_trigger
-from tests.rasters import geotiff_bytes, open_png, reflectance_stack
+from tests.rasters import as_array, geotiff_bytes, open_png, reflectance_stack
 from events.make_events import s3_put_event
 from tests.s3_helpers import moto_server
 
@@ -78,3 +80,25 @@ def test_responses_over_the_lambda_limit_are_413(monkeypatch):
     monkeypatch.setenv("MAX_RESPONSE_BYTES", "1000")
     response = client.post("/thumbnail", files={"image_file": ("a.tif", SCENE)})
     assert response.status_code == 413 and response.json()["error"]["code"] == "response_too_large"
+
+
+def test_key_thumbnails_read_the_triggers_cog_copy_while_it_is_current(s3, lambda_context, monkeypatch):
+    monkeypatch.setenv("COG_COPY_MAX_BYTES", "100000000")
+    monkeypatch.setattr(cog, "COPY_ABOVE_PIXELS", 1000)  # the 96 x 64 scene counts as big
+    striped = geotiff_bytes(reflectance_stack(12, height=64, width=96))
+    s3.put_object(Bucket=BUCKET, Key="uploads/striped.tif", Body=striped)
+    s3_trigger(s3_put_event((BUCKET, "uploads/striped.tif", len(striped))), lambda_context)
+    opened = []
+    open_object = s3_store.open_object
+    monkeypatch.setattr(s3_store, "open_object", lambda source, limit: opened.append(source.key) or open_object(source, limit))
+
+    form = {"key": "uploads/striped.tif", "target_resolution": "48"}
+    from_copy = client.post("/thumbnail", data=form)
+    assert from_copy.status_code == 200 and opened == ["cogs/striped.tif"]
+    assert client.post("/attributes", data={"key": "uploads/striped.tif"}).json()["overviews"] == []
+    assert opened[-1] == "uploads/striped.tif"  # attributes describe the file as uploaded
+
+    s3.put_object(Bucket=BUCKET, Key="uploads/striped.tif", Body=geotiff_bytes(reflectance_stack(12, 64, 96) // 2))
+    from_new_upload = client.post("/thumbnail", data=form)
+    assert from_new_upload.status_code == 200 and opened[-1] == "uploads/striped.tif"  # the copy is stale
+    assert as_array(from_new_upload.content).mean() < as_array(from_copy.content).mean()

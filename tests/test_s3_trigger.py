@@ -5,7 +5,8 @@ import json
 import pytest
 from moto import mock_aws
 
-from handler import s3_store
+from handler import s3_store, s3_trigger
+from handler.core import cog, open_path
 from handler.s3_trigger import handler, skip_reason
 from handler.settings import OutputKeys, Settings
 from tests.conftest import requires_real_data
@@ -50,7 +51,8 @@ def invoke(lambda_context, *objects):
 
 @pytest.mark.parametrize("key, size, reason", [
     ("uploads/folder/", 0, "folder"), ("thumbnails/a.tif", 10, "output_prefix"),
-    ("attributes/a.tif", 10, "output_prefix"), ("other/a.tif", 10, "outside_input_prefix"),
+    ("attributes/a.tif", 10, "output_prefix"), ("cogs/a.tif", 10, "output_prefix"),
+    ("other/a.tif", 10, "outside_input_prefix"),
     ("uploads/a.png", 10, "not_tiff"), ("uploads/a.tif", 0, "empty"), ("uploads/a.TIFF", 10, None),
 ])
 def test_skip_rules(key, size, reason):
@@ -59,7 +61,7 @@ def test_skip_rules(key, size, reason):
 
 def test_output_keys_keep_sub_folders_and_honour_output_location():
     assert Settings().output_keys("uploads/a/b c.TIF", BUCKET) == OutputKeys(
-        BUCKET, "thumbnails/a/b c.png", "attributes/a/b c.json")
+        BUCKET, "thumbnails/a/b c.png", "attributes/a/b c.json", "cogs/a/b c.tif")
     other = Settings(output_bucket="out", output_prefix="derived/").output_keys("uploads/x.tiff", BUCKET)
     assert (other.bucket, other.thumbnail) == ("out", "derived/thumbnails/x.png")
 
@@ -126,6 +128,36 @@ def test_output_bucket_and_truncated_object(served_s3, lambda_context, monkeypat
     response = invoke(lambda_context, (BUCKET, "uploads/ok.tif", len(SCENE)), (BUCKET, "uploads/cut.tif", 200))
     assert results(response) == {"uploads/ok.tif": ("written", ""), "uploads/cut.tif": ("rejected", "unreadable_raster")}
     assert keys(served_s3, "output-bucket") == ["attributes/ok.json", "thumbnails/ok.png"]
+
+
+def test_scenes_without_usable_overviews_get_a_cog_copy(served_s3, lambda_context, monkeypatch, tmp_path):
+    monkeypatch.setenv("COG_COPY_MAX_BYTES", str(len(SCENE)))
+    monkeypatch.setattr(cog, "COPY_ABOVE_PIXELS", 1000)  # SCENE is 90 x 60: make it count as big
+    served_s3.put_object(Bucket=BUCKET, Key="uploads/a.tif", Body=SCENE)
+    served_s3.put_object(Bucket=BUCKET, Key="uploads/over-limit.tif", Body=SCENE + b"\0")
+    response = invoke(lambda_context, (BUCKET, "uploads/a.tif", len(SCENE)), (BUCKET, "uploads/over-limit.tif", len(SCENE) + 1))
+    assert results(response) == {"uploads/a.tif": ("written", "with_cog_copy"), "uploads/over-limit.tif": ("written", "")}
+    assert [k for k in keys(served_s3) if k.startswith("cogs/")] == ["cogs/a.tif"]
+    copy = served_s3.get_object(Bucket=BUCKET, Key="cogs/a.tif")
+    assert copy["ContentType"].startswith("image/tiff") and copy["Metadata"]["source-etag"]
+    (tmp_path / "copy.tif").write_bytes(copy["Body"].read())
+    with open_path(str(tmp_path / "copy.tif")) as dataset:
+        assert dataset.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG" and dataset.count == 12
+
+
+def test_a_failed_cog_copy_keeps_the_outputs_and_writes_no_copy(served_s3, lambda_context, monkeypatch):
+    monkeypatch.setenv("COG_COPY_MAX_BYTES", str(len(SCENE)))
+    monkeypatch.setattr(cog, "COPY_ABOVE_PIXELS", 1000)
+
+    def disk_full(dataset, path):
+        open(path, "wb").write(b"II*\0partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(s3_trigger, "write_cog", disk_full)
+    served_s3.put_object(Bucket=BUCKET, Key="uploads/a.tif", Body=SCENE)
+    response = invoke(lambda_context, (BUCKET, "uploads/a.tif", len(SCENE)))
+    assert results(response) == {"uploads/a.tif": ("written", "cog_copy_failed")}
+    assert keys(served_s3) == ["attributes/a.json", "thumbnails/a.png", "uploads/a.tif"]
 
 
 @requires_real_data

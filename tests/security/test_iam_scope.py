@@ -109,4 +109,4 @@ def test_output_bucket_objects_only_under_the_output_prefixes(function):
     for statement in statements(function):
         for resource in statement["resources"]:
             if "OutputBucket.Arn}/" in resource:
-                assert resource.split("OutputBucket.Arn}", 1)[1] in ("/thumbnails/*", "/attributes/*"), resource
+                assert resource.split("OutputBucket.Arn}", 1)[1] in ("/thumbnails/*", "/attributes/*", "/cogs/*"), resource
