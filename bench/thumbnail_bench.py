@@ -55,6 +55,14 @@ TARGET_PEAK_MB = 350
 TARGET_IMPORT_S = 0.6
 
 
+_STARTED = time.perf_counter()
+
+
+def log(message: str) -> None:
+    """Progress on stderr, with seconds since start."""
+    print(f"[{time.perf_counter() - _STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
 def _load_gdal_env() -> dict[str, str]:
     """The GDAL settings our handler applies, read from gdal_config.py without importing handler.core
     (whose __init__ would pull rasterio into the orchestrator's environment decisions)."""
@@ -395,6 +403,17 @@ def remote_s3(cog: Path, log):
 # Orchestrator.
 # --------------------------------------------------------------------------------------------------
 
+def worker_env(core_repo: Path) -> dict[str, str]:
+    """Environment of every worker: our GDAL settings (the security ones forced) and `handler` from
+    `core_repo` on PYTHONPATH."""
+    gdal_env = _load_gdal_env()
+    env = {**os.environ, **gdal_env}
+    for name in ("GDAL_SKIP", "GDAL_DISABLE_READDIR_ON_OPEN", "GDAL_PAM_ENABLED"):
+        env[name] = gdal_env[name]
+    env["PYTHONPATH"] = str(core_repo) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
 def run_worker(method: str, inp: Input, args, env: dict[str, str], repeat: int, warmup: bool) -> dict:
     # Run this file as a script so that `handler` comes from PYTHONPATH (--core-repo), not the cwd.
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", method, inp.path,
@@ -663,19 +682,11 @@ def main(argv=None) -> None:
         worker_main(args)
         return
 
-    started = time.perf_counter()
     notes: list[str] = []
     args.version_at_start = code_version(args.core_repo.resolve())
-
-    def log(message: str) -> None:
-        print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
-
     methods = [m for m in args.methods.split(",") if m]
     gdal_env = _load_gdal_env()
-    env = {**os.environ, **gdal_env}
-    for name in ("GDAL_SKIP", "GDAL_DISABLE_READDIR_ON_OPEN", "GDAL_PAM_ENABLED"):
-        env[name] = gdal_env[name]
-    env["PYTHONPATH"] = str(args.core_repo.resolve()) + os.pathsep + env.get("PYTHONPATH", "")
+    env = worker_env(args.core_repo.resolve())
     if args.core_repo.resolve() != REPO:
         notes.append(f"'ours' = handler/ of {args.core_repo.resolve()} (not this checkout).")
     os.environ.update(gdal_env)  # the orchestrator reads metadata with the same settings
