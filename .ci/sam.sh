@@ -156,6 +156,13 @@ grep -E '^Step [2-6]/|Using cache' "$LOG/layer-check.log" | cut -c1-90
 [ "$(grep -c 'Using cache' "$LOG/layer-check.log")" -ge 4 ] || die "the pip layers were rebuilt for a handler/ change"
 docker rmi apifunction:layer-check > /dev/null 2>&1 || true
 
+lap "import handler.api inside the image (its LAMBDA_TASK_ROOT; 5 fresh interpreters, informational)"
+IMPORT_S=$(for _ in 1 2 3 4 5; do
+  docker run --rm --network host -w /var/task --entrypoint /var/lang/bin/python3 "$IMAGE" \
+    -c 'import time; t = time.perf_counter(); import handler.api; print(f"{time.perf_counter() - t:.3f}")'
+done | sort -n | tr '\n' ' ')
+echo "import handler.api: $IMPORT_S s (sorted)"
+
 # ------------------------------------------------------------------ 3. sam local invoke
 check_png() {  # check_png OUT: the Lambda result is a 200 HTTP response whose base64 body is a PNG
   "$APP_PY" - "$1" <<'EOF'
@@ -241,6 +248,40 @@ EOF
       > "$LOG/invoke-s3-replay.out" 2> "$LOG/invoke-s3-replay.err" || true
   cat "$LOG/invoke-s3-replay.out"; echo
   grep -q '"already_processed"' "$LOG/invoke-s3-replay.out" || { show "$LOG/invoke-s3-replay.err" 40; die "replay not recognised"; }
+
+  lap "sam local invoke S3TriggerFunction: a 4200x4200 upload without overviews gets a COG copy in cogs/"
+  BIG_KEY=uploads/no-overviews-4200.tif
+  "$APP_PY" events/make_events.py --out "$WORK/events-big" --bucket "$IN_BUCKET" --key "$BIG_KEY" > /dev/null
+  "$APP_PY" - "http://127.0.0.1:$MOTO_PORT" "$IN_BUCKET" "$BIG_KEY" "$WORK/no-overviews.tif" <<'EOF'
+import sys, boto3, numpy as np, rasterio
+from rasterio.transform import from_origin
+url, bucket, key, path = sys.argv[1:]
+rows, cols = np.mgrid[0:4200, 0:4200]
+data = np.stack([800 + (rows // 7 + cols // 5 + 300 * b) % 1500 for b in range(3)]).astype("uint16")
+with rasterio.open(path, "w", driver="GTiff", width=4200, height=4200, count=3, dtype="uint16", crs="EPSG:32633",
+                   transform=from_origin(399960, 5000040, 10, 10), tiled=True, compress="deflate", nodata=0) as dst:
+    dst.write(data)
+boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
+             aws_secret_access_key="testing").upload_file(path, bucket, key)
+EOF
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+    sam local invoke S3TriggerFunction -e "$WORK/events-big/s3-put.json" --env-vars "$LOG/env-s3.json" \
+      > "$LOG/invoke-s3-cog.out" 2> "$LOG/invoke-s3-cog.err" || true
+  cat "$LOG/invoke-s3-cog.out"; echo
+  grep -q '"with_cog_copy"' "$LOG/invoke-s3-cog.out" || { show "$LOG/invoke-s3-cog.err" 40; die "no COG copy"; }
+  grep -o '"message":"cog copy written"[^}]*' "$LOG/invoke-s3-cog.err" | head -1
+  report_line "$LOG/invoke-s3-cog.err"
+  "$APP_PY" - "http://127.0.0.1:$MOTO_PORT" "$OUT_BUCKET" "$WORK/copy.tif" <<'EOF'
+import sys, boto3, rasterio
+url, bucket, path = sys.argv[1:]
+s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
+                  aws_secret_access_key="testing")
+s3.download_file(bucket, "cogs/no-overviews-4200.tif", path)
+with rasterio.open(path) as ds:
+    layout, overviews = ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT"), ds.overviews(1)
+print(f"cogs/no-overviews-4200.tif: layout {layout}, overviews {overviews}")
+assert layout == "COG" and overviews, (layout, overviews)
+EOF
 else
   lap "S3 trigger: handler/s3_trigger.py not there yet, skipped"
 fi
@@ -322,5 +363,6 @@ sam build: ${BUILD_MS} ms (Docker layer cache warm: $([ "$BUILD_MS" -lt 15000 ] 
 cold, sam local invoke (new container, init, render 96x64 -> 64 px): ${INVOKE_MS} ms wall, handler Duration $(report_line "$LOG/invoke-api.err" | sed -E 's/.*[^d] Duration: ([0-9.]+) ms.*/\1/') ms
 start-api /attributes first request (container start + init): ${START_COLD} s; warm /thumbnail (600x400 -> 200 px): ${WARM_API[*]} s
 RIE without Docker: $(cat "$LOG/rie-timing.txt")
+import handler.api in the image: $IMPORT_S s (sorted, 5 runs)
 EOF
 lap "done: .ci/sam.sh passed"
