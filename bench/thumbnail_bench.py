@@ -24,6 +24,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -421,14 +422,20 @@ def run_worker(method: str, inp: Input, args, env: dict[str, str], repeat: int, 
                "--in-max", str(inp.in_max), "--repeat", str(repeat), "--budget", str(args.budget)]
     if not warmup:
         command.append("--no-warmup")
+    # Its own process group: a timeout kills the worker's children too (a gdal_translate left running
+    # would load the CPU for every later measurement).
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
-        proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=args.timeout)
+        stdout, stderr = proc.communicate(timeout=args.timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return {"error": f"timeout: > {args.timeout:.0f} s", "timeout": True}
     if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        tail = (stderr.strip().splitlines() or ["?"])[-1]
         return {"error": tail[:200]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def measure_import(repeat: int, repo: Path = REPO) -> dict:
