@@ -22,6 +22,7 @@ test: $(VENV)/.installed  ## the offline test suite
 
 bench: $(VENV)/.installed  ## speed and memory vs rio-tiler (bench/README.md); not part of the tests
 	$(BIN)/python -m bench.thumbnail_bench --quick
+	$(BIN)/python -m bench.cog_copy_bench --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .aws-sam
