@@ -58,3 +58,13 @@ def test_a_copy_is_due_only_when_a_thumbnail_would_decode_too_much(striped_scene
         write_cog(source, str(tmp_path / "copy.tif"))
     with open_path(str(tmp_path / "copy.tif")) as copy:
         assert not needs_cog_copy(copy, 128)  # its overview is what a small thumbnail reads
+
+
+def test_no_copy_when_copying_would_decode_more_than_the_read_budget(striped_scene, monkeypatch):
+    """A copy decodes every band at full resolution (a deflate bomb of many bands would run for minutes)."""
+    monkeypatch.setattr(cog, "COPY_ABOVE_PIXELS", 100_000)
+    with open_path(str(striped_scene)) as source:
+        monkeypatch.setattr(cog, "LIMITS", type(cog.LIMITS)(max_read_samples=700 * 300 * 12 - 1))
+        assert not needs_cog_copy(source, 512)
+        monkeypatch.setattr(cog, "LIMITS", type(cog.LIMITS)(max_read_samples=700 * 300 * 12))
+        assert needs_cog_copy(source, 512)

@@ -182,6 +182,16 @@ def test_reads_decimated_from_overviews_within_budget(monkeypatch):
     assert render(geotiff_bytes(data, tiled=True, overviews=(2, 4, 8)), size=32).width == 32
 
 
+def test_pixel_interleaved_files_count_every_band_against_the_budget(monkeypatch):
+    """Pixel-interleaved blocks hold every band: drawing 3 of 12 bands still decodes all 12."""
+    from handler.core import read
+    monkeypatch.setattr(read, "LIMITS", type(read.LIMITS)(max_read_samples=200 * 200 * 6))
+    data = reflectance_stack(12, height=200, width=200)
+    with pytest.raises(RasterTooLarge, match="in 12 band"):
+        render(geotiff_bytes(data, tiled=True, interleave="pixel"), size=64)
+    assert render(geotiff_bytes(data, tiled=True, interleave="band"), size=64).width == 64  # 3 bands decoded
+
+
 @pytest.mark.parametrize("resampling", ["nearest", "average"])
 def test_chunked_full_resolution_reads_match_a_single_read(monkeypatch, resampling):
     """Rasters without overviews that outgrow GDAL's block cache are read tile by tile: same pixels."""

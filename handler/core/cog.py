@@ -7,6 +7,7 @@ copy lets GDAL read a small overview instead (tens of milliseconds), locally or 
 from rasterio.io import DatasetReader
 from rasterio.shutil import copy
 
+from handler.core.limits import LIMITS
 from handler.core.read import pixels_to_decode, thumbnail_shape
 
 # A thumbnail that decodes more pixels per band than this is worth a COG copy.
@@ -19,9 +20,11 @@ COG_OPTIONS = {"compress": "DEFLATE", "predictor": "YES", "blocksize": 512,
 
 def needs_cog_copy(dataset: DatasetReader, thumbnail_size: int) -> bool:
     """True when a `thumbnail_size` px thumbnail of this raster decodes over COPY_ABOVE_PIXELS pixels
-    per band: no internal overview is coarse enough."""
+    per band (no internal overview is coarse enough) and copying it, which decodes every band at
+    full resolution, stays within the read budget."""
     shape = thumbnail_shape(dataset.width, dataset.height, thumbnail_size)
-    return pixels_to_decode(dataset, 1, shape) > COPY_ABOVE_PIXELS
+    samples = dataset.width * dataset.height * dataset.count
+    return pixels_to_decode(dataset, 1, shape) > COPY_ABOVE_PIXELS and samples <= LIMITS.max_read_samples
 
 
 def write_cog(dataset: DatasetReader, path: str) -> None:

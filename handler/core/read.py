@@ -40,13 +40,21 @@ def pixels_to_decode(dataset: DatasetReader, band: int, shape: tuple[int, int]) 
     return (dataset.width // factor) * (dataset.height // factor)
 
 
-def check_read_budget(dataset: DatasetReader, band: int, shape: tuple[int, int]) -> None:
+def bands_decoded(dataset: DatasetReader, indexes: tuple[int, ...]) -> int:
+    """Bands GDAL decompresses to read `indexes`: all of them when pixels are interleaved, because
+    each block then holds every band."""
+    return dataset.count if dataset.interleaving is Interleaving.pixel else len(indexes)
+
+
+def check_read_budget(dataset: DatasetReader, indexes: tuple[int, ...], shape: tuple[int, int]) -> None:
     """Refuse reads that would decode too much (a big scene without overviews, a deflate bomb)."""
-    pixels = pixels_to_decode(dataset, band, shape)
-    if pixels > LIMITS.max_read_pixels:
+    pixels, bands = pixels_to_decode(dataset, indexes[0], shape), bands_decoded(dataset, indexes)
+    if pixels > LIMITS.max_read_pixels or pixels * bands > LIMITS.max_read_samples:
         raise RasterTooLarge(
-            f"Rendering this {dataset.width} x {dataset.height} raster would decode {pixels:,} pixels per "
-            f"band (limit {LIMITS.max_read_pixels:,}). Add internal overviews (a COG) or send a smaller file.")
+            f"Rendering this {dataset.width} x {dataset.height} x {dataset.count}-band raster would decode "
+            f"{pixels:,} pixels per band in {bands} band(s) (limits "
+            f"{LIMITS.max_read_pixels:,} per band, {LIMITS.max_read_samples:,} in all). Add internal overviews "
+            "(a COG) or send a smaller file.")
 
 
 def _block_cache_bytes() -> int:
@@ -73,8 +81,7 @@ def read_chunks(dataset: DatasetReader, indexes: tuple[int, ...], shape: tuple[i
     block_rows, block_cols = dataset.block_shapes[indexes[0] - 1]
     if block_cols >= dataset.width or pixels_to_decode(dataset, indexes[0], shape) < dataset.width * dataset.height:
         return None  # striped layout, or GDAL reads an overview
-    bands = dataset.count if dataset.interleaving is Interleaving.pixel else len(indexes)
-    block_bytes = block_rows * block_cols * bands * np.dtype(dataset.dtypes[0]).itemsize
+    block_bytes = block_rows * block_cols * bands_decoded(dataset, indexes) * np.dtype(dataset.dtypes[0]).itemsize
     blocks = max(1, math.isqrt(_block_cache_bytes() // block_bytes) - 1)  # per window side
     if blocks * block_cols >= dataset.width and blocks * block_rows >= dataset.height:
         return None  # the whole raster fits
@@ -125,7 +132,7 @@ def _validity(dataset: DatasetReader, indexes: tuple[int, ...], values: np.ndarr
 def read_bands(dataset: DatasetReader, indexes: tuple[int, ...], shape: tuple[int, int],
                resampling: Resampling) -> BandData:
     """Read `indexes` resampled to `shape` (never the full-resolution stack when overviews exist)."""
-    check_read_budget(dataset, indexes[0], shape)
+    check_read_budget(dataset, indexes, shape)
     try:
         with span("read"):
             chunks = read_chunks(dataset, indexes, shape)
