@@ -154,13 +154,19 @@ def create_upload(settings: CurrentSettings) -> dict:
 @app.get("/results/{upload_id}", responses={202: {"description": "Uploaded, not rendered yet."}})
 def result(settings: CurrentSettings,
            upload_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> JSONResponse:
-    """Attributes and a presigned thumbnail URL once the S3 trigger has rendered an upload."""
+    """Attributes and a presigned thumbnail URL once the S3 trigger has rendered an upload, and a
+    presigned URL of its COG copy when the trigger made one."""
     key = f"{settings.input_prefix}{upload_id}.tif"
     outputs = settings.output_keys(key, settings.input_bucket)
     attributes_json = s3_store.read_bytes(outputs.bucket, outputs.attributes) if settings.input_bucket else None
     if attributes_json is not None:
-        url = s3_store.presigned_url("get_object", outputs.bucket, outputs.thumbnail, settings.presign_expires)
-        return JSONResponse({"status": "done", "thumbnail_url": url, "attributes": json.loads(attributes_json)})
+        attributes = json.loads(attributes_json)
+        body = {"status": "done", "attributes": attributes, "thumbnail_url": s3_store.presigned_url(
+            "get_object", outputs.bucket, outputs.thumbnail, settings.presign_expires)}
+        if s3_store.current_output(outputs.bucket, outputs.cog, s3_store.ObjectInfo(**attributes["source"])):
+            body["cog_url"] = s3_store.presigned_url("get_object", outputs.bucket, outputs.cog,
+                                                     settings.presign_expires)
+        return JSONResponse(body)
     if settings.input_bucket and s3_store.head(settings.input_bucket, key) is not None:
         return JSONResponse({"status": "pending"}, status_code=202)
     raise ObjectNotFound(f"No upload {upload_id}.")

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from handler import s3_store
 from handler.api import app
-from handler.core import cog
+from handler.core import cog, open_path
 from handler.s3_trigger import handler as s3_trigger
 from tests.rasters import as_array, geotiff_bytes, open_png, reflectance_stack
 from events.make_events import s3_put_event
@@ -102,3 +102,15 @@ def test_key_thumbnails_read_the_triggers_cog_copy_while_it_is_current(s3, lambd
     from_new_upload = client.post("/thumbnail", data=form)
     assert from_new_upload.status_code == 200 and opened[-1] == "uploads/striped.tif"  # the copy is stale
     assert as_array(from_new_upload.content).mean() < as_array(from_copy.content).mean()
+
+
+def test_results_link_the_cog_copy_when_the_trigger_made_one(s3, lambda_context, monkeypatch, tmp_path):
+    monkeypatch.setenv("COG_COPY_MAX_BYTES", "100000000")
+    monkeypatch.setattr(cog, "COPY_ABOVE_PIXELS", 1000)
+    body = client.post("/uploads").json()
+    s3.put_object(Bucket=BUCKET, Key=body["key"], Body=geotiff_bytes(reflectance_stack(12, height=64, width=96)))
+    s3_trigger(s3_put_event((BUCKET, body["key"], 1)), lambda_context)
+    done = client.get(body["result"]).json()
+    (tmp_path / "copy.tif").write_bytes(urllib.request.urlopen(done["cog_url"]).read())
+    with open_path(str(tmp_path / "copy.tif")) as copy:
+        assert copy.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
