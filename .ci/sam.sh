@@ -204,11 +204,15 @@ if [ -f handler/s3_trigger.py ]; then
   read -r IN_BUCKET IN_KEY < <("$APP_PY" -c 'import json; r = json.load(open("events/s3-put.json"))["Records"][0]["s3"]; print(r["bucket"]["name"], r["object"]["key"])')
   OUT_BUCKET=sentinel2-thumbnails-output
   "$APP_PY" events/make_events.py --out "$WORK/events" --tiff "$WORK/scene.tiff" --tiff-size 600x400 > /dev/null
-  "$APP_PY" - "http://127.0.0.1:$MOTO_PORT" "$IN_BUCKET" "$IN_KEY" "$OUT_BUCKET" "$WORK/scene.tiff" <<'EOF'
+  # Python with boto3 pointed at the moto server (boto3 reads AWS_ENDPOINT_URL_S3).
+  moto_py() {
+    AWS_ENDPOINT_URL_S3="http://127.0.0.1:$MOTO_PORT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+      AWS_DEFAULT_REGION=us-east-1 "$APP_PY" "$@"
+  }
+  moto_py - "$IN_BUCKET" "$IN_KEY" "$OUT_BUCKET" "$WORK/scene.tiff" <<'EOF'
 import sys, time, boto3
-url, bucket, key, out_bucket, path = sys.argv[1:]
-s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
-                  aws_secret_access_key="testing")
+bucket, key, out_bucket, path = sys.argv[1:]
+s3 = boto3.client("s3")
 for _ in range(50):
     try:
         s3.list_buckets(); break
@@ -227,56 +231,46 @@ EOF
   "AWS_HTTPS": "NO", "AWS_VIRTUAL_HOSTING": "FALSE"}}
 EOF
   cat "$LOG/env-s3.json"
-  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
-    sam local invoke S3TriggerFunction -e events/s3-put.json --env-vars "$LOG/env-s3.json" \
-      > "$LOG/invoke-s3.out" 2> "$LOG/invoke-s3.err" || true
-  cat "$LOG/invoke-s3.out"; echo
-  grep -q '"status": "written"' "$LOG/invoke-s3.out" || { show "$LOG/invoke-s3.err" 40; die "S3 trigger wrote nothing"; }
-  report_line "$LOG/invoke-s3.err"
-  "$APP_PY" - "http://127.0.0.1:$MOTO_PORT" "$OUT_BUCKET" <<'EOF'
+  invoke_trigger() {  # invoke_trigger NAME EVENT PATTERN: sam local invoke; the result must contain PATTERN
+    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+      sam local invoke S3TriggerFunction -e "$2" --env-vars "$LOG/env-s3.json" \
+        > "$LOG/$1.out" 2> "$LOG/$1.err" || true
+    cat "$LOG/$1.out"; echo
+    grep -q "$3" "$LOG/$1.out" || { show "$LOG/$1.err" 40; die "S3 trigger ($1): no $3 in its result"; }
+    report_line "$LOG/$1.err"
+  }
+  invoke_trigger invoke-s3 events/s3-put.json '"status": "written"'
+  moto_py - "$OUT_BUCKET" <<'EOF'
 import sys, boto3
-s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="testing",
-                  aws_secret_access_key="testing")
-keys = [o["Key"] for o in s3.list_objects_v2(Bucket=sys.argv[2]).get("Contents", [])]
+s3 = boto3.client("s3")
+keys = [o["Key"] for o in s3.list_objects_v2(Bucket=sys.argv[1]).get("Contents", [])]
 print("output bucket:", keys)
 png = [k for k in keys if k.endswith(".png")]
-assert png and s3.get_object(Bucket=sys.argv[2], Key=png[0])["Body"].read()[:8] == b"\x89PNG\r\n\x1a\n", keys
+assert png and s3.get_object(Bucket=sys.argv[1], Key=png[0])["Body"].read()[:8] == b"\x89PNG\r\n\x1a\n", keys
 EOF
   # A replayed event (S3 delivers at least once) is recognised by the source ETag and not re-rendered.
-  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
-    sam local invoke S3TriggerFunction -e events/s3-put.json --env-vars "$LOG/env-s3.json" \
-      > "$LOG/invoke-s3-replay.out" 2> "$LOG/invoke-s3-replay.err" || true
-  cat "$LOG/invoke-s3-replay.out"; echo
-  grep -q '"already_processed"' "$LOG/invoke-s3-replay.out" || { show "$LOG/invoke-s3-replay.err" 40; die "replay not recognised"; }
+  invoke_trigger invoke-s3-replay events/s3-put.json '"already_processed"'
 
   lap "sam local invoke S3TriggerFunction: a 4200x4200 upload without overviews gets a COG copy in cogs/"
   BIG_KEY=uploads/no-overviews-4200.tif
   "$APP_PY" events/make_events.py --out "$WORK/events-big" --bucket "$IN_BUCKET" --key "$BIG_KEY" > /dev/null
-  "$APP_PY" - "http://127.0.0.1:$MOTO_PORT" "$IN_BUCKET" "$BIG_KEY" "$WORK/no-overviews.tif" <<'EOF'
+  moto_py - "$IN_BUCKET" "$BIG_KEY" "$WORK/no-overviews.tif" <<'EOF'
 import sys, boto3, numpy as np, rasterio
 from rasterio.transform import from_origin
-url, bucket, key, path = sys.argv[1:]
+bucket, key, path = sys.argv[1:]
 rows, cols = np.mgrid[0:4200, 0:4200]
 data = np.stack([800 + (rows // 7 + cols // 5 + 300 * b) % 1500 for b in range(3)]).astype("uint16")
 with rasterio.open(path, "w", driver="GTiff", width=4200, height=4200, count=3, dtype="uint16", crs="EPSG:32633",
                    transform=from_origin(399960, 5000040, 10, 10), tiled=True, compress="deflate", nodata=0) as dst:
     dst.write(data)
-boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
-             aws_secret_access_key="testing").upload_file(path, bucket, key)
+boto3.client("s3").upload_file(path, bucket, key)
 EOF
-  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
-    sam local invoke S3TriggerFunction -e "$WORK/events-big/s3-put.json" --env-vars "$LOG/env-s3.json" \
-      > "$LOG/invoke-s3-cog.out" 2> "$LOG/invoke-s3-cog.err" || true
-  cat "$LOG/invoke-s3-cog.out"; echo
-  grep -q '"with_cog_copy"' "$LOG/invoke-s3-cog.out" || { show "$LOG/invoke-s3-cog.err" 40; die "no COG copy"; }
+  invoke_trigger invoke-s3-cog "$WORK/events-big/s3-put.json" '"with_cog_copy"'
   grep -o '"message":"cog copy written"[^}]*' "$LOG/invoke-s3-cog.err" | head -1
-  report_line "$LOG/invoke-s3-cog.err"
-  "$APP_PY" - "http://127.0.0.1:$MOTO_PORT" "$OUT_BUCKET" "$WORK/copy.tif" <<'EOF'
+  moto_py - "$OUT_BUCKET" "$WORK/copy.tif" <<'EOF'
 import sys, boto3, rasterio
-url, bucket, path = sys.argv[1:]
-s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
-                  aws_secret_access_key="testing")
-s3.download_file(bucket, "cogs/no-overviews-4200.tif", path)
+bucket, path = sys.argv[1:]
+boto3.client("s3").download_file(bucket, "cogs/no-overviews-4200.tif", path)
 with rasterio.open(path) as ds:
     layout, overviews = ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT"), ds.overviews(1)
 print(f"cogs/no-overviews-4200.tif: layout {layout}, overviews {overviews}")
