@@ -63,7 +63,7 @@ def main(argv=None) -> None:
         "| rio-tiler preview on the copy | speed-up |",
         "|---|---|---|---|---|---|---|---|"]
     for side in (5490,) if args.quick else (5490, 10980):
-        _, plain = tb.build_synthetic(sources[0], args.cache_dir, side, "pixel", tb.log)
+        _, plain = tb.build_synthetic(sources[0], args.cache_dir, side, "pixel")
         with tempfile.TemporaryDirectory(dir=args.cache_dir) as workdir:
             target = str(Path(workdir) / "copy.tif")
             tb.log(f"{side}: COG copy")

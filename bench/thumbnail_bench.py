@@ -223,7 +223,7 @@ def _synthetic_names(side: int, interleave: str) -> tuple[str, str]:
     return f"{stem}_cog.tif", f"{stem}_no_overviews.tif"
 
 
-def build_synthetic(source: Path, cache: Path, side: int, interleave: str, log) -> tuple[Path, Path]:
+def build_synthetic(source: Path, cache: Path, side: int, interleave: str) -> tuple[Path, Path]:
     """Tile the 120x120 12-band file to side x side, block window by block window (bounded RAM):
     a tiled 512x512 deflate+predictor-2 GeoTIFF without overviews, and a COG of it with average
     overviews (2, 4, 8, ... down to < 512 px: 2..32 for 10980)."""
@@ -368,7 +368,7 @@ class CountingProxy:
 
 
 @contextlib.contextmanager
-def remote_s3(cog: Path, log):
+def remote_s3(cog: Path):
     """Start moto on 127.0.0.1, upload `cog`, yield (worker env additions, proxy, /vsis3/ path)."""
     import boto3
     from moto.server import ThreadedMotoServer
@@ -718,7 +718,7 @@ def main(argv=None) -> None:
         else:
             for side in (5490, 10980):
                 log(f"synthetic {side}x{side} ({args.interleave}-interleaved) in {args.cache_dir}")
-                cog, plain = build_synthetic(sources[0], args.cache_dir, side, args.interleave, log)
+                cog, plain = build_synthetic(sources[0], args.cache_dir, side, args.interleave)
                 inputs.append(describe_input(f"synthetic {side} COG", str(cog), args.size))
                 if side == 10980:
                     cog_10980 = inputs[-1]
@@ -748,7 +748,7 @@ def main(argv=None) -> None:
     if not args.no_remote and cog_10980 is not None and (not args.only or re.search(args.only, cog_10980.label)):
         runs = args.remote_runs or (1 if args.quick else 3)
         log(f"remote: {cog_10980.label} through moto ({runs} cold run(s) per method)")
-        with remote_s3(Path(cog_10980.path), log) as (extra_env, proxy, vsipath):
+        with remote_s3(Path(cog_10980.path)) as (extra_env, proxy, vsipath):
             rinp = Input(cog_10980.label, vsipath, cog_10980.indexes, cog_10980.in_max, cog_10980.shape,
                          cog_10980.size_mb, cog_10980.overviews)
             results = {}
