@@ -1,6 +1,8 @@
 """HTTP API: FastAPI routes around the raster core, served by Mangum on Lambda or uvicorn locally."""
 
 import json
+import os
+import tempfile
 import uuid
 from contextlib import contextmanager
 from typing import Annotated, Iterator
@@ -12,12 +14,12 @@ from mangum import Mangum
 from rasterio.io import DatasetReader
 
 from handler import s3_store
-from handler.core import RenderOptions, open_bytes, read_attributes, render_thumbnail
+from handler.core import RenderOptions, open_file, read_attributes, render_thumbnail
 from handler.core.errors import InputTooLarge, InvalidKey, InvalidRequest, ObjectNotFound, OutputTooLarge
 from handler.core.options import ImageFormat, Preset, ResamplingName, Stretch, parse_bands
 from handler.http_errors import error_response, install_error_handlers
 from handler.observability import logger, metrics, rendering_metrics, tracer
-from handler.settings import Settings
+from handler.settings import Settings, running_on_lambda
 
 app = FastAPI(
     title="Sentinel-2 thumbnails",
@@ -27,14 +29,21 @@ app = FastAPI(
 install_error_handlers(app)
 
 CurrentSettings = Annotated[Settings, Depends(Settings.from_env)]
-ImageFile = Annotated[UploadFile | None, File(description="A Sentinel-2 GeoTIFF or COG (up to 4 MiB).")]
+ImageFile = Annotated[UploadFile | None, File(description="A Sentinel-2 GeoTIFF or COG (up to 4 MiB on Lambda, "
+                                                          "MAX_UPLOAD_BYTES (2 GiB) on a local server).")]
 ObjectKey = Annotated[str | None, Form(description="Instead of a file: a key in the input bucket, "
                                                    "e.g. uploads/scene.tif (for scenes over 4 MiB).")]
 
 
+# Uploads are copied to disk this much at a time: memory never holds more than one chunk of them.
+SPOOL_CHUNK_BYTES = 1024 * 1024
+
+
 def upload_too_large(settings: Settings) -> str:
-    return (f"Uploads are limited to {settings.max_upload_bytes:,} bytes (Lambda's 6 MB request limit after "
-            "base64). Use POST /uploads to put larger scenes in the input S3 bucket, then pass key=.")
+    if running_on_lambda():
+        return (f"Uploads are limited to {settings.max_upload_bytes:,} bytes (Lambda's 6 MB request limit after "
+                "base64). Use POST /uploads to put larger scenes in the input S3 bucket, then pass key=.")
+    return f"Uploads are limited to {settings.max_upload_bytes:,} bytes on this server (MAX_UPLOAD_BYTES)."
 
 
 @app.middleware("http")
@@ -47,12 +56,21 @@ async def limit_body_size(request: Request, call_next):
     return await call_next(request)
 
 
-def read_upload(image_file: UploadFile, settings: Settings) -> bytes:
-    """The uploaded bytes, refusing bodies that grew past the limit without a Content-Length."""
-    data = image_file.file.read(settings.max_upload_bytes + 1)
-    if len(data) > settings.max_upload_bytes:
-        raise InputTooLarge(upload_too_large(settings))
-    return data
+@contextmanager
+def spooled_upload(image_file: UploadFile, settings: Settings) -> Iterator[str]:
+    """The upload copied chunk by chunk into a private temporary directory (removed afterwards), cut
+    at the limit: chunked bodies have no Content-Length to refuse up front, and a full-size export
+    (~72 MB) must not sit in memory while GDAL reads it."""
+    with tempfile.TemporaryDirectory(prefix="upload-") as folder:
+        path = os.path.join(folder, "upload.tif")
+        copied = 0
+        with open(path, "wb") as spool:
+            while chunk := image_file.file.read(SPOOL_CHUNK_BYTES):
+                copied += len(chunk)
+                if copied > settings.max_upload_bytes:
+                    raise InputTooLarge(upload_too_large(settings))
+                spool.write(chunk)
+        yield path
 
 
 def require_input_bucket(settings: Settings, feature: str) -> str:
@@ -86,9 +104,8 @@ def open_request_input(image_file: UploadFile | None, key: str | None, settings:
     if (image_file is None) == (key is None):
         raise InvalidRequest("Send exactly one of image_file (a file upload) or key (an object in the input bucket).")
     if image_file is not None:
-        data = read_upload(image_file, settings)
-        with open_bytes(data) as dataset:
-            yield dataset, len(data)
+        with spooled_upload(image_file, settings) as path, open_file(path) as dataset:
+            yield dataset, os.path.getsize(path)
     else:
         source = input_object(key, settings)
         if prefer_cog_copy:

@@ -1,17 +1,33 @@
 """Deployment settings read from the environment (set by template.yaml or the developer)."""
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+
+# A base64 multipart body must stay under Lambda's 6 MB synchronous payload limit.
+LAMBDA_UPLOAD_BYTES = 4 * 1024 * 1024
+# The local server has no payload limit: full-size exports (a 12-band L2A scene is ~72 MB) are fine.
+LOCAL_UPLOAD_BYTES = 2 * 1024**3
+
+
+def running_on_lambda() -> bool:
+    """True inside Lambda, `sam local` and the runtime interface emulator, which all set these."""
+    return "AWS_LAMBDA_FUNCTION_NAME" in os.environ or "AWS_LAMBDA_RUNTIME_API" in os.environ
+
+
+def default_upload_bytes() -> int:
+    """The request body cap of the runtime we are in (MAX_UPLOAD_BYTES overrides it)."""
+    return LAMBDA_UPLOAD_BYTES if running_on_lambda() else LOCAL_UPLOAD_BYTES
 
 
 @dataclass(frozen=True)
 class Settings:
-    """`max_upload_bytes` / `max_response_bytes` keep base64 bodies under Lambda's 6 MB payload limit;
+    """`max_upload_bytes` follows the runtime (Lambda's payload limit there, GB locally) and
+    `max_response_bytes` keeps base64 responses under Lambda's 6 MB payload limit;
     the S3 trigger reads under `input_prefix` and writes `thumbnails/` and `attributes/` under
     `output_prefix` in `output_bucket` (the source bucket when empty), and `cogs/` copies of inputs
     up to `cog_copy_max_bytes` that lack overviews (0: none)."""
 
-    max_upload_bytes: int = 4 * 1024 * 1024
+    max_upload_bytes: int = field(default_factory=default_upload_bytes)
     input_bucket: str = ""
     input_prefix: str = "uploads/"
     output_bucket: str = ""
@@ -25,7 +41,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> "Settings":
         """Each field from the environment variable of its upper-cased name (INPUT_BUCKET, ...)."""
-        return cls(**{f.name: type(f.default)(os.environ[f.name.upper()])
+        return cls(**{f.name: f.type(os.environ[f.name.upper()])
                       for f in fields(cls) if f.name.upper() in os.environ})
 
     @property

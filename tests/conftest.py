@@ -24,6 +24,12 @@ class FakeLambdaContext:
 
 
 @pytest.fixture
+def on_lambda(monkeypatch):
+    """The variables the Lambda runtime sets: uploads are then capped by Lambda's payload limit."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "test-function")
+
+
+@pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
 

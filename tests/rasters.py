@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import rasterio.enums
 from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 
@@ -44,6 +45,25 @@ def write_geotiff(path: Path, data: np.ndarray, **kwargs) -> Path:
     return path
 
 
+# The seed's sample: an EO Browser export of a full 12-band L2A scene, uncompressed (~72 MB).
+SEED_SHAPE = (12, 1384, 2186)
+REAL_12_BAND = REAL_DATA / "bigearthnet_S2A_MSIL2A_20170613T101031_87_48_12band_10m.tif"
+
+
+def seed_sized_export(path: Path) -> Path:
+    """A file shaped like the seed's sample: the real 12-band file upsampled to 2186 x 1384 when the
+    shared data is present (a synthetic stack otherwise), written uncompressed and striped."""
+    count, height, width = SEED_SHAPE
+    if REAL_12_BAND.is_file():
+        with rasterio.open(REAL_12_BAND) as src:
+            data = src.read(out_shape=SEED_SHAPE, resampling=rasterio.enums.Resampling.bilinear)
+    else:
+        data = reflectance_stack(count, height, width)
+    with rasterio.open(path, "w", **profile(count, "uint16", width, height, compress="none")) as dst:
+        dst.write(data)
+    return path
+
+
 def real_files() -> list[Path]:
     return sorted(REAL_DATA.glob("*.tif")) if REAL_DATA.is_dir() else []
 
@@ -60,5 +80,5 @@ def as_array(content: bytes) -> np.ndarray:
     return np.asarray(open_png(content))
 
 
-__all__ = ["REAL_DATA", "geotiff_bytes", "write_geotiff", "reflectance_stack", "real_files", "as_array",
+__all__ = ["REAL_DATA", "SEED_SHAPE", "seed_sized_export", "geotiff_bytes", "write_geotiff", "reflectance_stack", "real_files", "as_array",
            "open_png", "rasterio"]

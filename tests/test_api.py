@@ -91,7 +91,7 @@ def test_truncated_pixels_fail_the_thumbnail_not_the_attributes():
     assert_error(post("/thumbnail", truncated), 422, "unreadable_raster")
 
 
-def test_oversize_body_is_413_with_s3_hint():
+def test_oversize_body_is_413_with_s3_hint(on_lambda):
     response = post("/attributes", b"II*\x00" + bytes(Settings.from_env().max_upload_bytes))
     assert_error(response, 413, "input_too_large")
     assert "S3" in response.json()["error"]["message"]

@@ -7,8 +7,8 @@ from handler.core import gdal_config  # noqa: F401  (must run before rasterio is
 from handler.core.attributes import read_attributes
 from handler.core.errors import RasterError
 from handler.core.options import RenderOptions
-from handler.core.reader import open_bytes, open_path
+from handler.core.reader import open_bytes, open_file, open_path
 from handler.core.render import Thumbnail, render_thumbnail
 
-__all__ = ["RasterError", "RenderOptions", "Thumbnail", "open_bytes", "open_path", "read_attributes",
+__all__ = ["RasterError", "RenderOptions", "Thumbnail", "open_bytes", "open_file", "open_path", "read_attributes",
            "render_thumbnail"]

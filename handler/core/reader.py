@@ -92,6 +92,15 @@ def open_bytes(data: bytes) -> Iterator[DatasetReader]:
 
 
 @contextmanager
+def open_file(path: str) -> Iterator[DatasetReader]:
+    """Open an untrusted local file (an upload spooled to disk) after the same checks as `open_bytes`."""
+    with open(path, "rb") as file:
+        check_magic(file.read(8))
+    with open_path(path) as dataset:
+        yield dataset
+
+
+@contextmanager
 def open_path(path: str) -> Iterator[DatasetReader]:
     """Open a local file or a GDAL /vsis3/ path the caller has already validated."""
     with span("open"):

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from handler.api import app
-from handler.settings import Settings
+from handler.settings import LAMBDA_UPLOAD_BYTES, Settings
 from tests.rasters import as_array, geotiff_bytes, reflectance_stack
 from tests.security.hostile import (SCENE, CountingServer, assert_error, assert_no_leak, deflate_bomb,
                                     empty_geotiff, header_bomb, ifd_huge_count, ifd_loop, jp2_bytes, mrf_xml,
@@ -146,7 +146,7 @@ def test_ifd_loop_and_missing_strip_fail_only_when_pixels_are_read():
     ("65_bands", empty_geotiff(64, 64, count=65)),
 ])
 def test_header_bomb_is_413_in_under_a_second(route, name, content):
-    assert len(content) < Settings.from_env().max_upload_bytes
+    assert len(content) < LAMBDA_UPLOAD_BYTES
     start = time.perf_counter()
     response = post(route, content)
     assert time.perf_counter() - start < 1.0
@@ -291,12 +291,12 @@ def test_multi_page_tiff_renders_page_one():
 
 # --- request size ----------------------------------------------------------------------------------
 
-def test_oversize_body_with_content_length_is_413_with_s3_hint():
+def test_oversize_body_with_content_length_is_413_with_s3_hint(on_lambda):
     response = post("/thumbnail", TIFF_MAGIC + bytes(Settings.from_env().max_upload_bytes))
     assert "S3" in assert_error(response, 413, "input_too_large")["message"]
 
 
-def test_oversize_chunked_body_without_content_length_is_413_with_s3_hint():
+def test_oversize_chunked_body_without_content_length_is_413_with_s3_hint(on_lambda):
     """No Content-Length to check up front: the upload is cut at the limit while it is read."""
     boundary = "securityboundary"
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image_file\"; filename=\"big.tif\"\r\n"
