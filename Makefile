@@ -5,7 +5,7 @@ PYTHON ?= $(shell for p in python3.12 /root/.pyenv/versions/3.12.*/bin/python3.1
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test bench clean
+.PHONY: serve pipeline test bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/geo/requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.12 is required (set PYTHON=...)"; exit 1; }
@@ -16,6 +16,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt layers/geo/requirement
 
 serve: $(VENV)/.installed  ## the API on http://localhost:8000 (no AWS account needed)
 	$(BIN)/uvicorn handler.api:app --host 127.0.0.1 --port 8000
+
+pipeline: $(VENV)/.installed  ## the API plus a local S3 store and the S3 trigger on :8000 (no AWS account)
+	$(BIN)/python -m handler.local_pipeline
 
 test: $(VENV)/.installed  ## the offline test suite
 	$(BIN)/python -m pytest
