@@ -26,6 +26,7 @@ test: $(VENV)/.installed  ## the offline test suite
 bench: $(VENV)/.installed  ## speed and memory vs rio-tiler (bench/README.md); not part of the tests
 	$(BIN)/python -m bench.thumbnail_bench --quick
 	$(BIN)/python -m bench.cog_copy_bench --quick
+	$(BIN)/python -m bench.seed_upload_bench --repeat 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .aws-sam
