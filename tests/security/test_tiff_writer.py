@@ -2,20 +2,24 @@
 
 import struct
 import warnings
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 from rasterio.enums import MaskFlags
 from rasterio.errors import NotGeoreferencedWarning
-from rasterio.io import MemoryFile
+from rasterio.io import DatasetReader, MemoryFile
 
 from tests.security.tiff_writer import (IMAGE_DESCRIPTION, LZMA, MASK, NEW_SUBFILE_TYPE, REDUCED, REDUCED_MASK,
                                         SEPARATE, TILE_BYTE_COUNTS, TILE_OFFSETS, Ifd, ascii_tag, geo_tags,
                                         write_tiff)
 
 
-def opened(data: bytes):
+@contextmanager
+def opened(data: bytes) -> Iterator[DatasetReader]:
     warnings.simplefilter("ignore", NotGeoreferencedWarning)
-    return MemoryFile(data).open()
+    with MemoryFile(data) as memfile, memfile.open() as dataset:
+        yield dataset
 
 
 @pytest.mark.parametrize("bigtiff", [False, True], ids=["classic", "bigtiff"])
