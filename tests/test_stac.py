@@ -196,6 +196,30 @@ def test_file_without_crs_has_null_geometry_no_bbox_and_null_proj_code():
     assert "proj:bbox" not in properties and "proj:transform" not in properties
 
 
+def test_crs_without_a_code_or_a_path_to_wgs84_keeps_its_grid_but_has_no_geometry():
+    """A sphere of radius 1 (another planet): no WGS84 footprint, no authority code to name it."""
+    item = item_of(geotiff_bytes(reflectance_stack(1, 10, 10), crs="+proj=longlat +R=1 +no_defs",
+                                 transform=from_origin(0.1, 0.2, 0.001, 0.001)))
+    validate(item)
+    assert item["geometry"] is None and "bbox" not in item
+    assert item["properties"]["proj:code"] is None
+    assert item["properties"]["proj:transform"] == [0.001, 0.0, 0.1, 0.0, -0.001, 0.2]
+
+
+def test_other_authorities_codes_are_kept():
+    item = item_of(geotiff_bytes(reflectance_stack(1, 10, 10), crs="ESRI:54009"))
+    validate(item)
+    assert item["properties"]["proj:code"] == "ESRI:54009"
+
+
+def test_non_finite_wgs84_bounds_give_no_geometry():
+    with open_bytes(geotiff_bytes(reflectance_stack(1, 10, 10))) as dataset:
+        attributes = {**read_attributes(dataset), "bbox_wgs84": ["-inf", 48.2, "inf", 48.3]}  # as _json_safe writes them
+    item = stac_item("scene", attributes, ASSETS, now=NOW)
+    validate(item)
+    assert item["geometry"] is None and "bbox" not in item
+
+
 def test_scene_across_the_antimeridian_is_split_in_two():
     item = item_of(geotiff_bytes(reflectance_stack(1, 50, 50), crs="EPSG:32601",
                                  transform=from_origin(150000, 5000000, 4000, 4000)))

@@ -108,7 +108,7 @@ def _location(attributes: Mapping[str, Any], product: ProductMetadata | None) ->
     corners = attributes.get("bbox_wgs84") or ()
     if attributes.get("crs") is None or not corners or not all(isinstance(v, (int, float)) for v in corners):
         return None, None  # no CRS, no path to WGS84, or non-finite bounds (reported as strings)
-    west, south, east, north = attributes["bbox_wgs84"]
+    west, south, east, north = corners
     if west > east:  # crosses the antimeridian: one box each side (RFC 7946 3.1.9)
         return {"type": "MultiPolygon", "coordinates": [_box(west, south, 180.0, north),
                                                         _box(-180.0, south, east, north)]}, [west, south, east, north]
@@ -190,7 +190,7 @@ def _asset(asset: Asset, bands: list[dict[str, Any]]) -> dict[str, Any]:
     if asset.title:
         fields["title"] = asset.title
     if "data" in asset.roles and bands:
-        fields["bands"] = bands
+        fields["bands"] = [dict(band) for band in bands]  # each asset its own copy: no aliased dicts
     return fields
 
 
@@ -228,6 +228,7 @@ def _parse_time(text: str | None, parse: Callable[[str], datetime]) -> datetime 
 
 
 def _utc(value: datetime) -> datetime:
+    """The same instant in UTC; a zone-less time is taken to be UTC already."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
