@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from handler.core.errors import (EmptyInput, InputTooLarge, InvalidKey, InvalidRenderOptions, InvalidRequest,
                                  ObjectNotFound, OutputTooLarge, RasterError, RasterTooLarge, UnreadableRaster,
                                  UnsupportedFormat)
+from handler.core.errors import DeadlineExceeded
 from handler.observability import logger, record_rejected
 
 STATUS_BY_ERROR: dict[type[RasterError], int] = {
@@ -20,6 +21,7 @@ STATUS_BY_ERROR: dict[type[RasterError], int] = {
     UnreadableRaster: 422,
     InvalidRenderOptions: 422,
     RasterTooLarge: 413,
+    DeadlineExceeded: 413,
     InputTooLarge: 413,
 }
 

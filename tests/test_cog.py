@@ -64,7 +64,7 @@ def test_no_copy_when_copying_would_decode_more_than_the_read_budget(striped_sce
     """A copy decodes every band at full resolution (a deflate bomb of many bands would run for minutes)."""
     monkeypatch.setattr(cog, "COPY_ABOVE_PIXELS", 100_000)
     with open_path(str(striped_scene)) as source:
-        monkeypatch.setattr(cog, "LIMITS", type(cog.LIMITS)(max_read_samples=700 * 300 * 12 - 1))
+        monkeypatch.setattr(cog, "LIMITS", type(cog.LIMITS)(max_read_bytes=700 * 300 * 12 * 2 - 1))
         assert not needs_cog_copy(source, 512)
-        monkeypatch.setattr(cog, "LIMITS", type(cog.LIMITS)(max_read_samples=700 * 300 * 12))
+        monkeypatch.setattr(cog, "LIMITS", type(cog.LIMITS)(max_read_bytes=700 * 300 * 12 * 2))
         assert needs_cog_copy(source, 512)

@@ -2,12 +2,13 @@
 
 import numpy as np
 import pytest
+from rasterio.enums import Resampling
 
 from handler.core import RenderOptions, open_bytes, read_attributes, render_thumbnail
 from handler.core.errors import (EmptyInput, InvalidRenderOptions, RasterTooLarge, UnreadableRaster,
                                  UnsupportedFormat)
 from handler.core.options import ImageFormat, Preset, Stretch
-from handler.core.read import thumbnail_shape
+from handler.core.plan import thumbnail_shape
 from tests.rasters import as_array, geotiff_bytes, open_png, reflectance_stack
 
 
@@ -174,8 +175,8 @@ def test_truncated_tiff_is_unreadable():
 
 def test_reads_decimated_from_overviews_within_budget(monkeypatch):
     """A raster over the decode budget renders when an overview is small enough, and not otherwise."""
-    from handler.core import read
-    monkeypatch.setattr(read, "LIMITS", type(read.LIMITS)(max_read_pixels=100 * 100))
+    from handler.core import plan
+    monkeypatch.setattr(plan, "LIMITS", type(plan.LIMITS)(max_read_pixels=100 * 100))
     data = reflectance_stack(3, height=256, width=256)
     with pytest.raises(RasterTooLarge, match="overviews"):
         render(geotiff_bytes(data, tiled=True), size=32)
@@ -184,10 +185,10 @@ def test_reads_decimated_from_overviews_within_budget(monkeypatch):
 
 def test_pixel_interleaved_files_count_every_band_against_the_budget(monkeypatch):
     """Pixel-interleaved blocks hold every band: drawing 3 of 12 bands still decodes all 12."""
-    from handler.core import read
-    monkeypatch.setattr(read, "LIMITS", type(read.LIMITS)(max_read_samples=200 * 200 * 6))
+    from handler.core import plan
+    monkeypatch.setattr(plan, "LIMITS", type(plan.LIMITS)(max_read_bytes=256 * 256 * 2 * 6))  # 6 bands of a tile
     data = reflectance_stack(12, height=200, width=200)
-    with pytest.raises(RasterTooLarge, match="in 12 band"):
+    with pytest.raises(RasterTooLarge, match=r"12 band\(s\)"):
         render(geotiff_bytes(data, tiled=True, interleave="pixel"), size=64)
     assert render(geotiff_bytes(data, tiled=True, interleave="band"), size=64).width == 64  # 3 bands decoded
 
@@ -200,11 +201,12 @@ def test_chunked_full_resolution_reads_match_a_single_read(monkeypatch, resampli
                          interleave="pixel")
     monkeypatch.setenv("GDAL_CACHEMAX", "1")  # 1 MB: a 4-band 256 x 256 block is 0.5 MB
     with open_bytes(data) as dataset:
-        chunks = read.read_chunks(dataset, (3, 2, 1), (200, 150))
+        plan = read.plan_read(dataset, (3, 2, 1), (400, 300), Resampling[resampling])
+        chunks = read.read_chunks(plan.values, plan.read_shape, plan.weight)
         assert chunks is not None and len(chunks) > 4
-        chunked = read.read_bands(dataset, (3, 2, 1), (200, 150), RenderOptions(resampling=resampling).gdal_resampling)
+        chunked = read.read_plan(dataset, plan)
         monkeypatch.setattr(read, "read_chunks", lambda *args: None)
-        single = read.read_bands(dataset, (3, 2, 1), (200, 150), RenderOptions(resampling=resampling).gdal_resampling)
+        single = read.read_plan(dataset, plan)
     assert np.array_equal(chunked.valid, single.valid)
     if resampling == "nearest":
         assert np.array_equal(chunked.values, single.values)

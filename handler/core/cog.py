@@ -4,11 +4,12 @@ A 10980 x 10980 scene with no overviews decodes every pixel for each thumbnail (
 copy lets GDAL read a small overview instead (tens of milliseconds), locally or over /vsis3/.
 """
 
+from rasterio.enums import Resampling
 from rasterio.io import DatasetReader
 from rasterio.shutil import copy
 
 from handler.core.limits import LIMITS
-from handler.core.read import pixels_to_decode, thumbnail_shape
+from handler.core.plan import copy_cost, plan_read, thumbnail_shape
 
 # A thumbnail that decodes more pixels per band than this is worth a COG copy.
 COPY_ABOVE_PIXELS = 4096 * 4096
@@ -19,12 +20,12 @@ COG_OPTIONS = {"compress": "DEFLATE", "predictor": "YES", "blocksize": 512,
 
 
 def needs_cog_copy(dataset: DatasetReader, thumbnail_size: int) -> bool:
-    """True when a `thumbnail_size` px thumbnail of this raster decodes over COPY_ABOVE_PIXELS pixels
-    per band (no internal overview is coarse enough) and copying it, which decodes every band at
-    full resolution, stays within the read budget."""
+    """True when a `thumbnail_size` px thumbnail of this raster reads a level of over COPY_ABOVE_PIXELS
+    pixels per band (no usable overview is coarse enough) and copying it, which decodes every band
+    at full resolution, stays within the read budget."""
     shape = thumbnail_shape(dataset.width, dataset.height, thumbnail_size)
-    samples = dataset.width * dataset.height * dataset.count
-    return pixels_to_decode(dataset, 1, shape) > COPY_ABOVE_PIXELS and samples <= LIMITS.max_read_samples
+    level = plan_read(dataset, (1,), shape, Resampling.average).level
+    return level.width * level.height > COPY_ABOVE_PIXELS and copy_cost(dataset) <= LIMITS.max_read_bytes
 
 
 def write_cog(dataset: DatasetReader, path: str) -> None:

@@ -72,3 +72,9 @@ class InvalidRenderOptions(RasterError):
     """Render options do not fit this raster (unknown band, preset needing missing bands)."""
 
     code = "invalid_options"
+
+
+class DeadlineExceeded(RasterError):
+    """Rendering did not finish within the request's deadline: the scene is too costly to render in time."""
+
+    code = "deadline_exceeded"

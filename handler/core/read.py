@@ -1,18 +1,22 @@
-"""Decimated reads: only the needed bands, at thumbnail size, from the best overview GDAL has."""
+"""Decimated reads that follow a read plan (`plan.py`): only the needed bands, from the planned level."""
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from rasterio.enums import Interleaving, MaskFlags, Resampling
-from rasterio.errors import RasterioError
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
-from handler.core.errors import RasterTooLarge, UnreadableRaster
-from handler.core.limits import LIMITS
+from handler.core.deadline import NO_DEADLINE, Deadline
+from handler.core.errors import UnreadableRaster
+from handler.core.levels import open_level
+from handler.core.plan import LevelRead, ReadPlan, check_plan, plan_read
 from handler.core.spans import span
 
 
@@ -22,39 +26,6 @@ class BandData:
 
     values: np.ndarray
     valid: np.ndarray
-
-
-def thumbnail_shape(width: int, height: int, size: int) -> tuple[int, int]:
-    """(rows, cols) with the longest side equal to `size` and the aspect ratio kept."""
-    if width >= height:
-        return max(1, round(size * height / width)), size
-    return size, max(1, round(size * width / height))
-
-
-def pixels_to_decode(dataset: DatasetReader, band: int, shape: tuple[int, int]) -> int:
-    """Pixels per band GDAL decodes for this read: those of the coarsest overview still finer than
-    the output (GDAL's own choice), or of the full image when there is no such overview."""
-    decimation = min(dataset.width / shape[1], dataset.height / shape[0])
-    # A corrupt overview larger than the image has factor 0: GDAL never reads it to downsample.
-    factor = max([f for f in dataset.overviews(band) if 1 <= f <= decimation], default=1)
-    return (dataset.width // factor) * (dataset.height // factor)
-
-
-def bands_decoded(dataset: DatasetReader, indexes: tuple[int, ...]) -> int:
-    """Bands GDAL decompresses to read `indexes`: all of them when pixels are interleaved, because
-    each block then holds every band."""
-    return dataset.count if dataset.interleaving is Interleaving.pixel else len(indexes)
-
-
-def check_read_budget(dataset: DatasetReader, indexes: tuple[int, ...], shape: tuple[int, int]) -> None:
-    """Refuse reads that would decode too much (a big scene without overviews, a deflate bomb)."""
-    pixels, bands = pixels_to_decode(dataset, indexes[0], shape), bands_decoded(dataset, indexes)
-    if pixels > LIMITS.max_read_pixels or pixels * bands > LIMITS.max_read_samples:
-        raise RasterTooLarge(
-            f"Rendering this {dataset.width} x {dataset.height} x {dataset.count}-band raster would decode "
-            f"{pixels:,} pixels per band in {bands} band(s) (limits "
-            f"{LIMITS.max_read_pixels:,} per band, {LIMITS.max_read_samples:,} in all). Add internal overviews "
-            "(a COG) or send a smaller file.")
 
 
 def _block_cache_bytes() -> int:
@@ -68,27 +39,30 @@ def _block_cache_bytes() -> int:
 Chunk = tuple[Window, slice, slice]
 
 
-def read_chunks(dataset: DatasetReader, indexes: tuple[int, ...], shape: tuple[int, int]) -> list[Chunk] | None:
-    """Output tiles, and the fractional source windows they come from, for a full-resolution read of
-    a tiled raster too big for GDAL's block cache; None when one read call is fine.
+def read_chunks(read: LevelRead, shape: tuple[int, int], weight: int) -> list[Chunk] | None:
+    """Output tiles, and the fractional windows of the level they come from, when one GDAL call would
+    not be bounded; None when one call is fine.
 
     In one call GDAL walks the output row by row (nearest) or band by band (average), so once the
-    blocks in play (every band of them when pixel-interleaved) outgrow the cache it decodes each block
-    again and again: 170 s instead of 4 s for a 12-band 10980 x 10980 file without overviews. Each
-    window here touches at most (n + 1)^2 blocks that fit the cache; the pixels are identical because
-    the windows start and end on output pixel edges.
+    blocks in play outgrow the block cache it decodes each block again and again (170 s instead of
+    4 s for a 12-band 10980² file without overviews), and it cannot be interrupted: each window here
+    touches blocks that fit the cache, `weight` times fewer for slow codecs so that the deadline is
+    checked about every 0.1 s. The pixels are identical because windows start and end on output pixel
+    edges.
     """
-    block_rows, block_cols = dataset.block_shapes[indexes[0] - 1]
-    if block_cols >= dataset.width or pixels_to_decode(dataset, indexes[0], shape) < dataset.width * dataset.height:
-        return None  # striped layout, or GDAL reads an overview
-    block_bytes = block_rows * block_cols * bands_decoded(dataset, indexes) * np.dtype(dataset.dtypes[0]).itemsize
-    blocks = max(1, math.isqrt(_block_cache_bytes() // block_bytes) - 1)  # per window side
-    if blocks * block_cols >= dataset.width and blocks * block_rows >= dataset.height:
-        return None  # the whole raster fits
+    budget = _block_cache_bytes() // weight
+    if read.blocks * read.block_bytes <= budget:
+        return None
+    level, fit = read.level, max(1, budget // read.block_bytes)
+    block_rows, block_cols = level.block_shape
+    side_c = min(math.ceil(level.width / block_cols), max(1, math.isqrt(fit) - 1))
+    side_r = max(1, fit // (side_c + 1) - 1)
     rows, cols = shape
-    step_r = max(1, blocks * block_rows * rows // dataset.height)
-    step_c = max(1, blocks * block_cols * cols // dataset.width)
-    y_scale, x_scale = dataset.height / rows, dataset.width / cols
+    step_r = max(1, side_r * block_rows * rows // level.height)
+    step_c = max(1, side_c * block_cols * cols // level.width)
+    if step_r >= rows and step_c >= cols:
+        return None
+    y_scale, x_scale = level.height / rows, level.width / cols
     chunks = []
     for r0 in range(0, rows, step_r):
         r1 = min(rows, r0 + step_r)
@@ -100,28 +74,62 @@ def read_chunks(dataset: DatasetReader, indexes: tuple[int, ...], shape: tuple[i
 
 
 def _read_chunked(read: Callable[..., np.ndarray], lead: tuple[int, ...], shape: tuple[int, int],
-                  chunks: list[Chunk] | None, dtype: str) -> np.ndarray:
-    """`read(out_shape=...)` in one call, or chunk by chunk, into one array of `dtype`.
+                  chunks: list[Chunk] | None, dtype: str, deadline: Deadline) -> np.ndarray:
+    """`read(out_shape=...)` in one call, or chunk by chunk (checking `deadline` before each), into one
+    array of `dtype`.
 
     Reads come in the file's own dtype and numpy converts them: GDAL's own conversion to float32
     (`out_dtype`) takes about 4 ms more per 512 x 512 RGB read."""
+    deadline.check()
     if chunks is None:
         return read(out_shape=(*lead, *shape)).astype(dtype, copy=False)
     out = np.empty((*lead, *shape), dtype=dtype)
     for window, rows, cols in chunks:
+        deadline.check()
         out[..., rows, cols] = read(window=window, out_shape=(*lead, rows.stop - rows.start, cols.stop - cols.start))
     return out
 
 
-def _validity(dataset: DatasetReader, indexes: tuple[int, ...], values: np.ndarray,
-              shape: tuple[int, int], chunks: list[Chunk] | None = None) -> np.ndarray:
-    """Valid pixels: not NaN, and not nodata (declared, or Sentinel-2's 0 in every band), or the
-    file's own mask/alpha band where it has one."""
+def _read_mask(source: DatasetReader, plan: ReadPlan, chunks: list[Chunk] | None,
+               deadline: Deadline) -> np.ndarray | None:
+    """The planned mask read (uint8, 0 = invalid) at `plan.read_shape`, through the planned level."""
+    if plan.mask is None:
+        return None
+    band = plan.indexes[0]
+    return _read_chunked(lambda **kw: source.read_masks(band, resampling=Resampling.nearest, **kw),
+                         (), plan.read_shape, chunks, "uint8", deadline)
+
+
+def _apply_kernel(values: np.ndarray, shape: tuple[int, int], kernel: Resampling, nodata: float | None) -> np.ndarray:
+    """Resample the bounded intermediate `values` to `shape` with `kernel`, in memory (GDAL's MEM driver,
+    so the kernel and its nodata handling are GDAL's own)."""
+    bands, rows, cols = values.shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open("", "w+", driver="MEM", count=bands, width=cols, height=rows, dtype=values.dtype,
+                           nodata=nodata) as memory:
+            memory.write(values)
+            return memory.read(out_shape=(bands, *shape), resampling=kernel)
+
+
+def _intermediate_dtype(dtype: str) -> str:
+    """8- and 16-bit integers stay as they are in the intermediate (half of float32's memory: 4096² x 3
+    bands is the largest); wider types become float32."""
+    return dtype if np.dtype(dtype).kind in "iu" and np.dtype(dtype).itemsize <= 2 else "float32"
+
+
+def _nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """`mask` resized to `shape` by picking the pixel under each output pixel's centre."""
+    rows = ((np.arange(shape[0]) + 0.5) * mask.shape[0] / shape[0]).astype(int)
+    cols = ((np.arange(shape[1]) + 0.5) * mask.shape[1] / shape[1]).astype(int)
+    return mask[np.ix_(rows, cols)]
+
+
+def _validity(dataset: DatasetReader, values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Valid pixels: not NaN, and the file's own mask/alpha band where it has one, or else not nodata
+    (declared, or Sentinel-2's 0 in every band)."""
     valid = ~np.isnan(values).any(axis=0)
-    flags = dataset.mask_flag_enums[indexes[0] - 1]
-    if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags:
-        mask = _read_chunked(lambda **kw: dataset.read_masks(indexes[0], resampling=Resampling.nearest, **kw),
-                             (), shape, chunks, "uint8")
+    if mask is not None:
         return valid & (mask > 0)
     nodata = dataset.nodata if dataset.nodata is not None else 0
     if not np.isnan(nodata):
@@ -129,17 +137,29 @@ def _validity(dataset: DatasetReader, indexes: tuple[int, ...], values: np.ndarr
     return valid
 
 
+def read_plan(dataset: DatasetReader, plan: ReadPlan, deadline: Deadline = NO_DEADLINE) -> BandData:
+    """Execute `plan`: its level only, chunked when one GDAL call would not be bounded, then its kernel."""
+    chunks = read_chunks(plan.values, plan.read_shape, plan.weight)
+    dtype = "float32" if plan.kernel is None else _intermediate_dtype(dataset.dtypes[plan.indexes[0] - 1])
+    with open_level(dataset, plan.level.index) as source:
+        values = _read_chunked(lambda **kw: source.read(plan.indexes, resampling=plan.method, **kw),
+                               (len(plan.indexes),), plan.read_shape, chunks, dtype, deadline)
+        mask = _read_mask(source, plan, chunks, deadline)
+    if plan.kernel is not None:
+        deadline.check()
+        values = _apply_kernel(values, plan.shape, plan.kernel, dataset.nodata).astype("float32", copy=False)
+        mask = None if mask is None else _nearest(mask, plan.shape)
+    return BandData(values, _validity(dataset, values, mask))
+
+
 def read_bands(dataset: DatasetReader, indexes: tuple[int, ...], shape: tuple[int, int],
-               resampling: Resampling) -> BandData:
-    """Read `indexes` resampled to `shape` (never the full-resolution stack when overviews exist)."""
-    check_read_budget(dataset, indexes, shape)
+               resampling: Resampling, deadline: Deadline = NO_DEADLINE) -> BandData:
+    """Read `indexes` resampled to `shape` within the read budget (never the full-resolution stack
+    when overviews exist)."""
     try:
+        plan = plan_read(dataset, indexes, shape, resampling)
+        check_plan(plan)
         with span("read"):
-            chunks = read_chunks(dataset, indexes, shape)
-            values = _read_chunked(
-                lambda **kw: dataset.read(indexes, resampling=resampling, **kw),
-                (len(indexes),), shape, chunks, "float32")
-            valid = _validity(dataset, indexes, values, shape, chunks)
+            return read_plan(dataset, plan, deadline)
     except RasterioError as exc:
         raise UnreadableRaster("The file's pixel data could not be decoded (corrupt or truncated).") from exc
-    return BandData(values, valid)

@@ -6,8 +6,10 @@ import numpy as np
 from rasterio.io import DatasetReader
 
 from handler.core.bands import select_bands
+from handler.core.deadline import NO_DEADLINE, Deadline
 from handler.core.options import Preset, RenderOptions, Stretch
-from handler.core.read import read_bands, thumbnail_shape
+from handler.core.plan import thumbnail_shape
+from handler.core.read import read_bands
 from handler.core.sentinel2 import dataset_radiometry
 from handler.core.visualize import gain_stretch, ndvi_colour, percentile_stretch, to_reflectance
 from handler.core.encode import encode_image
@@ -24,11 +26,12 @@ class Thumbnail:
     bands: tuple[int, ...]
 
 
-def render_display(dataset: DatasetReader, options: RenderOptions) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+def render_display(dataset: DatasetReader, options: RenderOptions,
+                   deadline: Deadline = NO_DEADLINE) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """(display uint8 (1|3, rows, cols), valid mask, band indexes used) for `options`."""
     indexes = select_bands(dataset, options)
     shape = thumbnail_shape(dataset.width, dataset.height, options.size)
-    data = read_bands(dataset, indexes, shape, options.gdal_resampling)
+    data = read_bands(dataset, indexes, shape, options.gdal_resampling, deadline)
     radiometry = dataset_radiometry(dataset, options.boa_offset)
     reflectance = to_reflectance(data.values, radiometry)
     if options.preset is Preset.ndvi:
@@ -41,8 +44,9 @@ def render_display(dataset: DatasetReader, options: RenderOptions) -> tuple[np.n
     return display, data.valid, indexes
 
 
-def render_thumbnail(dataset: DatasetReader, options: RenderOptions) -> Thumbnail:
-    """Render and encode a thumbnail of an open dataset."""
-    display, valid, indexes = render_display(dataset, options)
+def render_thumbnail(dataset: DatasetReader, options: RenderOptions, deadline: Deadline = NO_DEADLINE) -> Thumbnail:
+    """Render and encode a thumbnail of an open dataset; `DeadlineExceeded` once `deadline` passes."""
+    display, valid, indexes = render_display(dataset, options, deadline)
+    deadline.check()
     content = encode_image(display, valid, options.image_format)
     return Thumbnail(content, options.media_type, display.shape[2], display.shape[1], indexes)

@@ -1,0 +1,80 @@
+"""The resolution levels of a raster (the full image and its overviews) with their true sizes, GDAL's
+choice among them, and opening exactly one of them.
+
+rasterio reports an overview only as a factor derived from its width; a hostile file can hold an
+overview reduced in one axis only, or larger than the image. Those are treated as absent: the plan
+never picks one, and `open_level` opens the chosen level alone (GDAL's OVERVIEW_LEVEL=<k>only, or
+NONE for the full image), so GDAL cannot pick one either.
+"""
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.io import DatasetReader
+
+from handler.core.reader import OPEN_DRIVER
+
+# GDAL's GDALBandGetBestOverviewLevel2: an overview is used when its resolution (source pixels per
+# overview pixel, on its least reduced axis) is below the requested one times this threshold
+# (GDAL_OVERVIEW_OVERSAMPLING_THRESHOLD's defaults: 1.2 for nearest, 1.0 plus GDAL's 0.01 otherwise).
+OVERSAMPLING_THRESHOLD = {Resampling.nearest: 1.2}
+DEFAULT_THRESHOLD = 1.01
+
+
+@dataclass(frozen=True)
+class Level:
+    """The full image (`index` None) or overview `index`, with its true size and block shape."""
+
+    index: int | None
+    width: int
+    height: int
+    block_shape: tuple[int, int]  # (rows, cols)
+
+
+def full_level(dataset: DatasetReader, band: int) -> Level:
+    return Level(None, dataset.width, dataset.height, dataset.block_shapes[band - 1])
+
+
+@contextmanager
+def open_level(dataset: DatasetReader, index: int | None) -> Iterator[DatasetReader]:
+    """`dataset` when it is the level (full image, no overviews), else that level opened on its own."""
+    if index is None and not dataset.overviews(1):
+        yield dataset
+        return
+    with rasterio.open(dataset.name, driver=OPEN_DRIVER,
+                       overview_level="NONE" if index is None else f"{index}only") as level:
+        yield level
+
+
+def consistent(dataset: DatasetReader, width: int, height: int) -> bool:
+    """An overview is usable when it is no larger than the image and both sides are the image's divided
+    by the same factor (within the one pixel of rounding GDAL and other writers apply)."""
+    if not (1 <= width <= dataset.width and 1 <= height <= dataset.height):
+        return False
+    factor = max(dataset.width / width, dataset.height / height)
+    return abs(width - dataset.width / factor) <= 1 and abs(height - dataset.height / factor) <= 1
+
+
+def desired_resolution(dataset: DatasetReader, shape: tuple[int, int]) -> float:
+    """Source pixels per output pixel on the least reduced axis, as GDAL computes it."""
+    rows, cols = shape
+    x, y = dataset.width / cols, dataset.height / rows
+    return x if x < y or rows == 1 else y
+
+
+def choose_level(dataset: DatasetReader, band: int, shape: tuple[int, int], resampling: Resampling) -> Level:
+    """The coarsest consistent level GDAL's own rule accepts for reading `shape` (the full image when
+    none does). Overviews are probed coarsest first; those clearly too coarse are never opened."""
+    limit = desired_resolution(dataset, shape) * OVERSAMPLING_THRESHOLD.get(resampling, DEFAULT_THRESHOLD)
+    factors = dataset.overviews(band)
+    for index in sorted(range(len(factors)), key=lambda i: -factors[i]):
+        if factors[index] > 2 * limit:  # a width factor this far above the limit cannot pass below
+            continue
+        with open_level(dataset, index) as level:
+            width, height = level.width, level.height
+            if consistent(dataset, width, height) and min(dataset.width / width, dataset.height / height) < limit:
+                return Level(index, width, height, level.block_shapes[band - 1])
+    return full_level(dataset, band)

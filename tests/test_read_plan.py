@@ -1,0 +1,153 @@
+"""The read plan (handler/core/plan.py, levels.py) and the deadline: what a render will decode, decided
+before any pixel is read, and reads that follow it. Hostile structures come from the raw TIFF writer,
+so a 16000² raster is a few KB."""
+
+import zlib
+
+import numpy as np
+import pytest
+from rasterio.enums import Resampling
+
+from handler.core import RenderOptions, open_bytes, render_thumbnail
+from handler.core import plan as plan_module
+from handler.core import read
+from handler.core.deadline import Deadline
+from handler.core.errors import DeadlineExceeded, RasterTooLarge, UnsupportedFormat
+from handler.core.plan import check_plan, plan_read
+from handler.http_errors import STATUS_BY_ERROR
+from tests.rasters import geotiff_bytes, reflectance_stack
+from tests.security.tiff_writer import LZMA, MASK, REDUCED, Ifd, geo_tags, write_tiff
+
+# A deflate block of 512 x 512 uint16 ones: an overview that is read shows up as non-zero pixels.
+ONES = zlib.compress(np.ones((512, 512), "<u2").tobytes())
+
+
+def plan_for(data: bytes, size: int = 64, resampling: Resampling = Resampling.average,
+             indexes: tuple[int, ...] = (1,)):
+    with open_bytes(data) as dataset:
+        shape = plan_module.thumbnail_shape(dataset.width, dataset.height, size)
+        return plan_read(dataset, indexes, shape, resampling)
+
+
+def test_an_overview_reduced_in_one_axis_is_treated_as_absent_and_never_read():
+    """An overview 16x narrower but as tall as the image: rasterio reports factor 16, GDAL would read
+    4096 x 256 pixels of it; the plan counts the full image instead and the read really uses it."""
+    data = write_tiff([Ifd(4096, 4096, tags=geo_tags()), Ifd(256, 4096, subfile_type=REDUCED, blob=ONES)])
+    plan = plan_for(data)
+    assert plan.level.index is None and (plan.level.width, plan.level.height) == (4096, 4096)
+    with open_bytes(data) as dataset:
+        values = read.read_bands(dataset, (1,), (64, 64), Resampling.average).values
+    assert values.max() == 0  # the zero full-resolution blocks, not the overview's ones
+
+
+def test_a_consistent_overview_is_used_with_its_true_size():
+    data = write_tiff([Ifd(4096, 4096, tags=geo_tags()), Ifd(1024, 1024, subfile_type=REDUCED, blob=ONES)])
+    plan = plan_for(data, size=256)
+    assert (plan.level.index, plan.level.width, plan.level.height) == (0, 1024, 1024)
+    assert plan.values.blocks == 4
+    with open_bytes(data) as dataset:
+        assert read.read_bands(dataset, (1,), (256, 256), Resampling.average).values.min() == 1
+
+
+def test_an_internal_mask_is_counted_at_full_resolution():
+    """The mask has no overview: GDAL decodes all of it even when the values come from an overview."""
+    data = write_tiff([Ifd(4096, 4096, samples=3, tags=geo_tags()), Ifd(4096, 4096, dtype="bit", subfile_type=MASK),
+                       Ifd(512, 512, samples=3, subfile_type=REDUCED)])
+    plan = plan_for(data, indexes=(1, 2, 3))
+    assert plan.level.index == 0
+    assert plan.mask is not None and plan.mask.decoded_bytes == 4096 * 4096  # 1 byte a pixel, not 3 bands
+    assert plan.cost == 512 * 512 * 3 * 2 + 4096 * 4096
+
+
+def test_one_strip_holding_the_whole_image_is_refused_with_the_reason():
+    data = write_tiff([Ifd(4096, 4096, tile=None, tags=geo_tags())])  # one 32 MB strip
+    with pytest.raises(RasterTooLarge, match="blocks of 4096 x 4096 pixels"), open_bytes(data) as dataset:
+        render_thumbnail(dataset, RenderOptions(size=64))
+
+
+def test_slow_codecs_and_pixel_interleaving_weigh_in_the_cost():
+    deflate = plan_for(write_tiff([Ifd(2048, 2048, tags=geo_tags())]))
+    lzma = plan_for(write_tiff([Ifd(2048, 2048, compression=LZMA, tags=geo_tags())]))
+    assert (deflate.codec, lzma.codec) == ("DEFLATE", "LZMA")
+    assert lzma.cost == 16 * deflate.cost == 16 * 2048 * 2048 * 2
+    pixel = plan_for(write_tiff([Ifd(2048, 2048, dtype="float64", samples=12, tags=geo_tags())]))
+    assert pixel.values.bands == 12 and pixel.cost == 12 * 8 * 2048 * 2048  # every band of each block
+
+
+def test_compressions_whose_cost_cannot_be_bounded_are_refused():
+    data = write_tiff([Ifd(64, 64, dtype="uint8", compression=2, blob=bytes(100), tags=geo_tags())])  # CCITT RLE
+    with pytest.raises(UnsupportedFormat, match="CCITTRLE"):
+        plan_for(data)
+
+
+@pytest.mark.parametrize("resampling", [Resampling.mode, Resampling.cubic, Resampling.lanczos, Resampling.bilinear])
+def test_kernels_run_on_a_bounded_intermediate(resampling):
+    """Their cost grows with the decimation factor: the file is read to 2x the output with a cheap
+    method, the kernel then runs in memory."""
+    plan = plan_for(write_tiff([Ifd(16000, 16000, tags=geo_tags())]), size=512, resampling=resampling)
+    assert plan.read_shape == (1024, 1024) and plan.kernel is resampling
+    assert plan.method is (Resampling.nearest if resampling is Resampling.mode else Resampling.average)
+
+
+def test_tiny_outputs_read_a_bounded_intermediate_too():
+    plan = plan_for(write_tiff([Ifd(16000, 8000, tags=geo_tags())]), size=4)
+    assert plan.read_shape == (128, 256) and plan.kernel is Resampling.average
+
+
+@pytest.mark.parametrize("resampling", [Resampling.cubic, Resampling.lanczos, Resampling.bilinear])
+def test_the_intermediate_draws_what_the_kernel_draws(resampling):
+    """On noise, where the kernel matters most, the two steps give what GDAL's kernel gives directly
+    (the smooth mean), not a sample of the noise."""
+    noise = np.random.default_rng(0).integers(1, 10_000, (1, 1024, 1024)).astype("uint16")
+    with open_bytes(geotiff_bytes(noise, tiled=True)) as dataset:
+        planned = read.read_bands(dataset, (1,), (64, 64), resampling).values[0]
+        direct = dataset.read(1, out_shape=(64, 64), resampling=resampling).astype("float32")
+    assert planned.std() < 200 and np.abs(planned - direct).mean() < 100  # the noise itself: std 2900
+
+
+def test_budget_check_and_read_use_the_same_plan(monkeypatch):
+    """The budget that refuses is the plan's cost: 1 byte under it is refused, at it renders."""
+    data = geotiff_bytes(reflectance_stack(3, height=600, width=600), tiled=True, interleave="pixel")
+    cost = plan_for(data, size=300, indexes=(3, 2, 1)).cost
+    assert cost == 3 * 256 * 256 * 3 * 2 * 3  # 9 tiles of 256² x 3 bands x 2 bytes
+    monkeypatch.setattr(plan_module, "LIMITS", type(plan_module.LIMITS)(max_read_bytes=cost - 1))
+    with pytest.raises(RasterTooLarge), open_bytes(data) as dataset:
+        render_thumbnail(dataset, RenderOptions(size=300))
+    monkeypatch.setattr(plan_module, "LIMITS", type(plan_module.LIMITS)(max_read_bytes=cost))
+    with open_bytes(data) as dataset:
+        assert render_thumbnail(dataset, RenderOptions(size=300)).width == 300
+
+
+class CountingDeadline(Deadline):
+    """Expires after `allowed` checks, counting them."""
+
+    def __init__(self, allowed: int):
+        super().__init__()
+        object.__setattr__(self, "checks", 0)
+        object.__setattr__(self, "allowed", allowed)
+
+    def check(self) -> None:
+        object.__setattr__(self, "checks", self.checks + 1)
+        if self.checks > self.allowed:
+            raise DeadlineExceeded("expired")
+
+
+def test_the_deadline_is_checked_between_chunks(monkeypatch):
+    monkeypatch.setenv("GDAL_CACHEMAX", "1")  # chunks of a few 256² tiles
+    data = geotiff_bytes(reflectance_stack(3, height=1024, width=1024), tiled=True, blockxsize=256, blockysize=256)
+    deadline = CountingDeadline(allowed=3)
+    with pytest.raises(DeadlineExceeded), open_bytes(data) as dataset:
+        read.read_bands(dataset, (3, 2, 1), (512, 512), Resampling.average, deadline)
+    assert deadline.checks == 4  # stopped at the 3rd chunk, not after all of them
+
+
+def test_an_expired_deadline_is_a_413_with_its_own_code():
+    with pytest.raises(DeadlineExceeded, match="time this request has") as error, \
+            open_bytes(geotiff_bytes(reflectance_stack(3))) as dataset:
+        render_thumbnail(dataset, RenderOptions(size=32), deadline=Deadline.after(-1))
+    assert error.value.code == "deadline_exceeded" and STATUS_BY_ERROR[DeadlineExceeded] == 413
+
+
+def test_no_deadline_never_expires():
+    with open_bytes(geotiff_bytes(reflectance_stack(3))) as dataset:
+        assert render_thumbnail(dataset, RenderOptions(size=32), deadline=Deadline.after(60)).width == 32
