@@ -214,7 +214,8 @@ def test_other_authorities_codes_are_kept():
 
 def test_non_finite_wgs84_bounds_give_no_geometry():
     with open_bytes(geotiff_bytes(reflectance_stack(1, 10, 10))) as dataset:
-        attributes = {**read_attributes(dataset), "bbox_wgs84": ["-inf", 48.2, "inf", 48.3]}  # as _json_safe writes them
+        # non-finite numbers as read_attributes reports them (strings, JSON has no inf)
+        attributes = {**read_attributes(dataset), "bbox_wgs84": ["-inf", 48.2, "inf", 48.3]}
     item = stac_item("scene", attributes, ASSETS, now=NOW)
     validate(item)
     assert item["geometry"] is None and "bbox" not in item
@@ -239,12 +240,15 @@ def test_float_reflectance_declares_no_scale():
 
 # --- a product-backed Item ---
 
-FOOTPRINT = {"type": "Polygon", "coordinates": (((11.6, 46.0), (13.0, 46.0), (13.0, 47.0), (11.6, 47.0), (11.6, 46.0)),)}
+# Tuples, as a parser may build them: the Item must still be plain JSON.
+FOOTPRINT = {"type": "Polygon",
+             "coordinates": (((11.6, 46.0), (13.0, 46.0), (13.0, 47.0), (11.6, 47.0), (11.6, 46.0)),)}
 
 
 def product(**overrides) -> ProductMetadata:
     fields = dict(product_id="S2B_MSIL2A_20220609T101559_N0400_R065_T32TQM_20220609T131744", product_type="S2MSI2A",
-                  level="L2A", spacecraft="sentinel-2b", sensing_time=datetime(2022, 6, 9, 10, 15, 59, 24000, tzinfo=UTC),
+                  level="L2A", spacecraft="sentinel-2b",
+                  sensing_time=datetime(2022, 6, 9, 10, 15, 59, 24000, tzinfo=UTC),
                   tile_id="32TQM", relative_orbit=65, processing_baseline="04.00", cloud_cover=12.5,
                   nodata_pixel_percentage=0.0, footprint=FOOTPRINT, boa_offsets={name: -1000 for name in L2A})
     return ProductMetadata(**{**fields, **overrides})
