@@ -151,3 +151,13 @@ def test_an_expired_deadline_is_a_413_with_its_own_code():
 def test_no_deadline_never_expires():
     with open_bytes(geotiff_bytes(reflectance_stack(3))) as dataset:
         assert render_thumbnail(dataset, RenderOptions(size=32), deadline=Deadline.after(60)).width == 32
+
+
+def test_a_cog_copy_that_would_outlast_the_deadline_is_not_started(tmp_path, monkeypatch):
+    """GDAL's copy cannot be interrupted: one expected to take longer than the time left is skipped."""
+    from handler.core import cog
+    monkeypatch.setattr(cog, "COPY_ABOVE_PIXELS", 100_000)
+    data = geotiff_bytes(reflectance_stack(12, height=300, width=700))  # 5 MB decoded: ~0.06 s estimated
+    with open_bytes(data) as dataset:
+        assert cog.needs_cog_copy(dataset, 512, Deadline.after(60))
+        assert not cog.needs_cog_copy(dataset, 512, Deadline.after(0.01))
