@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from handler.core.errors import (EmptyInput, InputTooLarge, InvalidKey, InvalidRenderOptions, InvalidRequest,
                                  ObjectNotFound, OutputTooLarge, RasterError, RasterTooLarge, UnreadableRaster,
                                  UnsupportedFormat)
+from handler.core.errors import ArchiveTooLarge, InvalidProduct, UnsafeArchive
 from handler.core.errors import DeadlineExceeded
 from handler.observability import logger, record_rejected
 
@@ -23,6 +24,9 @@ STATUS_BY_ERROR: dict[type[RasterError], int] = {
     RasterTooLarge: 413,
     DeadlineExceeded: 413,
     InputTooLarge: 413,
+    UnsafeArchive: 422,
+    ArchiveTooLarge: 413,
+    InvalidProduct: 422,
 }
 
 

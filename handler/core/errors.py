@@ -78,3 +78,23 @@ class DeadlineExceeded(RasterError):
     """Rendering did not finish within the request's deadline: the scene is too costly to render in time."""
 
     code = "deadline_exceeded"
+
+
+class UnsafeArchive(RasterError):
+    """An archive member could leave the archive or hide what it holds: zip-slip or absolute names, links,
+    encryption, duplicate or overlapping members."""
+
+    code = "unsafe_archive"
+
+
+class ArchiveTooLarge(RasterError):
+    """An archive is over its member-count, size, compression-ratio or metadata-size budget (zip bombs)."""
+
+    code = "archive_too_large"
+
+
+class InvalidProduct(RasterError):
+    """A Sentinel-2 product's layout or metadata is missing, ambiguous, hostile (DTDs, entities) or not in
+    ESA's format."""
+
+    code = "invalid_product"
