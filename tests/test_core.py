@@ -8,7 +8,8 @@ from handler.core import RenderOptions, open_bytes, read_attributes, render_thum
 from handler.core.errors import (EmptyInput, InvalidRenderOptions, RasterTooLarge, UnreadableRaster,
                                  UnsupportedFormat)
 from handler.core.options import ImageFormat, Preset, Stretch
-from handler.core.plan import thumbnail_shape
+from handler.core.levels import opened_levels
+from handler.core.plan import plan_read, thumbnail_shape
 from tests.rasters import as_array, geotiff_bytes, open_png, reflectance_stack
 
 
@@ -201,12 +202,13 @@ def test_chunked_full_resolution_reads_match_a_single_read(monkeypatch, resampli
                          interleave="pixel")
     monkeypatch.setenv("GDAL_CACHEMAX", "1")  # 1 MB: a 4-band 256 x 256 block is 0.5 MB
     with open_bytes(data) as dataset:
-        plan = read.plan_read(dataset, (3, 2, 1), (400, 300), Resampling[resampling])
-        chunks = read.read_chunks(plan.values, plan.read_shape, plan.weight)
-        assert chunks is not None and len(chunks) > 4
-        chunked = read.read_plan(dataset, plan)
-        monkeypatch.setattr(read, "read_chunks", lambda *args: None)
-        single = read.read_plan(dataset, plan)
+        with opened_levels(dataset) as levels:
+            plan = plan_read(levels, (3, 2, 1), (400, 300), Resampling[resampling])
+            chunks = read.read_chunks(plan.values, plan.read_shape, plan.weight)
+            assert chunks is not None and len(chunks) > 4
+            chunked = read.read_plan(levels, plan)
+            monkeypatch.setattr(read, "read_chunks", lambda *args: None)
+            single = read.read_plan(levels, plan)
     assert np.array_equal(chunked.valid, single.valid)
     if resampling == "nearest":
         assert np.array_equal(chunked.values, single.values)

@@ -13,7 +13,8 @@ from handler.core import plan as plan_module
 from handler.core import read
 from handler.core.deadline import Deadline
 from handler.core.errors import DeadlineExceeded, RasterTooLarge, UnsupportedFormat
-from handler.core.plan import check_plan, plan_read
+from handler.core.levels import opened_levels
+from handler.core.plan import plan_read
 from handler.http_errors import STATUS_BY_ERROR
 from tests.rasters import geotiff_bytes, reflectance_stack
 from tests.security.tiff_writer import LZMA, MASK, REDUCED, Ifd, geo_tags, write_tiff
@@ -24,9 +25,9 @@ ONES = zlib.compress(np.ones((512, 512), "<u2").tobytes())
 
 def plan_for(data: bytes, size: int = 64, resampling: Resampling = Resampling.average,
              indexes: tuple[int, ...] = (1,)):
-    with open_bytes(data) as dataset:
+    with open_bytes(data) as dataset, opened_levels(dataset) as levels:
         shape = plan_module.thumbnail_shape(dataset.width, dataset.height, size)
-        return plan_read(dataset, indexes, shape, resampling)
+        return plan_read(levels, indexes, shape, resampling)
 
 
 def test_an_overview_reduced_in_one_axis_is_treated_as_absent_and_never_read():

@@ -9,6 +9,7 @@ from rasterio.io import DatasetReader
 from rasterio.shutil import copy
 
 from handler.core.deadline import NO_DEADLINE, Deadline
+from handler.core.levels import opened_levels
 from handler.core.limits import LIMITS
 from handler.core.plan import copy_cost, plan_read, thumbnail_shape
 
@@ -28,7 +29,8 @@ def needs_cog_copy(dataset: DatasetReader, thumbnail_size: int, deadline: Deadli
     pixels per band (no usable overview is coarse enough) and copying it, which decodes every band
     at full resolution, stays within the read budget and is expected to end before `deadline`."""
     shape = thumbnail_shape(dataset.width, dataset.height, thumbnail_size)
-    level = plan_read(dataset, (1,), shape, Resampling.average).level
+    with opened_levels(dataset) as levels:
+        level = plan_read(levels, (1,), shape, Resampling.average).level
     cost = copy_cost(dataset)
     return (level.width * level.height > COPY_ABOVE_PIXELS and cost <= LIMITS.max_read_bytes
             and cost / 1e9 * COPY_SECONDS_PER_GB < deadline.remaining())

@@ -7,8 +7,8 @@ never picks one, and `open_level` opens the chosen level alone (GDAL's OVERVIEW_
 NONE for the full image), so GDAL cannot pick one either.
 """
 
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import rasterio
@@ -49,6 +49,28 @@ def open_level(dataset: DatasetReader, index: int | None) -> Iterator[DatasetRea
         yield level
 
 
+@dataclass
+class OpenLevels:
+    """The levels of one dataset opened so far, each at most once per request: reopening a /vsis3/
+    object costs a range request for its header."""
+
+    dataset: DatasetReader
+    stack: ExitStack
+    opened: dict[int | None, DatasetReader] = field(default_factory=dict)
+
+    def get(self, index: int | None) -> DatasetReader:
+        if index not in self.opened:
+            self.opened[index] = self.stack.enter_context(open_level(self.dataset, index))
+        return self.opened[index]
+
+
+@contextmanager
+def opened_levels(dataset: DatasetReader) -> Iterator[OpenLevels]:
+    """Levels of `dataset` for planning and reading one render, closed at the end."""
+    with ExitStack() as stack:
+        yield OpenLevels(dataset, stack)
+
+
 def consistent(dataset: DatasetReader, width: int, height: int) -> bool:
     """An overview is usable when it is no larger than the image and both sides are the image's divided
     by the same factor (within the one pixel of rounding GDAL and other writers apply)."""
@@ -65,16 +87,25 @@ def desired_resolution(dataset: DatasetReader, shape: tuple[int, int]) -> float:
     return x if x < y or rows == 1 else y
 
 
-def choose_level(dataset: DatasetReader, band: int, shape: tuple[int, int], resampling: Resampling) -> Level:
+def may_pass(factor: int, height: int, limit: float) -> bool:
+    """Whether an overview rasterio reports at width `factor` (rounded: the true factor is at least
+    factor - 0.5) can be consistent and below `limit`: if the height is reduced less than the width,
+    consistency still bounds its factor from below by fx * h / (h + fx)."""
+    low = factor - 0.5
+    return low * height / (height + low) < limit
+
+
+def choose_level(levels: OpenLevels, band: int, shape: tuple[int, int], resampling: Resampling) -> Level:
     """The coarsest consistent level GDAL's own rule accepts for reading `shape` (the full image when
-    none does). Overviews are probed coarsest first; those clearly too coarse are never opened."""
+    none does). Overviews are probed coarsest first; those that cannot pass are never opened."""
+    dataset = levels.dataset
     limit = desired_resolution(dataset, shape) * OVERSAMPLING_THRESHOLD.get(resampling, DEFAULT_THRESHOLD)
     factors = dataset.overviews(band)
     for index in sorted(range(len(factors)), key=lambda i: -factors[i]):
-        if factors[index] > 2 * limit:  # a width factor this far above the limit cannot pass below
+        if not may_pass(factors[index], dataset.height, limit):
             continue
-        with open_level(dataset, index) as level:
-            width, height = level.width, level.height
-            if consistent(dataset, width, height) and min(dataset.width / width, dataset.height / height) < limit:
-                return Level(index, width, height, level.block_shapes[band - 1])
+        level = levels.get(index)
+        width, height = level.width, level.height
+        if consistent(dataset, width, height) and min(dataset.width / width, dataset.height / height) < limit:
+            return Level(index, width, height, level.block_shapes[band - 1])
     return full_level(dataset, band)

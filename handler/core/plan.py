@@ -15,7 +15,7 @@ from rasterio.enums import Interleaving, MaskFlags, Resampling
 from rasterio.io import DatasetReader
 
 from handler.core.errors import RasterTooLarge, UnsupportedFormat
-from handler.core.levels import Level, choose_level, full_level
+from handler.core.levels import Level, OpenLevels, choose_level, full_level
 from handler.core.limits import LIMITS
 
 # Decoding cost per decoded byte, relative to deflate (measured here on 4096² uint16 tiles: deflate,
@@ -130,18 +130,19 @@ def _mask_read(dataset: DatasetReader, band: int, level: Level, itemsize: int) -
     return None
 
 
-def plan_read(dataset: DatasetReader, indexes: tuple[int, ...], shape: tuple[int, int],
+def plan_read(levels: OpenLevels, indexes: tuple[int, ...], shape: tuple[int, int],
               resampling: Resampling) -> ReadPlan:
     """Plan reading `indexes` resampled to `shape` (rows, cols): no pixel is read here."""
+    dataset = levels.dataset
     codec, weight = codec_weight(dataset)
     itemsize = np.dtype(dataset.dtypes[indexes[0] - 1]).itemsize
-    level = choose_level(dataset, indexes[0], shape, resampling)
+    level = choose_level(levels, indexes[0], shape, resampling)
     shape_read = read_shape(level, shape, resampling)
     method, kernel = resampling, None
     if shape_read != shape:
         method = Resampling.nearest if resampling in (Resampling.nearest, Resampling.mode) else Resampling.average
         kernel = resampling
-        level = choose_level(dataset, indexes[0], shape_read, method)
+        level = choose_level(levels, indexes[0], shape_read, method)
     values = level_read(dataset, level, len(indexes), itemsize)
     return ReadPlan(indexes, shape, shape_read, method, kernel, values,
                     _mask_read(dataset, indexes[0], level, itemsize), codec, weight)

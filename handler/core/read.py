@@ -15,7 +15,7 @@ from rasterio.windows import Window
 
 from handler.core.deadline import NO_DEADLINE, Deadline
 from handler.core.errors import UnreadableRaster
-from handler.core.levels import open_level
+from handler.core.levels import OpenLevels, opened_levels
 from handler.core.plan import LevelRead, ReadPlan, check_plan, plan_read
 from handler.core.spans import span
 
@@ -137,14 +137,14 @@ def _validity(dataset: DatasetReader, values: np.ndarray, mask: np.ndarray | Non
     return valid
 
 
-def read_plan(dataset: DatasetReader, plan: ReadPlan, deadline: Deadline = NO_DEADLINE) -> BandData:
+def read_plan(levels: OpenLevels, plan: ReadPlan, deadline: Deadline = NO_DEADLINE) -> BandData:
     """Execute `plan`: its level only, chunked when one GDAL call would not be bounded, then its kernel."""
+    dataset, source = levels.dataset, levels.get(plan.level.index)
     chunks = read_chunks(plan.values, plan.read_shape, plan.weight)
     dtype = "float32" if plan.kernel is None else _intermediate_dtype(dataset.dtypes[plan.indexes[0] - 1])
-    with open_level(dataset, plan.level.index) as source:
-        values = _read_chunked(lambda **kw: source.read(plan.indexes, resampling=plan.method, **kw),
-                               (len(plan.indexes),), plan.read_shape, chunks, dtype, deadline)
-        mask = _read_mask(source, plan, chunks, deadline)
+    values = _read_chunked(lambda **kw: source.read(plan.indexes, resampling=plan.method, **kw),
+                           (len(plan.indexes),), plan.read_shape, chunks, dtype, deadline)
+    mask = _read_mask(source, plan, chunks, deadline)
     if plan.kernel is not None:
         deadline.check()
         values = _apply_kernel(values, plan.shape, plan.kernel, dataset.nodata).astype("float32", copy=False)
@@ -157,9 +157,10 @@ def read_bands(dataset: DatasetReader, indexes: tuple[int, ...], shape: tuple[in
     """Read `indexes` resampled to `shape` within the read budget (never the full-resolution stack
     when overviews exist)."""
     try:
-        plan = plan_read(dataset, indexes, shape, resampling)
-        check_plan(plan)
-        with span("read"):
-            return read_plan(dataset, plan, deadline)
+        with opened_levels(dataset) as levels:
+            plan = plan_read(levels, indexes, shape, resampling)
+            check_plan(plan)
+            with span("read"):
+                return read_plan(levels, plan, deadline)
     except RasterioError as exc:
         raise UnreadableRaster("The file's pixel data could not be decoded (corrupt or truncated).") from exc
