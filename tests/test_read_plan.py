@@ -90,9 +90,12 @@ def test_kernels_run_on_a_bounded_intermediate(resampling):
     assert plan.method is (Resampling.nearest if resampling is Resampling.mode else Resampling.average)
 
 
-def test_tiny_outputs_read_a_bounded_intermediate_too():
-    plan = plan_for(write_tiff([Ifd(16000, 8000, tags=geo_tags())]), size=4)
+def test_tiny_outputs_average_a_bounded_intermediate_and_nearest_reads_directly():
+    data = write_tiff([Ifd(16000, 8000, tags=geo_tags())])
+    plan = plan_for(data, size=4)
     assert plan.read_shape == (128, 256) and plan.kernel is Resampling.average
+    nearest = plan_for(data, size=4, resampling=Resampling.nearest)  # one pixel per output pixel
+    assert nearest.read_shape == (2, 4) and nearest.kernel is None
 
 
 @pytest.mark.parametrize("resampling", [Resampling.cubic, Resampling.lanczos, Resampling.bilinear])

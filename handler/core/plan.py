@@ -29,12 +29,13 @@ PREDICTOR_WEIGHTS = {"3": 4}
 
 # GDAL applies convolution kernels and mode over the whole decimation window, so their cost grows with
 # the factor (a 16000² band to 16 px: cubic 10 s, lanczos 80 s, mode > 100 s). Other methods are read
-# from the file to at most KERNEL_FACTOR x the output size with a cheap method, then the kernel runs
-# in memory on that bounded intermediate.
-CHEAP_METHODS = (Resampling.nearest, Resampling.average)
+# from the file to at most KERNEL_FACTOR x the output size with a cheap method (nearest for mode,
+# whose values must stay categorical; average otherwise), then the kernel runs in memory on that
+# bounded intermediate.
 KERNEL_FACTOR = 2
 # GDAL's average over a huge window per output pixel allocates that window (a 16000² band to 1 px:
-# 670 MB, 3.5 s), so tiny outputs are read at MIN_READ_SIDE px first as well.
+# 670 MB, 3.5 s), so tiny outputs are averaged from MIN_READ_SIDE px. Nearest reads one pixel per
+# output pixel: its cost follows the output and it is always read directly.
 MIN_READ_SIDE = 256
 
 
@@ -110,7 +111,9 @@ def level_read(dataset: DatasetReader, level: Level, bands: int, itemsize: int) 
 def read_shape(level: Level, shape: tuple[int, int], resampling: Resampling) -> tuple[int, int]:
     """The shape the file is read to: `shape`, or a bounded intermediate when the kernel or the tiny
     output would otherwise run over a huge decimation window."""
-    factor = 1 if resampling in CHEAP_METHODS else KERNEL_FACTOR
+    if resampling is Resampling.nearest:
+        return shape
+    factor = 1 if resampling is Resampling.average else KERNEL_FACTOR
     size = max(max(shape) * factor, MIN_READ_SIDE)
     if size > max(shape) and max(level.width, level.height) > size:
         return thumbnail_shape(level.width, level.height, size)
@@ -140,7 +143,7 @@ def plan_read(levels: OpenLevels, indexes: tuple[int, ...], shape: tuple[int, in
     shape_read = read_shape(level, shape, resampling)
     method, kernel = resampling, None
     if shape_read != shape:
-        method = Resampling.nearest if resampling in (Resampling.nearest, Resampling.mode) else Resampling.average
+        method = Resampling.nearest if resampling is Resampling.mode else Resampling.average
         kernel = resampling
         level = choose_level(levels, indexes[0], shape_read, method)
     values = level_read(dataset, level, len(indexes), itemsize)

@@ -57,6 +57,7 @@ CASES = {
     "mode_12_bands_16000x8000_to_2048": ([big(height=8000, samples=12)], {"size": 2048, "resampling": "mode"}, "ok"),
     # GDAL's average over a 16000² window for one output pixel allocates the window: 670 MB.
     "average_16000_to_1": ([big()], {"size": 1}, "ok"),
+    "nearest_16000_to_1": ([big()], {"size": 1, "resampling": "nearest"}, "ok"),
     # The largest accepted read: 12 pixel-interleaved uint16 bands, 3.07 GB decoded (budget 3 GiB).
     "budget_12_bands_16000x8000": ([big(height=8000, samples=12)], {}, "ok"),
     # Blocks GDAL allocates whole, whatever the output size.
