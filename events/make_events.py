@@ -1,19 +1,25 @@
 """Write the Lambda test events in this folder from a small synthetic Sentinel-2 L2A GeoTIFF.
 
-    python events/make_events.py                       # rewrite events/http-api-*.json
+    python events/make_events.py                       # rewrite events/*.json
     python events/make_events.py --tiff /tmp/S2L2A_2022-06-09.tiff   # also write the GeoTIFF itself
     python events/make_events.py --tiff /tmp/big.tiff --tiff-size 1200x800 --out /tmp/ev
-    python events/make_events.py --out /tmp/ev --bucket my-input-bucket   # also an S3 put event
+    python events/make_events.py --out /tmp/ev --bucket my-input-bucket --key uploads/x.tif --etag ""
 
 The GeoTIFF is 12 uint16 bands (B01..B12 as in an L2A export), 96 x 64 pixels in UTM 33N, deflate
 compressed, with a nodata corner: small enough to ride in an HTTP API event as a base64 multipart body,
 and deterministic, so re-running this script does not change the committed events.
+
+The S3 trigger's events (direct S3 put, the same put in an SQS message, an S3 EventBridge "Object
+Created" event) name `--key` in `--bucket` with the size and ETag (MD5: a single-part upload) of the
+600 x 400 version of that scene, the one .ci/sam.sh uploads; `--etag ""` leaves the ETag out (the
+trigger then renders whatever version is current). Tests build their events with the same functions.
 
 Needs numpy and rasterio (requirements-dev.txt).
 """
 
 import argparse
 import base64
+import hashlib
 import json
 from pathlib import Path
 from urllib.parse import quote_plus
@@ -27,6 +33,8 @@ HERE = Path(__file__).resolve().parent
 BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
 BOUNDARY = "sentinel2-thumbnails-event-boundary"
 TIFF_NAME = "S2L2A_2022-06-09.tiff"
+S3_EVENT_SCENE = (600, 400)  # width, height of the scene the S3 events describe
+EVENT_TIME = "2022-06-09T10:00:00Z"
 
 
 def synthetic_geotiff(width: int = 96, height: int = 64) -> bytes:
@@ -86,10 +94,17 @@ def http_api_event(method: str, path: str, body: bytes | None = None, content_ty
     return event
 
 
-def s3_put_event(*objects: tuple[str, str, int]) -> dict:
-    """An S3 ObjectCreated:Put notification with one record per (bucket, key, size); keys are
-    URL-encoded (quote_plus) the way S3 sends them."""
-    return {"Records": [{
+def s3_put_event(*objects: tuple) -> dict:
+    """An S3 ObjectCreated:Put notification with one record per (bucket, key, size[, etag[, version_id]]);
+    keys are URL-encoded (quote_plus) the way S3 sends them. Without an ETag the record has no eTag
+    (S3 always sends one; the trigger then renders the current version); version ids only in versioned buckets."""
+    return {"Records": [_s3_record(*obj) for obj in objects]}
+
+
+def _s3_record(bucket: str, key: str, size: int, etag: str | None = None, version_id: str | None = None) -> dict:
+    created = {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag, "versionId": version_id,
+               "sequencer": "0A1B2C3D4E5F678901"}
+    return {
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
         "eventTime": "2022-06-09T10:00:00.000Z", "eventName": "ObjectCreated:Put",
         "userIdentity": {"principalId": "EXAMPLE"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
@@ -97,9 +112,46 @@ def s3_put_event(*objects: tuple[str, str, int]) -> dict:
         "s3": {"s3SchemaVersion": "1.0", "configurationId": "UploadsRule",
                "bucket": {"name": bucket, "ownerIdentity": {"principalId": "EXAMPLE"},
                           "arn": f"arn:aws:s3:::{bucket}"},
-               "object": {"key": quote_plus(key, safe="/"), "size": size,
-                          "eTag": "0123456789abcdef0123456789abcdef", "sequencer": "0A1B2C3D4E5F678901"}},
-    } for bucket, key, size in objects]}
+               "object": {name: value for name, value in created.items() if value is not None}},
+    }
+
+
+def sqs_event(*bodies: dict | str) -> dict:
+    """An SQS event source mapping batch, one message per body (a notification, or raw text), the way
+    S3 -> SQS -> Lambda delivers S3 notifications (message ids msg-0, msg-1, ...)."""
+    return {"Records": [_sqs_message(index, body if isinstance(body, str) else json.dumps(body))
+                        for index, body in enumerate(bodies)]}
+
+
+def _sqs_message(index: int, body: str) -> dict:
+    return {
+        "messageId": f"msg-{index}", "receiptHandle": f"receipt-{index}", "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1654768800000",
+                       "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1654768800001"},
+        "messageAttributes": {}, "md5OfBody": hashlib.md5(body.encode()).hexdigest(), "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:uploads-queue", "awsRegion": "us-east-1",
+    }
+
+
+def eventbridge_event(bucket: str, key: str, size: int, etag: str | None = None, version_id: str | None = None,
+                      detail_type: str = "Object Created") -> dict:
+    """An S3 EventBridge notification (the bucket's EventBridge setting on); its key is not URL-encoded."""
+    created = {"key": key, "size": size, "etag": etag, "version-id": version_id, "sequencer": "0A1B2C3D4E5F678901"}
+    return {
+        "version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103", "detail-type": detail_type,
+        "source": "aws.s3", "account": "123456789012", "time": EVENT_TIME, "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {"version": "0", "bucket": {"name": bucket},
+                   "object": {name: value for name, value in created.items() if value is not None},
+                   "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012",
+                   "source-ip-address": "127.0.0.1", "reason": "PutObject"},
+    }
+
+
+def s3_test_event(bucket: str) -> dict:
+    """What S3 sends once when a notification is configured (no object)."""
+    return {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": EVENT_TIME, "Bucket": bucket,
+            "RequestId": "5582815E1AEA5ADF", "HostId": "8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE"}
 
 
 def main() -> None:
@@ -107,9 +159,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE, help="folder for the event files (default: events/)")
     parser.add_argument("--tiff", type=Path, help="also write the synthetic GeoTIFF to this path")
     parser.add_argument("--tiff-size", default="96x64", help="WIDTHxHEIGHT of the --tiff file (events: 96x64)")
-    parser.add_argument("--bucket", help="also write s3-put.json naming this bucket (events/s3-put.json is "
-                                         "kept by hand: use it with --out elsewhere)")
-    parser.add_argument("--key", default=f"uploads/{TIFF_NAME}", help="object key named in s3-put.json")
+    parser.add_argument("--bucket", default="input-bucket", help="input bucket named in the S3 trigger's events")
+    parser.add_argument("--key", default=f"uploads/{TIFF_NAME}", help="object key named in the S3 trigger's events")
+    parser.add_argument("--etag", help="ETag in the S3 trigger's events (default: MD5 of the 600 x 400 scene; "
+                                       "\"\": none)")
     args = parser.parse_args()
 
     tiff = synthetic_geotiff()
@@ -123,8 +176,11 @@ def main() -> None:
             "POST", "/attributes", multipart({}, "image_file", TIFF_NAME, tiff), content_type),
         "http-api-health.json": http_api_event("GET", "/health"),
     }
-    if args.bucket:
-        events["s3-put.json"] = s3_put_event((args.bucket, args.key, len(tiff)))
+    scene = synthetic_geotiff(*S3_EVENT_SCENE)
+    etag = hashlib.md5(scene).hexdigest() if args.etag is None else args.etag or None
+    put = s3_put_event((args.bucket, args.key, len(scene), etag))
+    events.update({"s3-put.json": put, "sqs-s3-put.json": sqs_event(put),
+                   "eventbridge-object-created.json": eventbridge_event(args.bucket, args.key, len(scene), etag)})
     args.out.mkdir(parents=True, exist_ok=True)
     for name, event in events.items():
         (args.out / name).write_text(json.dumps(event, indent=2) + "\n")

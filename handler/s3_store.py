@@ -1,9 +1,10 @@
 """S3 adapter: the only module that talks to S3 (boto3 for metadata and writes, GDAL /vsis3/ reads)."""
 
 import re
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterator
 
 from botocore.exceptions import ClientError
@@ -15,6 +16,8 @@ from handler.core.reader import check_magic, open_path
 # Outputs carry the source object's ETag so replayed events are recognised.
 SOURCE_ETAG = "source-etag"
 MISSING = ("404", "NoSuchKey", "NotFound")
+# A conditional write that lost: the key changed since it was looked at (or a concurrent one won).
+CONFLICT = ("PreconditionFailed", "ConditionalRequestConflict", *MISSING)
 # A plain relative key: no scheme, no leading slash, no GDAL prefixes or XML.
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.,+=@()\-/]{0,1000}\.tiff?$", re.IGNORECASE)
 
@@ -27,6 +30,17 @@ class ObjectInfo:
     key: str
     size: int
     etag: str
+    version_id: str | None = None  # set in versioned buckets
+
+    def same_version(self, other: "ObjectInfo | None") -> bool:
+        """True when `other` is this very version: same version id in a versioned bucket, else same ETag."""
+        if other is None:
+            return False
+        return other.version_id == self.version_id if self.version_id else other.etag == self.etag
+
+
+class WriteConflict(Exception):
+    """A conditional write lost: the output is no longer what the writer saw (another render wrote it)."""
 
 
 @lru_cache(maxsize=1)
@@ -65,11 +79,17 @@ def _head(bucket: str, key: str) -> dict | None:
 
 
 def head(bucket: str, key: str) -> ObjectInfo | None:
-    """Size and ETag of an object, or None when it does not exist."""
+    """Size, ETag and version id of an object's current version, or None when it does not exist."""
     response = _head(bucket, key)
     if response is None:
         return None
-    return ObjectInfo(bucket, key, response["ContentLength"], response["ETag"].strip('"'))
+    return ObjectInfo(bucket, key, response["ContentLength"], response["ETag"].strip('"'), response.get("VersionId"))
+
+
+def output_etag(bucket: str, key: str) -> str | None:
+    """An output's ETag now (None: not written yet): the precondition of the next write to it."""
+    response = _head(bucket, key)
+    return None if response is None else response["ETag"]
 
 
 def current_output(bucket: str, key: str, source: ObjectInfo) -> ObjectInfo | None:
@@ -97,16 +117,21 @@ def read_bytes(bucket: str, key: str) -> bytes | None:
         raise
 
 
-def put(bucket: str, key: str, body: bytes, content_type: str, source_etag: str) -> None:
-    """Write one complete object (S3 puts are atomic: readers never see half of it)."""
-    s3_client().put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type,
-                           Metadata={SOURCE_ETAG: source_etag})
-
-
-def put_file(bucket: str, key: str, path: str, content_type: str, source_etag: str) -> None:
-    """Upload a local file (multipart when large; S3 shows the object only once it is complete)."""
-    s3_client().upload_file(path, bucket, key, ExtraArgs={"ContentType": content_type,
-                                                          "Metadata": {SOURCE_ETAG: source_etag}})
+def put(bucket: str, key: str, body: bytes | Path, content_type: str, source_etag: str, replaces: str | None) -> None:
+    """Write one complete object (bytes, or a local file of up to 5 GB) only if the key still holds the
+    ETag `replaces` (None: only if it does not exist), else raise WriteConflict: S3 conditional writes
+    (If-Match / If-None-Match), so a writer can never overwrite an object written after it looked.
+    S3 puts are atomic: readers never see half of an object."""
+    condition = {"IfMatch": replaces} if replaces else {"IfNoneMatch": "*"}
+    try:
+        with ExitStack() as stack:
+            data = stack.enter_context(body.open("rb")) if isinstance(body, Path) else body
+            s3_client().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type,
+                                   Metadata={SOURCE_ETAG: source_etag}, **condition)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in CONFLICT:
+            raise WriteConflict(f"s3://{bucket}/{key} changed since it was looked at") from error
+        raise
 
 
 def presigned_url(method: str, bucket: str, key: str, expires: int, **params) -> str:

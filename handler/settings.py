@@ -23,9 +23,9 @@ def default_upload_bytes() -> int:
 class Settings:
     """`max_upload_bytes` follows the runtime (Lambda's payload limit there, GB locally) and
     `max_response_bytes` keeps base64 responses under Lambda's 6 MB payload limit;
-    the S3 trigger reads under `input_prefix` and writes `thumbnails/` and `attributes/` under
-    `output_prefix` in `output_bucket` (the source bucket when empty), and `cogs/` copies of inputs
-    up to `cog_copy_max_bytes` that lack overviews (0: none)."""
+    the S3 trigger renders objects of `input_bucket` (any bucket when empty) under `input_prefix` and
+    writes `thumbnails/` and `attributes/` under `output_prefix` in `output_bucket` (the source bucket
+    when empty), and `cogs/` copies of inputs up to `cog_copy_max_bytes` that lack overviews (0: none)."""
 
     max_upload_bytes: int = field(default_factory=default_upload_bytes)
     input_bucket: str = ""
@@ -62,15 +62,17 @@ class Settings:
 
     def output_keys(self, key: str, bucket: str) -> "OutputKeys":
         """Where the S3 trigger writes the outputs of an input key: uploads/a/b.tif ->
-        thumbnails/a/b.png, attributes/a/b.json and cogs/a/b.tif under the output prefix."""
-        relative = key[len(self.input_prefix):]
-        stem = relative[: relative.lower().rfind(".tif")]
-        return OutputKeys(self.output_bucket or bucket, f"{self.thumbnails_prefix}{stem}.png",
-                          f"{self.attributes_prefix}{stem}.json", f"{self.cogs_prefix}{stem}.tif")
+        thumbnails/a/b.tif.png, attributes/a/b.tif.json and cogs/a/b.tif under the output prefix.
+        The input's file name is kept whole, so b.tif, b.TIF and b.tiff never share outputs."""
+        name = key[len(self.input_prefix):]
+        return OutputKeys(self.output_bucket or bucket, f"{self.thumbnails_prefix}{name}.png",
+                          f"{self.attributes_prefix}{name}.json", f"{self.cogs_prefix}{name}")
 
 
 @dataclass(frozen=True)
 class OutputKeys:
+    """The output bucket and the three keys derived from one input key."""
+
     bucket: str
     thumbnail: str
     attributes: str

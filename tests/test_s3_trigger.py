@@ -1,13 +1,19 @@
-"""S3 trigger: skips, loop guard, idempotency, rejections (mock_aws) and real renders via moto's server."""
+"""S3 trigger: skips, loop guard, idempotency, rejections, versions and conditional writes (mock_aws),
+and real renders via moto's server. Event shapes (SQS, EventBridge, malformed) are in test_s3_events.py."""
 
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
+from rasterio._err import CPLE_HttpResponseError
+from rasterio.errors import RasterioIOError
 
 from handler import s3_store, s3_trigger
 from handler.core import cog, open_path
-from handler.s3_trigger import handler, skip_reason
+from handler.core.errors import RasterTooLarge, UnreadableRaster
+from handler.s3_events import ObjectEvent
+from handler.s3_trigger import Rendered, handler, skip_reason
 from handler.settings import OutputKeys, Settings
 from tests.conftest import requires_real_data
 from tests.rasters import REAL_DATA, geotiff_bytes, open_png, reflectance_stack
@@ -16,6 +22,7 @@ from tests.s3_helpers import moto_server
 
 BUCKET = "input-bucket"
 SCENE = geotiff_bytes(reflectance_stack(12, height=60, width=90))
+FAKE = Rendered(b"\x89PNG fake", b'{"fake": true}', wants_cog=False)
 
 
 def keys(s3, bucket: str = BUCKET) -> list[str]:
@@ -24,6 +31,16 @@ def keys(s3, bucket: str = BUCKET) -> list[str]:
 
 def results(response: dict) -> dict[str, tuple[str, str]]:
     return {r["key"]: (r["status"], r["reason"]) for r in response["results"]}
+
+
+def put(s3, key: str, body: bytes = SCENE, bucket: str = BUCKET) -> tuple:
+    """Upload and return the (bucket, key, size, etag, version_id) an S3 notification of it names."""
+    response = s3.put_object(Bucket=bucket, Key=key, Body=body)
+    return bucket, key, len(body), response["ETag"].strip('"'), response.get("VersionId")
+
+
+def event(key: str, size: int = 10, bucket: str = BUCKET, created: bool = True) -> ObjectEvent:
+    return ObjectEvent(bucket, key, size, "", None, created)
 
 
 @pytest.fixture
@@ -36,6 +53,19 @@ def mocked_s3(monkeypatch):
         client.create_bucket(Bucket=BUCKET)
         yield client
     s3_store.s3_client.cache_clear()
+
+
+@pytest.fixture
+def fake_render(monkeypatch):
+    """Rendering replaced by fixed bytes (in-process moto cannot serve GDAL); records what it rendered."""
+    rendered = []
+
+    def render(source, settings):
+        rendered.append(source)
+        return FAKE
+
+    monkeypatch.setattr(s3_trigger, "render_object", render)
+    return rendered
 
 
 @pytest.fixture
@@ -56,25 +86,37 @@ def invoke(lambda_context, *objects):
     ("uploads/a.png", 10, "not_tiff"), ("uploads/a.tif", 0, "empty"), ("uploads/a.TIFF", 10, None),
 ])
 def test_skip_rules(key, size, reason):
-    assert skip_reason(key, size, Settings(), BUCKET) == reason
+    assert skip_reason(event(key, size), Settings()) == reason
 
 
-def test_output_keys_keep_sub_folders_and_honour_output_location():
-    assert Settings().output_keys("uploads/a/b c.TIF", BUCKET) == OutputKeys(
-        BUCKET, "thumbnails/a/b c.png", "attributes/a/b c.json", "cogs/a/b c.tif")
+def test_skip_rules_for_other_buckets_and_other_event_kinds():
+    # Planted bug: the input_bucket check removed -> "other_bucket" is None.
+    assert skip_reason(event("uploads/a.tif", bucket="elsewhere"), Settings(input_bucket=BUCKET)) == "other_bucket"
+    assert skip_reason(event("uploads/a.tif"), Settings(input_bucket=BUCKET)) is None
+    assert skip_reason(event("uploads/a.tif", bucket="any"), Settings()) is None  # unset: the event's bucket
+    assert skip_reason(event("uploads/a.tif", created=False), Settings()) == "not_object_created"
+
+
+def test_output_keys_keep_the_whole_file_name_so_extensions_never_collide():
+    # Planted bug: the old layout (extension dropped) -> a.tif, a.TIF and a.tiff share outputs.
+    settings = Settings()
+    assert settings.output_keys("uploads/a/b c.TIF", BUCKET) == OutputKeys(
+        BUCKET, "thumbnails/a/b c.TIF.png", "attributes/a/b c.TIF.json", "cogs/a/b c.TIF")
+    names = ["uploads/a.tif", "uploads/a.TIF", "uploads/a.tiff", "uploads/a.Tiff"]
+    for field in ("thumbnail", "attributes", "cog"):
+        assert len({getattr(settings.output_keys(name, BUCKET), field) for name in names}) == len(names)
     other = Settings(output_bucket="out", output_prefix="derived/").output_keys("uploads/x.tiff", BUCKET)
-    assert (other.bucket, other.thumbnail) == ("out", "derived/thumbnails/x.png")
+    assert (other.bucket, other.thumbnail) == ("out", "derived/thumbnails/x.tiff.png")
 
 
 def test_skipped_and_rejected_objects_write_nothing(mocked_s3, lambda_context, monkeypatch):
     monkeypatch.setenv("MAX_OBJECT_BYTES", str(len(SCENE) - 1))
-    mocked_s3.put_object(Bucket=BUCKET, Key="uploads/notes.tif", Body=b"%PDF-1.7 not a tiff")
-    mocked_s3.put_object(Bucket=BUCKET, Key="uploads/big.tif", Body=SCENE)
-    mocked_s3.put_object(Bucket=BUCKET, Key="uploads/empty.tif", Body=b"")
-    mocked_s3.put_object(Bucket=BUCKET, Key="thumbnails/loop.tif", Body=SCENE)
-    response = invoke(lambda_context, (BUCKET, "uploads/notes.tif", 19), (BUCKET, "uploads/big.tif", len(SCENE)),
-                      (BUCKET, "uploads/empty.tif", 0), (BUCKET, "thumbnails/loop.tif", len(SCENE)),
-                      (BUCKET, "uploads/folder/", 0), (BUCKET, "uploads/gone.tif", 100))
+    notes = put(mocked_s3, "uploads/notes.tif", b"%PDF-1.7 not a tiff")
+    big = put(mocked_s3, "uploads/big.tif")
+    empty = put(mocked_s3, "uploads/empty.tif", b"")
+    loop = put(mocked_s3, "thumbnails/loop.tif")
+    response = invoke(lambda_context, notes, big, empty, loop, (BUCKET, "uploads/folder/", 0),
+                      (BUCKET, "uploads/gone.tif", 100))
     assert results(response) == {
         "uploads/notes.tif": ("rejected", "unsupported_format"), "uploads/big.tif": ("rejected", "input_too_large"),
         "uploads/empty.tif": ("skipped", "empty"), "thumbnails/loop.tif": ("skipped", "output_prefix"),
@@ -82,37 +124,160 @@ def test_skipped_and_rejected_objects_write_nothing(mocked_s3, lambda_context, m
     assert keys(mocked_s3) == ["thumbnails/loop.tif", "uploads/big.tif", "uploads/empty.tif", "uploads/notes.tif"]
 
 
-def test_replay_of_a_processed_object_does_no_work(mocked_s3, lambda_context):
-    etag = mocked_s3.put_object(Bucket=BUCKET, Key="uploads/done.tif", Body=SCENE)["ETag"].strip('"')
-    s3_store.put(BUCKET, "attributes/done.json", b"{}", "application/json", etag)
-    assert results(invoke(lambda_context, (BUCKET, "uploads/done.tif", len(SCENE)))) == {
-        "uploads/done.tif": ("skipped", "already_processed")}
-    assert "thumbnails/done.png" not in keys(mocked_s3)
+def test_replay_of_a_processed_object_does_no_work(mocked_s3, lambda_context, fake_render):
+    done = put(mocked_s3, "uploads/done.tif")
+    s3_store.put(BUCKET, "attributes/done.tif.json", b"{}", "application/json", done[3], replaces=None)
+    assert results(invoke(lambda_context, done)) == {"uploads/done.tif": ("skipped", "already_processed")}
+    assert "thumbnails/done.tif.png" not in keys(mocked_s3) and fake_render == []
 
 
 def test_transient_s3_errors_are_raised_for_retry(mocked_s3, lambda_context, monkeypatch):
-    mocked_s3.put_object(Bucket=BUCKET, Key="uploads/a.tif", Body=SCENE)
+    scene = put(mocked_s3, "uploads/a.tif")
 
     def broken_head(bucket, key):
-        from botocore.exceptions import ClientError
         raise ClientError({"Error": {"Code": "SlowDown", "Message": "Reduce your request rate"}}, "HeadObject")
 
     monkeypatch.setattr(s3_store, "head", broken_head)
     with pytest.raises(RuntimeError, match="will be retried"):
-        invoke(lambda_context, (BUCKET, "uploads/a.tif", len(SCENE)))
+        invoke(lambda_context, scene)
+
+
+def raises(error: Exception):
+    def render(source, settings):
+        raise error
+    return render
+
+
+def gdal_http_error(code: int) -> Exception:
+    """What the core raises when GDAL's /vsis3/ read gets an HTTP error: UnreadableRaster, the HTTP error in its chain."""
+    try:
+        try:
+            raise CPLE_HttpResponseError(11, 1, f"HTTP response code: {code}")
+        except CPLE_HttpResponseError as http:
+            raise RasterioIOError(f"HTTP response code: {code}") from http
+    except RasterioIOError as io:
+        try:
+            raise UnreadableRaster("The file could not be read as a GeoTIFF (corrupt or truncated).") from io
+        except UnreadableRaster as error:
+            return error
+
+
+@pytest.mark.parametrize("error, code", [
+    (RasterTooLarge("too big"), "raster_too_large"),
+    (RasterioIOError("TIFFReadDirectory: bad IFD"), "unreadable_raster"),  # escaped the core
+    (ValueError("cannot reshape array"), "unreadable_raster"),
+    (UnreadableRaster("corrupt"), "unreadable_raster"),
+])
+def test_any_error_from_the_files_content_is_a_rejection_never_a_retry(mocked_s3, lambda_context, monkeypatch,
+                                                                        error, code):
+    # Planted bug: `except RasterError` instead of any exception -> the GDAL and numpy cases raise.
+    scene = put(mocked_s3, "uploads/a.tif")
+    monkeypatch.setattr(s3_trigger, "render_object", raises(error))
+    assert results(invoke(lambda_context, scene)) == {"uploads/a.tif": ("rejected", code)}
+    assert keys(mocked_s3) == ["uploads/a.tif"]
+
+
+def test_s3_trouble_inside_gdal_reads_is_retried(mocked_s3, lambda_context, monkeypatch):
+    # Planted bug: is_transient returning False -> the 503 becomes a rejection.
+    scene = put(mocked_s3, "uploads/a.tif")
+    monkeypatch.setattr(s3_trigger, "render_object", raises(gdal_http_error(503)))
+    with pytest.raises(RuntimeError, match="will be retried"):
+        invoke(lambda_context, scene)
+
+
+def test_an_event_for_an_older_etag_renders_nothing(mocked_s3, lambda_context, fake_render):
+    # Planted bug: ObjectEvent.names always True -> the old event renders (and labels) the new bytes.
+    old = put(mocked_s3, "uploads/a.tif", SCENE)
+    new = put(mocked_s3, "uploads/a.tif", SCENE + b"\0")
+    assert results(invoke(lambda_context, old)) == {"uploads/a.tif": ("skipped", "superseded")}
+    assert fake_render == [] and keys(mocked_s3) == ["uploads/a.tif"]
+    assert results(invoke(lambda_context, new)) == {"uploads/a.tif": ("written", "")}
+    assert [source.etag for source in fake_render] == [new[3]]
+
+
+def test_versioned_bucket_renders_only_the_current_version_the_event_names(mocked_s3, lambda_context, fake_render):
+    mocked_s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    old = put(mocked_s3, "uploads/a.tif", SCENE)
+    new = put(mocked_s3, "uploads/a.tif", SCENE)  # same bytes, same ETag: only the version id differs
+    assert old[3] == new[3] and old[4] != new[4]
+    assert results(invoke(lambda_context, old)) == {"uploads/a.tif": ("skipped", "superseded")}
+    assert results(invoke(lambda_context, new)) == {"uploads/a.tif": ("written", "")}
+    assert fake_render[0].version_id == new[4]
+    attributes = mocked_s3.head_object(Bucket=BUCKET, Key="attributes/a.tif.json")
+    assert attributes["Metadata"]["source-etag"] == new[3]
+
+
+def test_object_replaced_during_the_render_writes_nothing(mocked_s3, lambda_context, monkeypatch):
+    # Planted bug: write_outputs without the source check -> the old render's outputs are written.
+    scene = put(mocked_s3, "uploads/a.tif")
+
+    def render_while_replaced(source, settings):
+        mocked_s3.put_object(Bucket=BUCKET, Key="uploads/a.tif", Body=SCENE + b"new")
+        return FAKE
+
+    monkeypatch.setattr(s3_trigger, "render_object", render_while_replaced)
+    assert results(invoke(lambda_context, scene)) == {"uploads/a.tif": ("skipped", "changed_during_render")}
+    assert keys(mocked_s3) == ["uploads/a.tif"]
+
+
+def test_an_older_render_never_overwrites_outputs_a_newer_one_wrote(mocked_s3, monkeypatch):
+    """The race the source check alone cannot close: the old render checks its source (still current),
+    then the new version is uploaded and its render writes outputs before the old render's put. The
+    conditional put fails, the next look sees the new source, and the newer outputs stay."""
+    # Planted bug: s3_store.put ignoring `replaces` (unconditional put) -> the old thumbnail wins.
+    put(mocked_s3, "uploads/a.tif", SCENE)
+    old_source = s3_store.head(BUCKET, "uploads/a.tif")
+    real_head = s3_store.head
+    raced = []
+
+    def head_then_newer_render_wins(bucket, key):
+        current = real_head(bucket, key)
+        if not raced:
+            raced.append(True)
+            new = put(mocked_s3, "uploads/a.tif", SCENE + b"new")
+            s3_store.put(BUCKET, "thumbnails/a.tif.png", b"new png", "image/png", new[3], replaces=None)
+        return current
+
+    monkeypatch.setattr(s3_store, "head", head_then_newer_render_wins)
+    outputs = [s3_trigger.Output("thumbnails/a.tif.png", b"old png", "image/png")]
+    assert s3_trigger.write_outputs(old_source, BUCKET, outputs) is False
+    assert mocked_s3.get_object(Bucket=BUCKET, Key="thumbnails/a.tif.png")["Body"].read() == b"new png"
+
+
+def test_conditional_put_refuses_a_changed_or_existing_output(mocked_s3):
+    # Planted bug: no IfMatch / IfNoneMatch in s3_store.put -> both writes succeed.
+    s3_store.put(BUCKET, "thumbnails/a.tif.png", b"1", "image/png", "e1", replaces=None)
+    first = s3_store.output_etag(BUCKET, "thumbnails/a.tif.png")
+    with pytest.raises(s3_store.WriteConflict):
+        s3_store.put(BUCKET, "thumbnails/a.tif.png", b"2", "image/png", "e2", replaces=None)
+    s3_store.put(BUCKET, "thumbnails/a.tif.png", b"3", "image/png", "e3", replaces=first)
+    with pytest.raises(s3_store.WriteConflict):
+        s3_store.put(BUCKET, "thumbnails/a.tif.png", b"4", "image/png", "e4", replaces=first)
+    assert mocked_s3.get_object(Bucket=BUCKET, Key="thumbnails/a.tif.png")["Body"].read() == b"3"
+
+
+def test_outputs_that_keep_changing_make_the_event_retry(mocked_s3, lambda_context, monkeypatch):
+    scene = put(mocked_s3, "uploads/a.tif")
+    monkeypatch.setattr(s3_trigger, "render_object", lambda source, settings: FAKE)
+
+    def always_lost(*args, **kwargs):
+        raise s3_store.WriteConflict("lost")
+
+    monkeypatch.setattr(s3_store, "put", always_lost)
+    with pytest.raises(RuntimeError, match="will be retried"):
+        invoke(lambda_context, scene)
 
 
 def test_renders_normal_and_encoded_keys_in_one_event(served_s3, lambda_context):
     names = ["uploads/scene.tif", "uploads/my scene é+ü 2022.tiff"]
-    for name in names:
-        served_s3.put_object(Bucket=BUCKET, Key=name, Body=SCENE)
-    response = invoke(lambda_context, *[(BUCKET, name, len(SCENE)) for name in names])
+    response = invoke(lambda_context, *[put(served_s3, name) for name in names])
     assert results(response) == {name: ("written", "") for name in names}
-    assert keys(served_s3) == sorted(names + ["thumbnails/scene.png", "attributes/scene.json",
-                                              "thumbnails/my scene é+ü 2022.png", "attributes/my scene é+ü 2022.json"])
-    png = served_s3.get_object(Bucket=BUCKET, Key="thumbnails/my scene é+ü 2022.png")
+    assert keys(served_s3) == sorted(names + ["thumbnails/scene.tif.png", "attributes/scene.tif.json",
+                                              "thumbnails/my scene é+ü 2022.tiff.png",
+                                              "attributes/my scene é+ü 2022.tiff.json"])
+    png = served_s3.get_object(Bucket=BUCKET, Key="thumbnails/my scene é+ü 2022.tiff.png")
     assert png["ContentType"] == "image/png" and open_png(png["Body"].read()).size == (512, 341)
-    attributes = json.loads(served_s3.get_object(Bucket=BUCKET, Key="attributes/scene.json")["Body"].read())
+    attributes = json.loads(served_s3.get_object(Bucket=BUCKET, Key="attributes/scene.tif.json")["Body"].read())
     assert attributes["bands"] == 12 and attributes["source"]["key"] == "uploads/scene.tif"
     assert attributes["source"]["size"] == len(SCENE) and attributes["source"]["etag"]
     # A replayed event is recognised by the ETag recorded on the outputs.
@@ -120,22 +285,21 @@ def test_renders_normal_and_encoded_keys_in_one_event(served_s3, lambda_context)
         ("skipped", "already_processed")}
 
 
-def test_output_bucket_and_truncated_object(served_s3, lambda_context, monkeypatch):
+def test_output_bucket_and_truncated_objects(served_s3, lambda_context, monkeypatch):
+    """Truncated files are the file's fault even though GDAL reads them over HTTP: rejected, not retried."""
     served_s3.create_bucket(Bucket="output-bucket")
     monkeypatch.setenv("OUTPUT_BUCKET", "output-bucket")
-    served_s3.put_object(Bucket=BUCKET, Key="uploads/ok.tif", Body=SCENE)
-    served_s3.put_object(Bucket=BUCKET, Key="uploads/cut.tif", Body=SCENE[:200])
-    response = invoke(lambda_context, (BUCKET, "uploads/ok.tif", len(SCENE)), (BUCKET, "uploads/cut.tif", 200))
-    assert results(response) == {"uploads/ok.tif": ("written", ""), "uploads/cut.tif": ("rejected", "unreadable_raster")}
-    assert keys(served_s3, "output-bucket") == ["attributes/ok.json", "thumbnails/ok.png"]
+    response = invoke(lambda_context, put(served_s3, "uploads/ok.tif"), put(served_s3, "uploads/cut.tif", SCENE[:200]),
+                      put(served_s3, "uploads/half.tif", SCENE[: len(SCENE) // 2]))
+    assert results(response) == {"uploads/ok.tif": ("written", ""), "uploads/cut.tif": ("rejected", "unreadable_raster"),
+                                 "uploads/half.tif": ("rejected", "unreadable_raster")}
+    assert keys(served_s3, "output-bucket") == ["attributes/ok.tif.json", "thumbnails/ok.tif.png"]
 
 
 def test_scenes_without_usable_overviews_get_a_cog_copy(served_s3, lambda_context, monkeypatch, tmp_path):
     monkeypatch.setenv("COG_COPY_MAX_BYTES", str(len(SCENE)))
     monkeypatch.setattr(cog, "COPY_ABOVE_PIXELS", 1000)  # SCENE is 90 x 60: make it count as big
-    served_s3.put_object(Bucket=BUCKET, Key="uploads/a.tif", Body=SCENE)
-    served_s3.put_object(Bucket=BUCKET, Key="uploads/over-limit.tif", Body=SCENE + b"\0")
-    response = invoke(lambda_context, (BUCKET, "uploads/a.tif", len(SCENE)), (BUCKET, "uploads/over-limit.tif", len(SCENE) + 1))
+    response = invoke(lambda_context, put(served_s3, "uploads/a.tif"), put(served_s3, "uploads/over-limit.tif", SCENE + b"\0"))
     assert results(response) == {"uploads/a.tif": ("written", "with_cog_copy"), "uploads/over-limit.tif": ("written", "")}
     assert [k for k in keys(served_s3) if k.startswith("cogs/")] == ["cogs/a.tif"]
     copy = served_s3.get_object(Bucket=BUCKET, Key="cogs/a.tif")
@@ -154,10 +318,9 @@ def test_a_failed_cog_copy_keeps_the_outputs_and_writes_no_copy(served_s3, lambd
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(s3_trigger, "write_cog", disk_full)
-    served_s3.put_object(Bucket=BUCKET, Key="uploads/a.tif", Body=SCENE)
-    response = invoke(lambda_context, (BUCKET, "uploads/a.tif", len(SCENE)))
+    response = invoke(lambda_context, put(served_s3, "uploads/a.tif"))
     assert results(response) == {"uploads/a.tif": ("written", "cog_copy_failed")}
-    assert keys(served_s3) == ["attributes/a.json", "thumbnails/a.png", "uploads/a.tif"]
+    assert keys(served_s3) == ["attributes/a.tif.json", "thumbnails/a.tif.png", "uploads/a.tif"]
 
 
 @requires_real_data
@@ -168,8 +331,7 @@ def test_real_files_dropped_into_the_bucket(served_s3, lambda_context):
     response = invoke(lambda_context, *[(BUCKET, f"uploads/{p.name}", p.stat().st_size) for p in files])
     assert {status for status, _ in results(response).values()} == {"written"}
     for path in files:
-        stem = path.name[:-4]
-        image = open_png(served_s3.get_object(Bucket=BUCKET, Key=f"thumbnails/{stem}.png")["Body"].read())
+        image = open_png(served_s3.get_object(Bucket=BUCKET, Key=f"thumbnails/{path.name}.png")["Body"].read())
         assert max(image.size) == 512
-        attributes = json.loads(served_s3.get_object(Bucket=BUCKET, Key=f"attributes/{stem}.json")["Body"].read())
+        attributes = json.loads(served_s3.get_object(Bucket=BUCKET, Key=f"attributes/{path.name}.json")["Body"].read())
         assert attributes["source"]["size"] == path.stat().st_size

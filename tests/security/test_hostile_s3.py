@@ -50,10 +50,11 @@ def outputs(s3) -> list[str]:
                   if o["Key"].startswith(OUTPUTS))
 
 
-def drop(s3, lambda_context, objects: dict[str, bytes]) -> dict[str, tuple[str, str]]:
-    for key, body in objects.items():
-        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-    response = handler(s3_put_event(*[(BUCKET, key, len(body)) for key, body in objects.items()]), lambda_context)
+def drop(s3, lambda_context, objects: dict[str, bytes], bucket: str = BUCKET) -> dict[str, tuple[str, str]]:
+    """Upload `objects` and deliver one S3 notification naming them (with their ETags), as S3 would."""
+    etags = {key: s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"].strip('"') for key, body in objects.items()}
+    response = handler(s3_put_event(*[(bucket, key, len(body), etags[key]) for key, body in objects.items()]),
+                       lambda_context)
     assert_no_leak(json.dumps(response))
     return {r["key"]: (r["status"], r["reason"]) for r in response["results"]}
 
@@ -126,10 +127,10 @@ def test_side_car_files_next_to_an_upload_are_never_read(s3, lambda_context):
                        "uploads/x.aux": aux}.items():
         s3.put_object(Bucket=BUCKET, Key=name, Body=body)
     assert drop(s3, lambda_context, {"uploads/x.tif": SCENE}) == {"uploads/x.tif": ("written", "")}
-    attributes = json.loads(s3.get_object(Bucket=BUCKET, Key="attributes/x.json")["Body"].read())
+    attributes = json.loads(s3.get_object(Bucket=BUCKET, Key="attributes/x.tif.json")["Body"].read())
     assert attributes["band_names"][0] == "B01" and attributes["nodata"] is None
     assert attributes["overviews"] == [] and attributes["radiometry"]["source"] == "default"
-    assert outputs(s3) == ["attributes/x.json", "thumbnails/x.png"]
+    assert outputs(s3) == ["attributes/x.tif.json", "thumbnails/x.tif.png"]
 
 
 def test_object_swapped_for_a_vrt_after_the_magic_check_is_still_refused(s3, lambda_context, monkeypatch,
@@ -180,5 +181,35 @@ def test_geotiff_tags_naming_other_objects_are_not_followed(s3, lambda_context, 
                             tags={"VRT": vrt, "OVERVIEW_FILE": f"/vsis3/{BUCKET}/private/secret.tif",
                                   "URL": f"{http_server.url}/x.tif"})
     assert drop(s3, lambda_context, {"uploads/tagged.tif": content}) == {"uploads/tagged.tif": ("written", "")}
-    attributes = json.loads(s3.get_object(Bucket=BUCKET, Key="attributes/tagged.json")["Body"].read())
+    attributes = json.loads(s3.get_object(Bucket=BUCKET, Key="attributes/tagged.tif.json")["Body"].read())
     assert (attributes["width"], attributes["overviews"]) == (90, [])
+
+
+def test_same_name_with_another_extension_never_overwrites_outputs(s3, lambda_context):
+    """uploads/a.tif, a.TIF and a.tiff are three objects: each keeps its own thumbnail and attributes."""
+    # Planted bug: the old layout (extension dropped from output names) -> one attributes object left.
+    objects = {"uploads/a.tif": SCENE, "uploads/a.TIF": SMALL, "uploads/a.tiff": geotiff_bytes(reflectance_stack(3))}
+    assert set(drop(s3, lambda_context, objects).values()) == {("written", "")}
+    for key in objects:
+        name = key.removeprefix("uploads/")
+        attributes = json.loads(s3.get_object(Bucket=BUCKET, Key=f"attributes/{name}.json")["Body"].read())
+        assert attributes["source"]["key"] == key
+    assert len(outputs(s3)) == 6
+
+
+def test_records_naming_another_bucket_are_never_read(s3, lambda_context, monkeypatch):
+    """A notification (or a misrouted queue message) naming another bucket the role can read is skipped
+    before any S3 or GDAL call, so nothing of that bucket is rendered into ours."""
+    # Planted bug: the input_bucket check removed from skip_reason -> the other bucket's object is rendered.
+    from handler.core import reader
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("another bucket's object must not be opened")
+
+    monkeypatch.setattr(reader, "_open", forbidden)
+    monkeypatch.setenv("INPUT_BUCKET", BUCKET)
+    s3.create_bucket(Bucket="private-bucket")
+    assert drop(s3, lambda_context, {"uploads/secret.tif": SCENE}, bucket="private-bucket") == {
+        "uploads/secret.tif": ("skipped", "other_bucket")}
+    assert outputs(s3) == [] and [o["Key"] for o in s3.list_objects_v2(Bucket="private-bucket")["Contents"]] == [
+        "uploads/secret.tif"]
