@@ -80,9 +80,11 @@ def tci_from_bands(bands: np.ndarray) -> np.ndarray:
 def jp2_bytes(data: np.ndarray, transform: Affine, crs: str, *, resolutions: int = 6, block: int = 1024,
               lossless: bool = True, codec: str = "JP2") -> bytes:
     """Encode (bands, rows, cols) with the rasterio wheel's JP2OpenJPEG driver, as ESA does: 1024² tiles,
-    5 decomposition levels (6 resolutions); `codec="J2K"` writes a raw codestream."""
+    5 decomposition levels (6 resolutions; fewer for images under 64 px); `codec="J2K"` writes a raw
+    codestream."""
     count, height, width = data.shape
     options = {"REVERSIBLE": "YES", "QUALITY": 100} if lossless else {"QUALITY": 25}
+    resolutions = min(resolutions, min(width, height, block).bit_length() - 1)  # GDAL's cap for small images
     with MemoryFile(ext=".jp2" if codec == "JP2" else ".j2k") as memfile:
         with memfile.open(driver="JP2OpenJPEG", count=count, dtype=str(data.dtype), width=width, height=height,
                           crs=crs, transform=transform, nodata=0, RESOLUTIONS=resolutions, BLOCKXSIZE=block,
@@ -171,7 +173,7 @@ L1C_TCI_SIZE = 1098  # the L1C TCI keeps the real file's pixels: 4 tiles, 4 over
 def footprint(scene: Scene) -> list[tuple[float, float]]:
     """The grid's corners in WGS84 as (lat, lon), clockwise from the upper left, closed: EXT_POS_LIST order."""
     _, height, width = scene.data.shape
-    corners = [scene.transform * xy for xy in ((0, 0), (width, 0), (width, height), (0, height), (0, 0))]
+    corners = [scene.transform @ xy for xy in ((0, 0), (width, 0), (width, height), (0, height), (0, 0))]
     lons, lats = warp_transform(scene.crs, "EPSG:4326", [x for x, _ in corners], [y for _, y in corners])
     return list(zip(lats, lons))
 
@@ -392,3 +394,18 @@ def safe_zip(spec: ProductSpec, image_compression: int = zipfile.ZIP_STORED) -> 
     chosen, resolution = ((f"{folder}/R60m/{spec.file_prefix}_TCI_60m.jp2", 60) if spec.level == "2A"
                           else (f"{folder}/{spec.file_prefix}_TCI.jp2", 10))
     return SafeZip(buffer.getvalue(), spec, chosen, resolution, corners, nodata)
+
+
+def rebuilt_zip(data: bytes, replace: dict[str, bytes | None]) -> bytes:
+    """The zip's members in order, each replaced by `replace[name]` (None drops it); names only in `replace`
+    are appended. Compression is kept per member."""
+    source, buffer = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for info in source.infolist():
+            content = replace.get(info.filename, source.read(info))
+            if content is not None:
+                archive.writestr(info.filename, content, compress_type=info.compress_type)
+        for name, content in replace.items():
+            if name not in source.NameToInfo and content is not None:
+                archive.writestr(name, content, compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()

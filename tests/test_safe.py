@@ -1,0 +1,207 @@
+"""SAFE product zips (handler/core/safe.py, zip_archive.py, safe_metadata.py) on fixtures built from real
+Sentinel-2 pixels: layout, the member to render, metadata, what is read, and opening the member
+through GDAL's /vsizip/."""
+
+import io
+import struct
+import zipfile
+from dataclasses import replace
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+import rasterio
+
+from handler.core.errors import InvalidKey, InvalidProduct, UnsupportedFormat
+from handler.core.jp2_scan import scan_jp2
+from handler.core.safe import band_from_filename, read_product, vsizip_path
+from handler.core.safe_metadata import parse_metadata
+from handler.core.tiff_scan import bytes_reader
+from handler.core.zip_archive import ZipArchive
+from tests.products import (BANDS, L1C_N0500, L2A_N0214, L2A_N0500, bands_scene, product_xml, rebuilt_zip,
+                            safe_zip, tci_from_bands)
+
+SPECS = {"l2a-baseline-05.00": L2A_N0500, "l2a-baseline-02.14": L2A_N0214, "l1c-baseline-05.00": L1C_N0500}
+
+
+def open_product(data: bytes):
+    archive = ZipArchive(bytes_reader(data), len(data))
+    return archive, read_product(archive.members, archive.read)
+
+
+@pytest.mark.parametrize("spec", SPECS.values(), ids=SPECS.keys())
+def test_products_give_their_image_and_every_metadata_field(spec):
+    fixture = safe_zip(spec)
+    _, product = open_product(fixture.data)
+    assert (product.image.name, product.resolution) == (fixture.image, fixture.resolution)
+    metadata = product.metadata
+    assert metadata.product_id == spec.product_id
+    assert (metadata.product_type, metadata.level) == (f"S2MSI{spec.level}", f"L{spec.level}")
+    assert metadata.spacecraft == "sentinel-2a"
+    assert metadata.sensing_time == datetime.fromisoformat(spec.sensing_time).astimezone(timezone.utc)
+    assert metadata.sensing_time.tzinfo is not None
+    assert (metadata.tile_id, metadata.relative_orbit, metadata.processing_baseline) == (
+        spec.tile, spec.orbit, spec.baseline)
+    assert metadata.cloud_cover == spec.cloud_cover
+    assert metadata.nodata_pixel_percentage == pytest.approx(fixture.nodata_percentage, abs=1e-6)
+    assert metadata.quantification == 10000
+    assert metadata.boa_offsets == ({band: -1000 for band in BANDS} if spec.offset else {})
+    # EXT_POS_LIST is "lat lon ...": GeoJSON wants [lon, lat]
+    assert metadata.footprint == {"type": "Polygon", "coordinates": [[[lon, lat] for lat, lon in fixture.corners]]}
+
+
+def test_the_l1c_nodata_wedge_is_reported():
+    """The real 34SGA TCI has a nodata wedge outside the swath (SOURCES.md: about 26 %)."""
+    _, product = open_product(safe_zip(L1C_N0500).data)
+    assert 5 < product.metadata.nodata_pixel_percentage < 50
+
+
+def test_only_the_directory_and_the_two_xml_members_are_read():
+    """Never the images: every byte read lies in the central directory or the two metadata members."""
+    fixture = safe_zip(L2A_N0500)
+    data = fixture.data
+    ranges = []
+
+    def read(offset: int, length: int) -> bytes:
+        ranges.append((offset, offset + length))
+        return data[offset: offset + length]
+    archive = ZipArchive(read, len(data))
+    read_product(archive.members, archive.read)
+    listing = zipfile.ZipFile(io.BytesIO(data))
+    images = [(info.header_offset, info.header_offset + 30 + sum(struct.unpack_from("<HH", data, info.header_offset + 26))
+               + info.compress_size) for info in listing.infolist() if info.filename.endswith(".jp2")]
+    assert not [(r, i) for r in ranges for i in images if r[0] < i[1] and i[0] < r[1]]
+    assert archive.fetched < 16_000 < len(data) // 30
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["stored", "deflated"])
+def test_the_image_member_is_pre_scanned_and_opened_through_vsizip(tmp_path, compression):
+    fixture = safe_zip(L2A_N0500, compression)
+    archive, product = open_product(fixture.data)
+    layout = scan_jp2(archive.member_reader(product.image.name), product.image.size)
+    assert (layout.codestream.components, layout.codestream.levels, layout.codestream.bit_depth) == (3, 4, 8)
+    assert product.image.method == compression
+    path = tmp_path / "product.zip"
+    path.write_bytes(fixture.data)
+    with rasterio.open(vsizip_path(str(path), product.image.name)) as dataset:
+        assert dataset.driver == "JP2OpenJPEG"
+        assert (dataset.count, dataset.dtypes[0]) == (3, "uint8")
+        assert (dataset.width, dataset.height) == (layout.codestream.width, layout.codestream.height)
+        pixels = dataset.read().astype("float32")
+    expected = tci_from_bands(bands_scene(dataset.width).data).astype("float32")
+    assert np.abs(pixels - expected).mean() < 4  # lossy JPEG 2000 of the real pixels
+
+
+def test_the_l1c_ten_metre_tci_is_read_through_its_resolution_levels(tmp_path):
+    fixture = safe_zip(L1C_N0500)
+    _, product = open_product(fixture.data)
+    assert product.resolution == 10 and product.image.name.endswith("_TCI.jp2")
+    path = tmp_path / "l1c.zip"
+    path.write_bytes(fixture.data)
+    with rasterio.open(vsizip_path(str(path), product.image.name)) as dataset:
+        assert dataset.overviews(1) == [2, 4, 8, 16]
+        assert dataset.read(out_shape=(3, 69, 69)).any()
+
+
+def test_vsizip_path_format():
+    member = "P.SAFE/GRANULE/G/IMG_DATA/R60m/T29RKH_20200219T112111_TCI_60m.jp2"
+    assert vsizip_path("/vsis3/bucket/uploads/a b.zip", member) == f"/vsizip/{{/vsis3/bucket/uploads/a b.zip}}/{member}"
+    assert vsizip_path("/tmp/x/upload", member) == f"/vsizip/{{/tmp/x/upload}}/{member}"
+    with pytest.raises(InvalidKey):
+        vsizip_path("/vsis3/bucket/uploads/a}b.zip", member)
+
+
+@pytest.mark.parametrize("name, band", [
+    ("T32TQM_20220609T101559_B04_10m.jp2", "B04"),
+    ("GRANULE/L2A_T32TQM_A036601_20220609T101554/IMG_DATA/R60m/T32TQM_20220609T101559_TCI_60m.jp2", "TCI"),
+    ("T32TQM_20220609T101559_B8A_20m.jp2", "B8A"),
+    ("T34UCF_20230823T095559_B10.jp2", "B10"),
+    ("T34UCF_20230823T095559_TCI.JP2", "TCI"),
+    ("T32TQM_20220609T101559_SCL_20m.jp2", "SCL"),
+    ("T32TQM_20220609T101559_B13_10m.jp2", None),
+    ("T32TQM_20220609T101559_B04_15m.jp2", None),
+    ("T32TQM_20220609T101559_B04_10m.tif", None),
+    ("B04.jp2", None),
+    ("MSK_CLDPRB_20m.jp2", None),
+])
+def test_band_from_filename(name, band):
+    assert band_from_filename(name) == band
+
+
+def _product_files(spec):
+    fixture = safe_zip(spec)
+    safe = f"{spec.product_id}.SAFE"
+    return fixture, safe, f"{safe}/GRANULE/{spec.granule}"
+
+
+def test_a_zip_without_product_metadata_is_not_a_product():
+    fixture, safe, _ = _product_files(L2A_N0500)
+    with pytest.raises(UnsupportedFormat):
+        open_product(rebuilt_zip(fixture.data, {f"{safe}/MTD_MSIL2A.xml": None}))
+
+
+@pytest.mark.parametrize("change", ["second-product-xml", "second-granule", "no-tci", "tci-in-wrong-folder",
+                                    "level-mismatch", "two-tcis-same-resolution"])
+def test_layouts_that_are_ambiguous_or_incomplete_are_refused(change):
+    fixture, safe, granule = _product_files(L2A_N0500)
+    tci60 = fixture.image
+    listing = zipfile.ZipFile(io.BytesIO(fixture.data))
+    tcis = {name: None for name in listing.namelist() if "_TCI_" in name}
+    changes = {
+        "second-product-xml": {f"{safe}/MTD_MSIL1C.xml": b"<a/>"},
+        "second-granule": {f"{safe}/GRANULE/L2A_T29RKH_A000001_20200219T112111/MTD_TL.xml": b"<a/>"},
+        "no-tci": tcis,
+        "tci-in-wrong-folder": {**tcis, tci60.replace("/R60m/", "/R20m/"): listing.read(tci60)},
+        "level-mismatch": {f"{safe}/MTD_MSIL2A.xml": product_xml(replace(L2A_N0500, level="1C"), [],
+                                                                   fixture.corners, 0)},
+        "two-tcis-same-resolution": {tci60.replace("T112111_TCI", "T112112_TCI"): listing.read(tci60)},
+    }[change]
+    with pytest.raises(InvalidProduct):
+        open_product(rebuilt_zip(fixture.data, changes))
+
+
+def _metadata_documents(spec=L2A_N0500):
+    fixture = safe_zip(spec)
+    listing = zipfile.ZipFile(io.BytesIO(fixture.data))
+    safe = f"{spec.product_id}.SAFE"
+    return (listing.read(f"{safe}/MTD_MSIL{spec.level}.xml"),
+            listing.read(f"{safe}/GRANULE/{spec.granule}/MTD_TL.xml"))
+
+
+@pytest.mark.parametrize("document, old, new", [
+    (0, b"<PRODUCT_URI>", b"<PRODUCT_URL>"),
+    (0, b"_T29RKH_2023", b"_T29RKJ_2023"),  # the product id's tile is not the granule's
+    (0, b"<SENSING_ORBIT_NUMBER>37<", b"<SENSING_ORBIT_NUMBER>38<"),
+    (0, b"<PRODUCT_TYPE>S2MSI2A<", b"<PRODUCT_TYPE>S2MSI1C<"),
+    (0, b"<SPACECRAFT_NAME>Sentinel-2A<", b"<SPACECRAFT_NAME>Landsat-9<"),
+    (0, b"<PROCESSING_BASELINE>05.00<", b"<PROCESSING_BASELINE>5<"),
+    (0, b"<Cloud_Coverage_Assessment>4.05<", b"<Cloud_Coverage_Assessment>nan<"),
+    (0, b"<Cloud_Coverage_Assessment>4.05<", b"<Cloud_Coverage_Assessment>104.05<"),
+    (0, b'band_id="12">-1000<', b'band_id="13">-1000<'),
+    (0, b'band_id="12">-1000<', b'band_id="11">-1000<'),
+    (0, b'band_id="12">-1000<', b'band_id="12">-1000.5<'),
+    (0, b"<EXT_POS_LIST>", b"<EXT_POS_LIST>91.0 "),
+    (0, b"<BOA_QUANTIFICATION_VALUE unit=\"none\">10000<", b"<BOA_QUANTIFICATION_VALUE unit=\"none\">0<"),
+    (1, b"<SENSING_TIME metadataLevel=\"Standard\">2020-02-19T11:24:36.467Z<",
+     b"<SENSING_TIME metadataLevel=\"Standard\">2020-02-19T11:24:36.467<"),
+    (1, b"<TILE_ID", b"<TILE_IDENTIFIER"),
+    (1, b"</n1:Level-2A_Tile_ID>", b""),
+], ids=["no-product-uri", "tile-mismatch", "orbit-mismatch", "type-mismatch", "spacecraft", "baseline",
+        "cloud-nan", "cloud-over-100", "offset-band-13", "offset-band-twice", "offset-fraction",
+        "footprint-odd", "quantification-zero", "naive-sensing-time", "no-tile-id", "not-well-formed"])
+def test_metadata_that_is_not_in_esas_format_is_refused(document, old, new):
+    documents = list(_metadata_documents())
+    assert documents[document].count(old) == 1
+    documents[document] = documents[document].replace(old, new)
+    with pytest.raises(InvalidProduct):
+        parse_metadata(*documents)
+
+
+def test_optional_quality_fields_may_be_absent():
+    product, tile = _metadata_documents(L1C_N0500)
+    product = product.replace(b"<Cloud_Coverage_Assessment>89.84</Cloud_Coverage_Assessment>", b"")
+    start, end = product.index(b"<n1:Geometric_Info>"), product.index(b"</n1:Geometric_Info>")
+    metadata = parse_metadata(product[:start] + product[end + len(b"</n1:Geometric_Info>"):], tile)
+    assert (metadata.cloud_cover, metadata.footprint) == (None, None)
+    assert metadata.nodata_pixel_percentage is not None
+
