@@ -10,6 +10,7 @@ from handler.core.errors import (EmptyInput, InputTooLarge, InvalidKey, InvalidR
                                  UnsupportedFormat)
 from handler.core.errors import ArchiveTooLarge, InvalidProduct, UnsafeArchive
 from handler.core.errors import DeadlineExceeded
+from handler.core.errors import HeaderTooComplex
 from handler.observability import logger, record_rejected
 
 STATUS_BY_ERROR: dict[type[RasterError], int] = {
@@ -27,6 +28,7 @@ STATUS_BY_ERROR: dict[type[RasterError], int] = {
     UnsafeArchive: 422,
     ArchiveTooLarge: 413,
     InvalidProduct: 422,
+    HeaderTooComplex: 413,
 }
 
 

@@ -3,7 +3,7 @@
 import re
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Iterator
 
@@ -11,15 +11,17 @@ from botocore.exceptions import ClientError
 from rasterio.io import DatasetReader
 
 from handler.core.errors import EmptyInput, InputTooLarge, InvalidKey
-from handler.core.reader import check_magic, open_path
+from handler.core.reader import check_header, open_path
+from handler.core.tiff_scan import PagedReader
 
 # Outputs carry the source object's ETag so replayed events are recognised.
 SOURCE_ETAG = "source-etag"
 MISSING = ("404", "NoSuchKey", "NotFound")
 # A conditional write that lost: the key changed since it was looked at (or a concurrent one won).
 CONFLICT = ("PreconditionFailed", "ConditionalRequestConflict", *MISSING)
-# A plain relative key: no scheme, no leading slash, no GDAL prefixes or XML.
-_SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.,+=@()\-/]{0,1000}\.tiff?$", re.IGNORECASE)
+# A plain relative key: no scheme, no leading slash, no GDAL prefixes or XML; matched whole (`fullmatch`:
+# `$` would also match before a trailing newline).
+_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.,+=@()\-/]{0,1000}\.tiff?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def has_dot_segment(key: str) -> bool:
 
 def validate_key(key: str, prefix: str) -> str:
     """Accept only a plain .tif/.tiff key under `prefix`; never a URL, GDAL path or another bucket."""
-    if not key.startswith(prefix) or not _SAFE_KEY.match(key) or "//" in key or has_dot_segment(key):
+    if not key.startswith(prefix) or not _SAFE_KEY.fullmatch(key) or "//" in key or has_dot_segment(key):
         raise InvalidKey(f"key must be an object key like '{prefix}<name>.tif' in the input bucket.")
     return key
 
@@ -101,9 +103,9 @@ def current_output(bucket: str, key: str, source: ObjectInfo) -> ObjectInfo | No
     return ObjectInfo(bucket, key, response["ContentLength"], response["ETag"].strip('"'))
 
 
-def read_prefix(bucket: str, key: str, length: int = 8) -> bytes:
-    """The first `length` bytes (one ranged GET), for a magic-byte check before GDAL sees the object."""
-    response = s3_client().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{length - 1}")
+def read_range(bucket: str, key: str, offset: int, length: int) -> bytes:
+    """`length` bytes at `offset` (one ranged GET): what the TIFF header scan reads before GDAL does."""
+    response = s3_client().get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}")
     return response["Body"].read()
 
 
@@ -142,13 +144,14 @@ def presigned_url(method: str, bucket: str, key: str, expires: int, **params) ->
 
 @contextmanager
 def open_object(source: ObjectInfo, max_bytes: int) -> Iterator[DatasetReader]:
-    """Open an S3 object with GDAL range reads (/vsis3/) after key, size and magic-byte checks."""
+    """Open an S3 object with GDAL range reads (/vsis3/) after key, size and TIFF header checks."""
     if has_dot_segment(source.key):
         raise InvalidKey("Keys with '.' or '..' segments are not read.")
     if source.size == 0:
         raise EmptyInput("The object is empty.")
     if source.size > max_bytes:
         raise InputTooLarge(f"The object is {source.size:,} bytes; the limit is {max_bytes:,}.")
-    check_magic(read_prefix(source.bucket, source.key))
+    # Magic bytes and the TIFF structure scan, through a few ranged GETs of at most a fixed byte budget.
+    check_header(PagedReader(partial(read_range, source.bucket, source.key), source.size), source.size)
     with open_path(f"/vsis3/{source.bucket}/{source.key}") as dataset:
         yield dataset

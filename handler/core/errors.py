@@ -98,3 +98,9 @@ class InvalidProduct(RasterError):
     ESA's format."""
 
     code = "invalid_product"
+
+
+class HeaderTooComplex(RasterError):
+    """The TIFF structure (image directories, tags, metadata items) is over what GDAL may parse at open."""
+
+    code = "header_too_complex"

@@ -40,8 +40,9 @@ HARDENING = {
 for _name, _value in HARDENING.items():
     os.environ.setdefault(_name, _value)
 # Security-critical settings are not overridable by the deployment environment.
-for _name in ("GDAL_SKIP", "GDAL_DISABLE_READDIR_ON_OPEN", "GDAL_PAM_ENABLED",
-              "GDAL_VRT_ENABLE_RAWRASTERBAND", "GDAL_VRT_ENABLE_PYTHON"):
+FORCED = ("GDAL_SKIP", "GDAL_DISABLE_READDIR_ON_OPEN", "GDAL_PAM_ENABLED", "PROJ_NETWORK",
+          "GDAL_VRT_ENABLE_RAWRASTERBAND", "GDAL_VRT_ENABLE_PYTHON")
+for _name in FORCED:
     os.environ[_name] = HARDENING[_name]
 # `sam local` sets template-declared variables to "" when unset; an empty AWS_S3_ENDPOINT would send
 # GDAL's /vsis3/ requests nowhere, so empty S3 endpoint settings mean "not set".

@@ -1,5 +1,6 @@
 """Open untrusted rasters safely: magic bytes, a driver allow-list and a size budget before any read."""
 
+import os
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -13,6 +14,7 @@ from rasterio.io import DatasetReader, MemoryFile
 from handler.core.errors import EmptyInput, RasterTooLarge, UnreadableRaster, UnsupportedFormat
 from handler.core.limits import LIMITS
 from handler.core.spans import span
+from handler.core.tiff_scan import Read, TiffLayout, bytes_reader, file_reader, scan_tiff
 
 # GDAL errors on a corrupt file surface as RasterioError or, from property getters (colorinterp, tags,
 # overviews ...), as rasterio's CPLE_* errors, which are not RasterioErrors.
@@ -37,6 +39,12 @@ def check_magic(head: bytes) -> None:
     kind = next((name for magic, name in _KNOWN_MAGIC.items() if head.startswith(magic)), None)
     looks_like = f" It looks like {kind}." if kind else ""
     raise UnsupportedFormat(f"Only GeoTIFF / COG files are accepted.{looks_like}")
+
+
+def check_header(read: Read, size: int) -> TiffLayout:
+    """Everything checked before GDAL sees a byte: TIFF magic, then the bounded structure scan."""
+    check_magic(read(0, min(size, 8)))
+    return scan_tiff(read, size)
 
 
 def check_budget(dataset: DatasetReader) -> None:
@@ -79,7 +87,7 @@ def _gdal_errors_are_unreadable() -> Iterator[None]:
 @contextmanager
 def open_bytes(data: bytes) -> Iterator[DatasetReader]:
     """Open an uploaded file held in memory (GDAL /vsimem/, no temp files)."""
-    check_magic(data[:8])
+    check_header(bytes_reader(data), len(data))
     memfile = MemoryFile(data)
     try:
         with span("open"):
@@ -95,7 +103,7 @@ def open_bytes(data: bytes) -> Iterator[DatasetReader]:
 def open_file(path: str) -> Iterator[DatasetReader]:
     """Open an untrusted local file (an upload spooled to disk) after the same checks as `open_bytes`."""
     with open(path, "rb") as file:
-        check_magic(file.read(8))
+        check_header(file_reader(file), os.fstat(file.fileno()).st_size)
     with open_path(path) as dataset:
         yield dataset
 

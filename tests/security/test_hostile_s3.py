@@ -137,8 +137,9 @@ def test_object_swapped_for_a_vrt_after_the_magic_check_is_still_refused(s3, lam
                                                                          http_server):
     """Time-of-check / time-of-use: even if the bytes GDAL reads are not the ones checked, the GTiff-only
     open refuses XML."""
-    monkeypatch.setattr(s3_store, "read_prefix", lambda bucket, key, length=8: b"II*\x00\x08\x00\x00\x00")
     objects = {"uploads/swapped.tif": simple_source_vrt(f"/vsicurl/{http_server.url}/x.tif").encode()}
+    checked = header_bomb(16, 16).ljust(len(objects["uploads/swapped.tif"]), b"\0")  # what the header scan sees
+    monkeypatch.setattr(s3_store, "read_range", lambda bucket, key, offset, length: checked[offset: offset + length])
     assert drop(s3, lambda_context, objects) == {"uploads/swapped.tif": ("rejected", "unreadable_raster")}
     assert outputs(s3) == []
 

@@ -132,9 +132,9 @@ def test_corrupt_tiff_structure_is_422(route, name, content):
     assert_error(post(route, content), 422, "unreadable_raster")
 
 
-def test_ifd_loop_and_missing_strip_fail_only_when_pixels_are_read():
-    assert post("/attributes", ifd_loop()).status_code == 200
-    assert_error(post("/thumbnail", ifd_loop()), 422, "unreadable_raster")
+@pytest.mark.parametrize("route", ROUTES)
+def test_ifd_loop_is_422_before_gdal_opens_it(route):
+    assert_error(post(route, ifd_loop()), 422, "unreadable_raster")
 
 
 # --- bombs: refused before any pixel is decoded -------------------------------------------------
