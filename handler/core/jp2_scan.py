@@ -6,7 +6,8 @@ headers on 2 cores (rasterio 1.5.2, OpenJPEG 2.5.4), a 512 px read of a 16000² 
 tiles of 64² takes 4.8 s and 1.45 GB (1,024 tiles of 1024²: 0.1 s, 105 MB), and one 60000² tile
 450 MB before a pixel is decoded (one 16384² tile: 114 MB). This module walks the boxes and the
 codestream's main header through a `read(offset, length)` callable (bytes, a file, ranged S3 GETs),
-reading box headers, `ihdr`, SIZ and COD/COC only, and refuses such files. Pure Python, no GDAL.
+reading box headers, `ihdr`, the GeoJP2 GeoTIFF (checked like an upload) and the main header only,
+and refuses such files. Pure Python, no GDAL.
 """
 
 import struct

@@ -36,8 +36,7 @@ class ZipLimits:
 
     max_members: int = 1000
     max_fetch_bytes: int = 16 << 20         # everything this module reads: listing and chosen members
-    max_member_bytes: int = 4 << 30         # any member, uncompressed
-    max_total_bytes: int = 16 << 30         # all members, uncompressed
+    max_member_bytes: int = 2 << 30         # any member, uncompressed
 
 
 ZIP_LIMITS = ZipLimits()
@@ -76,14 +75,20 @@ class _RangeFile(io.RawIOBase):
         self._position = base + offset
         return self._position
 
-    def readinto(self, buffer) -> int:
-        length = max(0, min(len(buffer), self._size - self._position))
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to `size` bytes (the rest when negative), the budget checked before anything is allocated."""
+        remaining = max(0, self._size - self._position)
+        length = remaining if size is None or size < 0 else min(size, remaining)
         if self.fetched + length > self._budget:
             raise ArchiveTooLarge(f"Reading the archive's directory and metadata needs over {self._budget:,} bytes.")
         data = self._read(self._position, length) if length else b""
-        buffer[: len(data)] = data
         self.fetched += len(data)
         self._position += len(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
         return len(data)
 
 
@@ -158,8 +163,6 @@ class ZipArchive:
             _check_entry(info, limits)
         if len({info.filename for info in infos}) != len(infos):
             raise UnsafeArchive("The archive holds two members with the same name.")
-        if sum(info.file_size for info in infos) > limits.max_total_bytes:
-            raise ArchiveTooLarge(f"The archive holds over {limits.max_total_bytes:,} bytes uncompressed.")
         _check_layout(infos, self._zip.start_dir)
         self.members = tuple(Member(info.filename, info.file_size, info.compress_size, info.compress_type)
                              for info in infos if not info.is_dir())
@@ -174,10 +177,10 @@ class ZipArchive:
         the local header must name the same member and the CRC must match."""
         info = self._zip.getinfo(name)
         if info.file_size > max_bytes:
-            raise ArchiveTooLarge(f"The archive member {name!r} is {info.file_size:,} bytes; at most "
-                                  f"{max_bytes:,} are accepted.")
+            raise ArchiveTooLarge(f"An archive member to read is {info.file_size:,} bytes; at most {max_bytes:,} "
+                                  "are accepted.")
         with _zip_errors(), self._zip.open(info) as member:
-            data = member.read(max_bytes + 1)
+            data = member.read(info.file_size)  # inflates no further than the declared size
         if len(data) != info.file_size:
             raise UnreadableRaster(CORRUPT)
         return data
