@@ -339,6 +339,13 @@ def _manifest(spec: ProductSpec, members: list[str]) -> bytes:
             f"  <dataObjectSection>{objects}\n  </dataObjectSection>\n</xfdu:XFDU>\n").encode()
 
 
+def member(name: str, compression: int = zipfile.ZIP_DEFLATED) -> zipfile.ZipInfo:
+    """A zip entry with a fixed time, so fixtures are the same bytes on every run (fuzzing replays)."""
+    info = zipfile.ZipInfo(name, date_time=(2023, 5, 21, 9, 3, 54))
+    info.compress_type = compression
+    return info
+
+
 @dataclass(frozen=True)
 class SafeZip:
     """A built product zip and what a reader should find in it."""
@@ -382,14 +389,14 @@ def safe_zip(spec: ProductSpec, image_compression: int = zipfile.ZIP_STORED) -> 
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for folder in ("", "AUX_DATA/", "DATASTRIP/", "GRANULE/", f"GRANULE/{spec.granule}/",
                        f"GRANULE/{spec.granule}/IMG_DATA/", f"GRANULE/{spec.granule}/QI_DATA/", "HTML/", "rep_info/"):
-            archive.writestr(f"{safe}/{folder}", b"")
-        archive.writestr(f"{safe}/manifest.safe", _manifest(spec, list(images)))
-        archive.writestr(f"{safe}/MTD_MSIL{spec.level}.xml", product_xml(spec, image_names, corners, nodata))
-        archive.writestr(f"{safe}/GRANULE/{spec.granule}/MTD_TL.xml", tile_xml(spec, tci, nodata))
+            archive.writestr(member(f"{safe}/{folder}"), b"")
+        archive.writestr(member(f"{safe}/manifest.safe"), _manifest(spec, list(images)))
+        archive.writestr(member(f"{safe}/MTD_MSIL{spec.level}.xml"), product_xml(spec, image_names, corners, nodata))
+        archive.writestr(member(f"{safe}/GRANULE/{spec.granule}/MTD_TL.xml"), tile_xml(spec, tci, nodata))
         for name, scene in images.items():
             lossless = scene.data.dtype != np.uint8
-            archive.writestr(f"{safe}/{name}", jp2_bytes(scene.data, scene.transform, scene.crs, lossless=lossless),
-                             compress_type=image_compression)
+            archive.writestr(member(f"{safe}/{name}", image_compression),
+                             jp2_bytes(scene.data, scene.transform, scene.crs, lossless=lossless))
     folder = f"{safe}/GRANULE/{spec.granule}/IMG_DATA"
     chosen, resolution = ((f"{folder}/R60m/{spec.file_prefix}_TCI_60m.jp2", 60) if spec.level == "2A"
                           else (f"{folder}/{spec.file_prefix}_TCI.jp2", 10))
@@ -404,8 +411,8 @@ def rebuilt_zip(data: bytes, replace: dict[str, bytes | None]) -> bytes:
         for info in source.infolist():
             content = replace.get(info.filename, source.read(info))
             if content is not None:
-                archive.writestr(info.filename, content, compress_type=info.compress_type)
+                archive.writestr(member(info.filename, info.compress_type), content)
         for name, content in replace.items():
             if name not in source.NameToInfo and content is not None:
-                archive.writestr(name, content, compress_type=zipfile.ZIP_DEFLATED)
+                archive.writestr(member(name), content)
     return buffer.getvalue()

@@ -11,6 +11,7 @@ before the first member, and sizes and ratios a real archive can have.
 import io
 import stat
 import zipfile
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -24,8 +25,8 @@ LOCAL_HEADER = 30  # bytes of a local file header before its name and extra fiel
 # DEFLATE cannot expand more than 1032:1; a member claiming more lies about its size.
 MAX_DEFLATE_RATIO = 1032
 ENCRYPTED_FLAGS = 0x1 | 0x40  # traditional and strong encryption
-# Errors zipfile raises on malformed structures besides BadZipFile.
-ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OverflowError,
+# What zipfile raises on malformed structures; I/O errors (OSError) are left to the caller to retry.
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError, OverflowError,
               NotImplementedError, UnicodeDecodeError)
 
 
@@ -143,7 +144,7 @@ def _zip_errors() -> Iterator[None]:
         yield
     except RasterError:
         raise
-    except ZIP_ERRORS + (OSError,) as exc:
+    except ZIP_ERRORS as exc:
         raise UnreadableRaster(CORRUPT) from exc
 
 

@@ -3,7 +3,9 @@ members, huge and entity-expanding XML, JPEG 2000 header bombs. Each is refused 
 (zip_archive, safe, safe_metadata, jp2_scan) quickly, with a stable code, decompressing nothing it did
 not choose and leaking nothing."""
 
+import collections
 import io
+import random
 import stat
 import struct
 import time
@@ -253,3 +255,47 @@ def test_a_jp2_bomb_inside_a_product_is_refused_through_the_member_reader():
     with pytest.raises(RasterError) as caught:
         scan_jp2(archive.member_reader(product.image.name), product.image.size)
     assert caught.value.code == "header_too_complex"
+
+
+# --- Mutations -----------------------------------------------------------------------------------------
+
+def _mutations(data: bytes, regions: list[tuple[int, int]], count: int, seed: int):
+    """`count` copies of `data` with 1-4 random bytes changed inside `regions`, a tenth also truncated."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        mutated = bytearray(data)
+        for _ in range(rng.randint(1, 4)):
+            start, end = rng.choice(regions)
+            mutated[rng.randrange(start, end)] = rng.randrange(256)
+        yield bytes(mutated[: rng.randrange(len(mutated))] if rng.random() < 0.1 else mutated)
+
+
+def test_mutated_products_fail_only_with_raster_errors():
+    """Byte changes in the central directory and the metadata members (the parts the core parses and
+    inflates): every outcome is a product or a RasterError, never zipfile's, zlib's or XML's own errors."""
+    listing = zipfile.ZipFile(io.BytesIO(FIXTURE.data))
+    xml = [listing.getinfo(name) for name in (PRODUCT_XML, TILE_XML)]
+    regions = [(listing.start_dir, len(FIXTURE.data))] + [(info.header_offset, info.header_offset + 80
+                                                           + info.compress_size) for info in xml]
+    outcomes = collections.Counter()
+    for data in _mutations(FIXTURE.data, regions, 3000, seed=11):
+        try:
+            archive = ZipArchive(bytes_reader(data), len(data))
+            product = read_product(archive.members, archive.read)
+            scan_jp2(archive.member_reader(product.image.name), product.image.size)
+            outcomes["product"] += 1
+        except RasterError as error:
+            outcomes[error.code] += 1
+    assert outcomes["product"] and outcomes["unreadable_raster"] and outcomes["invalid_product"], outcomes
+
+
+def test_mutated_jp2_headers_fail_only_with_raster_errors():
+    encoded = jp2_file(codestream(256, 256, tile=(64, 64), components=3, levels=4))
+    outcomes = collections.Counter()
+    for data in _mutations(encoded, [(0, len(encoded))], 3000, seed=7):
+        try:
+            scan_jp2(bytes_reader(data), len(data))
+            outcomes["accepted"] += 1
+        except RasterError as error:
+            outcomes[error.code] += 1
+    assert outcomes["accepted"] and outcomes["unreadable_raster"], outcomes
