@@ -3,6 +3,8 @@ Sentinel-2 pixels: layout, the member to render, metadata, what is read, and ope
 through GDAL's /vsizip/."""
 
 import io
+import logging
+import re
 import struct
 import zipfile
 from dataclasses import replace
@@ -205,3 +207,28 @@ def test_optional_quality_fields_may_be_absent():
     assert (metadata.cloud_cover, metadata.footprint) == (None, None)
     assert metadata.nodata_pixel_percentage is not None
 
+
+
+def test_the_image_opens_from_s3_through_vsizip_without_downloading_the_zip(monkeypatch, caplog):
+    """GDAL's /vsizip/{/vsis3/bucket/key}/member reads the zip's end (directory) and the member's ranges:
+    an 8 MB member in front of the product is never fetched. `.zip` must be in
+    CPL_VSIL_CURL_ALLOWED_EXTENSIONS (the service's setting allows .tif/.tiff only)."""
+    from handler.core import gdal_config  # noqa: F401  (the service's GDAL settings, as the API has them)
+    from tests.s3_helpers import moto_server
+    fixture = safe_zip(L2A_N0500)
+    padding = np.random.default_rng(0).bytes(8 << 20)
+    source, buffer = zipfile.ZipFile(io.BytesIO(fixture.data)), io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"{L2A_N0500.product_id}.SAFE/AUX_DATA/padding.bin", padding)
+        for info in source.infolist():
+            archive.writestr(info, source.read(info))
+    with moto_server(monkeypatch) as s3:
+        s3.create_bucket(Bucket="input-bucket")
+        s3.put_object(Bucket="input-bucket", Key="uploads/product.zip", Body=buffer.getvalue())
+        path = vsizip_path("/vsis3/input-bucket/uploads/product.zip", fixture.image)
+        with caplog.at_level(logging.DEBUG, logger="rasterio"), rasterio.Env(
+                CPL_DEBUG=True, CPL_VSIL_CURL_ALLOWED_EXTENSIONS=".tif,.tiff,.zip"):
+            with rasterio.open(path) as dataset:
+                assert dataset.driver == "JP2OpenJPEG" and dataset.read().any()
+    ranges = [tuple(map(int, match)) for match in re.findall(r"Downloading (\d+)-(\d+)", caplog.text)]
+    assert ranges and sum(end - start + 1 for start, end in ranges) < 1 << 20, ranges
