@@ -42,6 +42,7 @@ def band_from_filename(name: str) -> str | None:
 
 
 def _one(matches: list[re.Match], what: str) -> re.Match:
+    """The single match, or InvalidProduct: a product with two metadata files or granules is ambiguous."""
     if len(matches) != 1:
         raise InvalidProduct(f"The product holds {len(matches)} {what}; exactly one is expected.")
     return matches[0]
