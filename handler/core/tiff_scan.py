@@ -33,10 +33,10 @@ class ScanLimits:
     """What a file may hold before GDAL opens it (real GeoTIFFs and COGs use a small fraction)."""
 
     max_ifds: int = 64                      # images, overviews, masks, EXIF/GPS directories
-    max_entries: int = 256                  # tags per IFD
+    max_entries: int = 128                  # tags per IFD
     max_tag_bytes: int = 1 << 20            # one tag's payload (block arrays excepted)
     max_total_tag_bytes: int = 4 << 20      # all tags' payloads in the file (block arrays excepted)
-    max_metadata_items: int = 10_000        # <Item> elements in all GDAL_METADATA tags
+    max_metadata_items: int = 4096          # <Item> elements in all GDAL_METADATA tags
     max_bands: int = LIMITS.max_bands       # SamplesPerPixel of any IFD
 
 
