@@ -93,6 +93,22 @@ def jp2_bytes(data: np.ndarray, transform: Affine, crs: str, *, resolutions: int
         return memfile.read()
 
 
+BAND_JP2_NAME = "T29RKH_20200219T112111_B04_10m.jp2"  # what the band is called in its product
+TCI_JP2_NAME = "T34SGA_20200318T085701_TCI_10m.jp2"
+
+
+def band_jp2(**options) -> bytes:
+    """B04 of 29RKH as ESA ships a band: single-band uint16, lossless, at the L2A fixtures' 10 m size."""
+    scene = bands_scene(TEN_METRE_SIZE)
+    return jp2_bytes(scene.data[2:3], scene.transform, scene.crs, **options)
+
+
+def tci_jp2(**options) -> bytes:
+    """The real 34SGA TCI as ESA ships a TCI: 3-band uint8, lossy, 1098² (4 tiles, 5 levels)."""
+    scene = tci_scene(L1C_TCI_SIZE)
+    return jp2_bytes(scene.data, scene.transform, scene.crs, lossless=False, **options)
+
+
 # --- Hand-made JPEG 2000 headers --------------------------------------------------------------------
 
 def box(kind: bytes, payload: bytes, length: int | None = None) -> bytes:

@@ -11,22 +11,11 @@ from rasterio.io import MemoryFile
 from handler.core.errors import HeaderTooComplex, UnreadableRaster, UnsupportedFormat
 from handler.core.jp2_scan import GEOJP2_UUID, JP2_LIMITS, scan_jp2
 from handler.core.tiff_scan import bytes_reader
-from tests.products import (L1C_TCI_SIZE, TEN_METRE_SIZE, bands_scene, box, codestream, jp2_bytes, jp2_file,
-                            tci_scene)
+from tests.products import band_jp2, box, codestream, jp2_file, tci_jp2
 
 
 def scan(data: bytes):
     return scan_jp2(bytes_reader(data), len(data))
-
-
-def band_jp2(**options) -> bytes:
-    scene = bands_scene(TEN_METRE_SIZE)
-    return jp2_bytes(scene.data[2:3], scene.transform, scene.crs, **options)
-
-
-def tci_jp2(**options) -> bytes:
-    scene = tci_scene(L1C_TCI_SIZE)
-    return jp2_bytes(scene.data, scene.transform, scene.crs, lossless=False, **options)
 
 
 @pytest.mark.parametrize("build, ext, components, bits", [

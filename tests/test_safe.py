@@ -20,8 +20,8 @@ from handler.core.safe import band_from_filename, read_product, vsizip_path
 from handler.core.safe_metadata import parse_metadata
 from handler.core.tiff_scan import bytes_reader
 from handler.core.zip_archive import ZipArchive
-from tests.products import (BANDS, L1C_N0500, L2A_N0214, L2A_N0500, bands_scene, product_xml, rebuilt_zip,
-                            safe_zip, tci_from_bands)
+from tests.products import (BAND_JP2_NAME, BANDS, L1C_N0500, L2A_N0214, L2A_N0500, bands_scene, product_xml, rebuilt_zip,
+                            TCI_JP2_NAME, safe_zip, tci_from_bands)
 
 SPECS = {"l2a-baseline-05.00": L2A_N0500, "l2a-baseline-02.14": L2A_N0214, "l1c-baseline-05.00": L1C_N0500}
 
@@ -115,6 +115,8 @@ def test_vsizip_path_format():
 
 @pytest.mark.parametrize("name, band", [
     ("T32TQM_20220609T101559_B04_10m.jp2", "B04"),
+    (BAND_JP2_NAME, "B04"),
+    (TCI_JP2_NAME, "TCI"),
     ("GRANULE/L2A_T32TQM_A036601_20220609T101554/IMG_DATA/R60m/T32TQM_20220609T101559_TCI_60m.jp2", "TCI"),
     ("T32TQM_20220609T101559_B8A_20m.jp2", "B8A"),
     ("T34UCF_20230823T095559_B10.jp2", "B10"),
