@@ -27,6 +27,8 @@ from tests.rasters import REAL_DATA, reflectance_stack
 REAL_BANDS = [REAL_DATA / f"S2A_29RKH_20200219_L2A_{band}_100m.tif" for band in ("B02", "B03", "B04")]
 REAL_TCI = REAL_DATA / "S2A_34SGA_20200318_L2A_TCI_100m.tif"
 BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
+RESOLUTION = {band: 10 if band in ("B02", "B03", "B04", "B08") else 60 if band in ("B01", "B09", "B10") else 20
+              for band in BANDS}
 
 
 @dataclass(frozen=True)
@@ -213,8 +215,8 @@ def product_xml(spec: ProductSpec, images: list[str], corners: list[tuple[float,
     quantification = (f"<QUANTIFICATION_VALUES_LIST>\n                {quantification}\n"
                       "            </QUANTIFICATION_VALUES_LIST>" if l2a else quantification)
     spectral = "".join(f'\n        <Spectral_Information bandId="{i}" physicalBand="{band.replace("B0", "B")}">'
-                       f'<RESOLUTION>{10 if band in ("B02", "B03", "B04", "B08") else 60 if band in ("B01", "B09", "B10") else 20}'
-                       "</RESOLUTION></Spectral_Information>" for i, band in enumerate(BANDS))
+                       f"<RESOLUTION>{RESOLUTION[band]}</RESOLUTION></Spectral_Information>"
+                       for i, band in enumerate(BANDS))
     files = "".join(f"\n                        <IMAGE_FILE>{name}</IMAGE_FILE>" for name in images)
     ring = " ".join(f"{lat!r} {lon!r}" for lat, lon in corners)
     content_qi = ("\n        <Image_Content_QI>\n"
@@ -307,8 +309,9 @@ def tile_xml(spec: ProductSpec, scene: Scene, nodata_percentage: float) -> bytes
     x, y = scene.transform.c, scene.transform.f
     sizes = "".join(f'\n      <Size resolution="{r}">\n        <NROWS>{10980 * 10 // r}</NROWS>\n'
                     f"        <NCOLS>{10980 * 10 // r}</NCOLS>\n      </Size>" for r in (10, 20, 60))
-    positions = "".join(f'\n      <Geoposition resolution="{r}">\n        <ULX>{x:.0f}</ULX>\n        <ULY>{y:.0f}</ULY>\n'
-                        f"        <XDIM>{r}</XDIM>\n        <YDIM>-{r}</YDIM>\n      </Geoposition>" for r in (10, 20, 60))
+    positions = "".join(f'\n      <Geoposition resolution="{r}">\n        <ULX>{x:.0f}</ULX>\n'
+                        f"        <ULY>{y:.0f}</ULY>\n        <XDIM>{r}</XDIM>\n        <YDIM>-{r}</YDIM>\n"
+                        "      </Geoposition>" for r in (10, 20, 60))
     tile_id = f"S2A_OPER_MSI_L{spec.level}_TL_2APS_{spec.generation}_A024271_T{spec.tile}_N{spec.baseline}"
     return f"""<?xml version="1.0" encoding="UTF-8" standalone="no"?>
 <n1:{level}_Tile_ID xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/S2_PDI_{level}_Tile_Metadata.xsd" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="https://psd-14.sentinel2.eo.esa.int/PSD/S2_PDI_{level}_Tile_Metadata.xsd">

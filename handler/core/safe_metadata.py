@@ -121,8 +121,9 @@ def parse_metadata(product_xml: bytes, tile_xml: bytes) -> ProductMetadata:
     spacecraft = _text(product, "SPACECRAFT_NAME", "metadata")
     baseline = _text(product, "PROCESSING_BASELINE", "metadata")
     orbit = _number(_text(product, "SENSING_ORBIT_NUMBER", "metadata"), "relative orbit", 1, 143)
-    if (identity is None or f"MSI{level}" not in product_id or _text(product, "PRODUCT_TYPE", "metadata") != product_type
-            or tile_match is None or tile_match.group(1) != identity.group(2) or orbit != int(identity.group(1))):
+    declared_type = _text(product, "PRODUCT_TYPE", "metadata")
+    if (identity is None or f"MSI{level}" not in product_id or declared_type != product_type or tile_match is None
+            or tile_match.group(1) != identity.group(2) or orbit != int(identity.group(1))):
         raise InvalidProduct("The product's id, type, level, orbit and tile do not agree.")
     if not SPACECRAFT.fullmatch(spacecraft) or not BASELINE.fullmatch(baseline):
         raise InvalidProduct("The product's spacecraft or processing baseline is not in ESA's format.")
