@@ -184,8 +184,8 @@ report_line() { grep -hoE 'REPORT RequestId.*' "$@" | tail -1 | tr '\t' ' '; }
 
 lap "events/*.json match events/make_events.py"
 "$APP_PY" events/make_events.py --out "$WORK/events" > /dev/null
-for f in events/http-api-*.json; do cmp -s "$f" "$WORK/events/$(basename "$f")" || die "$f is stale: run python events/make_events.py"; done
-echo "$(ls events/http-api-*.json | wc -l) HTTP API events up to date"
+for f in events/*.json; do cmp -s "$f" "$WORK/events/$(basename "$f")" || die "$f is stale: run python events/make_events.py"; done
+echo "$(ls events/*.json | wc -l) events up to date"
 
 lap "sam local invoke ApiFunction -e events/http-api-thumbnail.json"
 t=$(ms)
@@ -226,7 +226,7 @@ EOF
   # --env-vars overrides only variables the template declares: the four S3 endpoint ones are declared
   # (conditionally, absent on AWS) for this. boto3 reads AWS_ENDPOINT_URL_S3, GDAL the other three.
   cat > "$LOG/env-s3.json" <<EOF
-{"S3TriggerFunction": {"OUTPUT_BUCKET": "$OUT_BUCKET",
+{"S3TriggerFunction": {"INPUT_BUCKET": "$IN_BUCKET", "OUTPUT_BUCKET": "$OUT_BUCKET",
   "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:$MOTO_PORT", "AWS_S3_ENDPOINT": "127.0.0.1:$MOTO_PORT",
   "AWS_HTTPS": "NO", "AWS_VIRTUAL_HOSTING": "FALSE"}}
 EOF
@@ -250,10 +250,13 @@ assert png and s3.get_object(Bucket=sys.argv[1], Key=png[0])["Body"].read()[:8] 
 EOF
   # A replayed event (S3 delivers at least once) is recognised by the source ETag and not re-rendered.
   invoke_trigger invoke-s3-replay events/s3-put.json '"already_processed"'
+  # The same object through the two other routes: S3 in an SQS message, S3 via EventBridge.
+  invoke_trigger invoke-sqs events/sqs-s3-put.json '"batchItemFailures": \[\]'
+  invoke_trigger invoke-eventbridge events/eventbridge-object-created.json '"already_processed"'
 
   lap "sam local invoke S3TriggerFunction: a 4200x4200 upload without overviews gets a COG copy in cogs/"
   BIG_KEY=uploads/no-overviews-4200.tif
-  "$APP_PY" events/make_events.py --out "$WORK/events-big" --bucket "$IN_BUCKET" --key "$BIG_KEY" > /dev/null
+  "$APP_PY" events/make_events.py --out "$WORK/events-big" --bucket "$IN_BUCKET" --key "$BIG_KEY" --etag "" > /dev/null
   moto_py - "$IN_BUCKET" "$BIG_KEY" "$WORK/no-overviews.tif" <<'EOF'
 import sys, boto3, numpy as np, rasterio
 from rasterio.transform import from_origin

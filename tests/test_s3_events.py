@@ -8,11 +8,12 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 
-from events.make_events import eventbridge_event, s3_put_event, s3_test_event, sqs_event
+from events.make_events import S3_EVENT_SCENE, eventbridge_event, s3_put_event, s3_test_event, sqs_event, synthetic_geotiff
 from handler import s3_store, s3_trigger
 from handler.core.errors import UnsupportedFormat
 from handler.s3_events import MalformedRecord, ObjectEvent, read_notification
 from handler.s3_trigger import Rendered, handler
+from tests.s3_helpers import moto_server
 
 BUCKET = "input-bucket"
 BODY = b"II*\x00 not rendered here"
@@ -121,3 +122,22 @@ def test_committed_events_name_the_scene_ci_uploads():
               read_notification(bridge)]
     assert parsed[0] == parsed[1] == parsed[2] and not isinstance(parsed[0][0], MalformedRecord)
     assert parsed[0][0].etag and parsed[0][0].key.startswith("uploads/")
+
+
+@pytest.mark.parametrize("name", ["s3-put.json", "sqs-s3-put.json", "eventbridge-object-created.json"])
+def test_committed_events_render_the_scene_ci_uploads(name, monkeypatch, lambda_context):
+    """What .ci/sam.sh does under sam local: upload the 600 x 400 scene, invoke with the committed event.
+    Its ETag must be the event's, or the trigger skips the object as superseded."""
+    # Planted bug: a stale eTag in events/*.json (the old hand-written "0123456789abcdef") -> "superseded".
+    event = json.loads((EVENTS / name).read_text())
+    (target,) = read_notification(event if name != "sqs-s3-put.json" else json.loads(event["Records"][0]["body"]))
+    monkeypatch.setenv("INPUT_BUCKET", target.bucket)
+    with moto_server(monkeypatch) as client:
+        client.create_bucket(Bucket=target.bucket)
+        client.put_object(Bucket=target.bucket, Key=target.key, Body=synthetic_geotiff(*S3_EVENT_SCENE))
+        response = handler(event, lambda_context)
+        expected = {"batchItemFailures": []} if name == "sqs-s3-put.json" else {
+            "results": [{"key": target.key, "status": "written", "reason": ""}]}
+        assert response == expected
+        outputs = {o["Key"] for o in client.list_objects_v2(Bucket=target.bucket)["Contents"]}
+        assert f"thumbnails/{target.key.removeprefix('uploads/')}.png" in outputs

@@ -110,3 +110,16 @@ def test_output_bucket_objects_only_under_the_output_prefixes(function):
         for resource in statement["resources"]:
             if "OutputBucket.Arn}/" in resource:
                 assert resource.split("OutputBucket.Arn}", 1)[1] in ("/thumbnails/*", "/attributes/*", "/cogs/*"), resource
+
+
+def test_trigger_renders_only_the_bucket_its_notification_and_policy_name():
+    """The code-level bucket check (INPUT_BUCKET) names the same bucket as the S3 notification and the
+    read policy: a record naming any other bucket is skipped before S3 or GDAL is called."""
+    # Planted bug: INPUT_BUCKET: !Sub "${BucketNamePrefix}-other-..." in template.yaml -> the names differ.
+    template = yaml.load(TEMPLATE.read_text(), Loader=CloudFormationLoader)
+    input_bucket = text(template["Resources"]["InputBucket"]["Properties"]["BucketName"])
+    trigger = template["Resources"]["S3TriggerFunction"]["Properties"]
+    assert text(trigger["Environment"]["Variables"]["INPUT_BUCKET"]) == input_bucket
+    assert trigger["Events"]["Upload"]["Properties"]["Bucket"] == {"Ref": "InputBucket"}
+    (reads,) = [s for s in statements("S3TriggerFunction") if s["actions"] == ["s3:GetObject"]]
+    assert reads["resources"] == [f"arn:${{AWS::Partition}}:s3:::{input_bucket}/uploads/*"]
