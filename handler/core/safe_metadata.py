@@ -38,6 +38,7 @@ def parse_xml(data: bytes, what: str) -> Element:
 
 
 def _local(tag: Any) -> str:
+    """An element's tag without its namespace ("{ns}Name" -> "Name"); "" for comments and the like."""
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
@@ -47,6 +48,7 @@ def _elements(root: Element, name: str) -> list[Element]:
 
 
 def _text(root: Element, name: str, what: str, required: bool = True) -> str | None:
+    """The stripped text of the first `name` element; InvalidProduct when it is required and missing."""
     found = _elements(root, name)
     if not found or not (found[0].text or "").strip():
         if required:
