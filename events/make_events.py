@@ -10,7 +10,7 @@ compressed, with a nodata corner: small enough to ride in an HTTP API event as a
 and deterministic, so re-running this script does not change the committed events.
 
 The S3 trigger's events (direct S3 put, the same put in an SQS message, an S3 EventBridge "Object
-Created" event) name `--key` in `--bucket` with the size and ETag (MD5: a single-part upload) of the
+Created" event; and a put of a key S3 sends URL-encoded) name `--key` in `--bucket` with the size and ETag (MD5: a single-part upload) of the
 600 x 400 version of that scene, the one .ci/sam.sh uploads; `--etag ""` leaves the ETag out (the
 trigger then renders whatever version is current). Tests build their events with the same functions.
 
@@ -34,6 +34,7 @@ BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "
 BOUNDARY = "sentinel2-thumbnails-event-boundary"
 TIFF_NAME = "S2L2A_2022-06-09.tiff"
 S3_EVENT_SCENE = (600, 400)  # width, height of the scene the S3 events describe
+ENCODED_KEY = "uploads/my scene é+ü 2022-06-09.tiff"  # s3-put-encoded-key.json: "my+scene+%C3%A9%2B%C3%BC+..."
 EVENT_TIME = "2022-06-09T10:00:00Z"
 
 
@@ -151,7 +152,7 @@ def eventbridge_event(bucket: str, key: str, size: int, etag: str | None = None,
 def s3_test_event(bucket: str) -> dict:
     """What S3 sends once when a notification is configured (no object)."""
     return {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": EVENT_TIME, "Bucket": bucket,
-            "RequestId": "5582815E1AEA5ADF", "HostId": "8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE"}
+            "RequestId": "5582815E1AEA5ADF", "HostId": "EXAMPLE123/abcdefgh"}
 
 
 def main() -> None:
@@ -180,6 +181,7 @@ def main() -> None:
     etag = hashlib.md5(scene).hexdigest() if args.etag is None else args.etag or None
     put = s3_put_event((args.bucket, args.key, len(scene), etag))
     events.update({"s3-put.json": put, "sqs-s3-put.json": sqs_event(put),
+                   "s3-put-encoded-key.json": s3_put_event((args.bucket, ENCODED_KEY, len(scene), etag)),
                    "eventbridge-object-created.json": eventbridge_event(args.bucket, args.key, len(scene), etag)})
     args.out.mkdir(parents=True, exist_ok=True)
     for name, event in events.items():

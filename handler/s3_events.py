@@ -58,6 +58,7 @@ class MalformedRecord(ValueError):
 
 
 def _field(value: object, name: str) -> str:
+    """A required, non-empty text field of a record."""
     if not isinstance(value, str) or not value:
         raise MalformedRecord(f"{name} is missing or not a string")
     return value
@@ -75,22 +76,23 @@ def _read(parse: Callable[[T], ObjectEvent], record: T) -> ObjectEvent | Malform
 
 def from_s3_record(record: S3EventRecord) -> ObjectEvent:
     """A direct (or SQS-carried) S3 notification record; its key is URL-encoded ('+' is a space)."""
-    raw = _field(record.s3.get_object.raw_event.get("key"), "s3.object.key")
+    obj = record.s3.get_object
+    raw = _field(obj.raw_event.get("key"), "s3.object.key")
     try:
         key = unquote_plus(raw, errors="strict")
     except UnicodeDecodeError:
         raise MalformedRecord("s3.object.key is not URL-encoded UTF-8", raw) from None
-    s3 = record.s3
-    return ObjectEvent(_field(s3.bucket.name, "s3.bucket.name"), key, s3.get_object.size, s3.get_object.etag,
-                       s3.get_object.version_id, _field(record.event_name, "eventName").startswith(S3_CREATED))
+    return ObjectEvent(_field(record.s3.bucket.name, "s3.bucket.name"), key, obj.size, obj.etag, obj.version_id,
+                       _field(record.event_name, "eventName").startswith(S3_CREATED))
 
 
 def from_eventbridge(event: S3EventBridgeNotificationEvent) -> ObjectEvent:
     """An S3 EventBridge notification; its key is not URL-encoded (Powertools' `.key` would unquote it)."""
     detail = event.detail
     obj = detail.object
-    return ObjectEvent(_field(detail.bucket.name, "detail.bucket.name"), _field(obj.raw_event.get("key"), "detail.object.key"),
-                       int(obj["size"]), obj.etag, obj.get("version-id"), event.detail_type == EVENTBRIDGE_CREATED)
+    key = _field(obj.raw_event.get("key"), "detail.object.key")
+    return ObjectEvent(_field(detail.bucket.name, "detail.bucket.name"), key, int(obj["size"]), obj.etag,
+                       obj.get("version-id"), event.detail_type == EVENTBRIDGE_CREATED)
 
 
 def read_notification(payload: object) -> list[ObjectEvent | MalformedRecord]:
@@ -119,5 +121,5 @@ def read_sqs_message(record: SQSRecord) -> list[ObjectEvent | MalformedRecord]:
 def is_sqs_batch(event: object) -> bool:
     """True for an SQS event source mapping's batch (records from aws:sqs)."""
     records = event.get("Records") if isinstance(event, dict) else None
-    return isinstance(records, list) and bool(records) and isinstance(records[0], dict) \
-        and records[0].get("eventSource") == "aws:sqs"
+    first = records[0] if isinstance(records, list) and records else None
+    return isinstance(first, dict) and first.get("eventSource") == "aws:sqs"

@@ -8,7 +8,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 
-from events.make_events import S3_EVENT_SCENE, eventbridge_event, s3_put_event, s3_test_event, sqs_event, synthetic_geotiff
+from events.make_events import (S3_EVENT_SCENE, eventbridge_event, s3_put_event, s3_test_event, sqs_event,
+                                synthetic_geotiff)
 from handler import s3_store, s3_trigger
 from handler.core.errors import UnsupportedFormat
 from handler.s3_events import MalformedRecord, ObjectEvent, read_notification
@@ -104,7 +105,8 @@ def test_sqs_batch_reports_only_messages_with_s3_trouble(s3, rendered, lambda_co
     # Planted bug: a rejection raised instead of returned -> msg-1 (not a TIFF) is reported too.
     flaky_message = s3_put_event(upload(s3, "uploads/flaky.tif"), upload(s3, "uploads/b.tif"))
     event = sqs_event(s3_put_event(upload(s3, "uploads/a.tif")), s3_put_event(upload(s3, "uploads/bad.tif")),
-                      flaky_message, "{not json", s3_test_event(BUCKET), eventbridge_event(*upload(s3, "uploads/c.tif")))
+                      flaky_message, "{not json", s3_test_event(BUCKET),
+                      eventbridge_event(*upload(s3, "uploads/c.tif")))
     assert handler(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "msg-2"}]}
     # The other object of the failed message was still rendered; SQS delivers the message again,
     # where it is skipped and the flaky object tried again.
@@ -124,7 +126,8 @@ def test_committed_events_name_the_scene_ci_uploads():
     assert parsed[0][0].etag and parsed[0][0].key.startswith("uploads/")
 
 
-@pytest.mark.parametrize("name", ["s3-put.json", "sqs-s3-put.json", "eventbridge-object-created.json"])
+@pytest.mark.parametrize("name", ["s3-put.json", "sqs-s3-put.json", "eventbridge-object-created.json",
+                                  "s3-put-encoded-key.json"])
 def test_committed_events_render_the_scene_ci_uploads(name, monkeypatch, lambda_context):
     """What .ci/sam.sh does under sam local: upload the 600 x 400 scene, invoke with the committed event.
     Its ETag must be the event's, or the trigger skips the object as superseded."""

@@ -149,7 +149,8 @@ def raises(error: Exception):
 
 
 def gdal_http_error(code: int) -> Exception:
-    """What the core raises when GDAL's /vsis3/ read gets an HTTP error: UnreadableRaster, the HTTP error in its chain."""
+    """What the core raises when GDAL's /vsis3/ read gets an HTTP error: UnreadableRaster, with the
+    HTTP error in its cause chain."""
     try:
         try:
             raise CPLE_HttpResponseError(11, 1, f"HTTP response code: {code}")
@@ -291,7 +292,8 @@ def test_output_bucket_and_truncated_objects(served_s3, lambda_context, monkeypa
     monkeypatch.setenv("OUTPUT_BUCKET", "output-bucket")
     response = invoke(lambda_context, put(served_s3, "uploads/ok.tif"), put(served_s3, "uploads/cut.tif", SCENE[:200]),
                       put(served_s3, "uploads/half.tif", SCENE[: len(SCENE) // 2]))
-    assert results(response) == {"uploads/ok.tif": ("written", ""), "uploads/cut.tif": ("rejected", "unreadable_raster"),
+    assert results(response) == {"uploads/ok.tif": ("written", ""),
+                                 "uploads/cut.tif": ("rejected", "unreadable_raster"),
                                  "uploads/half.tif": ("rejected", "unreadable_raster")}
     assert keys(served_s3, "output-bucket") == ["attributes/ok.tif.json", "thumbnails/ok.tif.png"]
 
@@ -299,8 +301,10 @@ def test_output_bucket_and_truncated_objects(served_s3, lambda_context, monkeypa
 def test_scenes_without_usable_overviews_get_a_cog_copy(served_s3, lambda_context, monkeypatch, tmp_path):
     monkeypatch.setenv("COG_COPY_MAX_BYTES", str(len(SCENE)))
     monkeypatch.setattr(cog, "COPY_ABOVE_PIXELS", 1000)  # SCENE is 90 x 60: make it count as big
-    response = invoke(lambda_context, put(served_s3, "uploads/a.tif"), put(served_s3, "uploads/over-limit.tif", SCENE + b"\0"))
-    assert results(response) == {"uploads/a.tif": ("written", "with_cog_copy"), "uploads/over-limit.tif": ("written", "")}
+    response = invoke(lambda_context, put(served_s3, "uploads/a.tif"),
+                      put(served_s3, "uploads/over-limit.tif", SCENE + b"\0"))
+    assert results(response) == {"uploads/a.tif": ("written", "with_cog_copy"),
+                                 "uploads/over-limit.tif": ("written", "")}
     assert [k for k in keys(served_s3) if k.startswith("cogs/")] == ["cogs/a.tif"]
     copy = served_s3.get_object(Bucket=BUCKET, Key="cogs/a.tif")
     assert copy["ContentType"].startswith("image/tiff") and copy["Metadata"]["source-etag"]
