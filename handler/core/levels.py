@@ -35,6 +35,7 @@ class Level:
 
 
 def full_level(dataset: DatasetReader, band: int) -> Level:
+    """The full-resolution image as a level."""
     return Level(None, dataset.width, dataset.height, dataset.block_shapes[band - 1])
 
 
