@@ -199,6 +199,10 @@ def test_paged_reader_fetches_each_page_once_within_its_budget():
     with pytest.raises(HeaderTooComplex):
         paged(600_000, 10)  # a fourth page: over the 192 KiB budget
     assert paged.fetched == 3 << 16 and paged.requests == 2
+    one_call = PagedReader(fetch, len(data), max_requests=1)
+    assert one_call(0, 10) == data[:10]
+    with pytest.raises(HeaderTooComplex):
+        one_call(1 << 19, 10)
 
 
 def test_uploads_are_scanned_before_gdal_sees_them(monkeypatch, tmp_path):
