@@ -14,7 +14,7 @@ import pytest
 from handler import s3_store
 from handler.s3_trigger import handler
 from tests.rasters import geotiff_bytes, reflectance_stack
-from events.make_events import s3_put_event
+from events.make_events import eventbridge_event, s3_put_event, sqs_event
 from tests.s3_helpers import moto_server
 from tests.security.hostile import (SCENE, CountingServer, assert_no_leak, deflate_bomb, empty_geotiff, header_bomb,
                                     mrf_xml, raw_vrt, simple_source_vrt, wms_xml)
@@ -214,3 +214,23 @@ def test_records_naming_another_bucket_are_never_read(s3, lambda_context, monkey
         "uploads/secret.tif": ("skipped", "other_bucket")}
     assert outputs(s3) == [] and [o["Key"] for o in s3.list_objects_v2(Bucket="private-bucket")["Contents"]] == [
         "uploads/secret.tif"]
+
+
+@pytest.mark.parametrize("route", ["s3", "sqs", "eventbridge"])
+def test_hostile_files_are_never_retried_whatever_route_brings_them(s3, lambda_context, route):
+    """Through every route S3 notifications take, bad files are rejections: the direct and EventBridge
+    invocations return, the SQS batch reports no failed message, and nothing is written."""
+    # Planted bug: is_transient always True -> direct/EventBridge raise, SQS reports every message.
+    objects = {"uploads/vrt.tif": raw_vrt("/proc/self/environ").encode(), "uploads/bomb.tif": header_bomb(),
+               "uploads/cut.tif": SCENE[:300], "uploads/pdf.tif": b"%PDF-1.7 " + bytes(200)}
+    notices = [(BUCKET, key, len(body), s3.put_object(Bucket=BUCKET, Key=key, Body=body)["ETag"].strip('"'))
+               for key, body in objects.items()]
+    if route == "sqs":
+        response = handler(sqs_event(*[s3_put_event(notice) for notice in notices]), lambda_context)
+        assert response == {"batchItemFailures": []}
+    else:
+        for notice in notices:
+            event = s3_put_event(notice) if route == "s3" else eventbridge_event(*notice)
+            (result,) = handler(event, lambda_context)["results"]
+            assert result["status"] == "rejected", result
+    assert outputs(s3) == []
