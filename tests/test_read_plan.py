@@ -17,7 +17,7 @@ from handler.core.levels import opened_levels
 from handler.core.plan import plan_read
 from handler.http_errors import STATUS_BY_ERROR
 from tests.rasters import geotiff_bytes, reflectance_stack
-from tests.security.tiff_writer import LZMA, MASK, REDUCED, Ifd, geo_tags, write_tiff
+from tests.security.tiff_writer import GDAL_NODATA, LZMA, MASK, REDUCED, Ifd, ascii_tag, geo_tags, write_tiff
 
 # A deflate block of 512 x 512 uint16 ones: an overview that is read shows up as non-zero pixels.
 ONES = zlib.compress(np.ones((512, 512), "<u2").tobytes())
@@ -165,3 +165,11 @@ def test_a_cog_copy_that_would_outlast_the_deadline_is_not_started(tmp_path, mon
     with open_bytes(data) as dataset:
         assert cog.needs_cog_copy(dataset, 512, Deadline.after(60))
         assert not cog.needs_cog_copy(dataset, 512, Deadline.after(0.01))
+
+
+def test_a_nodata_the_intermediate_cannot_hold_is_not_an_error():
+    """float64 becomes a float32 intermediate; GDAL's MEM dataset refuses a nodata of 1e300 for it."""
+    data = write_tiff([Ifd(2048, 2048, dtype="float64", tags={**geo_tags(), GDAL_NODATA: ascii_tag("1e300")})])
+    with open_bytes(data) as dataset:
+        assert dataset.nodata == 1e300
+        assert render_thumbnail(dataset, RenderOptions(size=64, resampling="cubic")).width == 64

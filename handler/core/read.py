@@ -100,10 +100,21 @@ def _read_mask(source: DatasetReader, plan: ReadPlan, chunks: list[Chunk] | None
                          (), plan.read_shape, chunks, "uint8", deadline)
 
 
+def _holds(dtype: np.dtype, value: float) -> bool:
+    """Whether `dtype` can hold `value` exactly enough to compare (NaN only in floating types)."""
+    if np.dtype(dtype).kind == "f":
+        return math.isnan(value) or abs(value) <= float(np.finfo(dtype).max)
+    info = np.iinfo(dtype)
+    return not math.isnan(value) and int(info.min) <= value <= int(info.max)
+
+
 def _apply_kernel(values: np.ndarray, shape: tuple[int, int], kernel: Resampling, nodata: float | None) -> np.ndarray:
     """Resample the bounded intermediate `values` to `shape` with `kernel`, in memory (GDAL's MEM driver,
-    so the kernel and its nodata handling are GDAL's own)."""
+    so the kernel and its nodata handling are GDAL's own). A nodata the intermediate's dtype cannot
+    hold (a uint16 file declaring -1) matches no pixel, so it is left out."""
     bands, rows, cols = values.shape
+    if nodata is not None and not _holds(values.dtype, nodata):
+        nodata = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open("", "w+", driver="MEM", count=bands, width=cols, height=rows, dtype=values.dtype,
@@ -132,7 +143,7 @@ def _validity(dataset: DatasetReader, values: np.ndarray, mask: np.ndarray | Non
     if mask is not None:
         return valid & (mask > 0)
     nodata = dataset.nodata if dataset.nodata is not None else 0
-    if not np.isnan(nodata):
+    if not np.isnan(nodata) and _holds(values.dtype, nodata):  # float32 cannot equal 1e300
         valid &= ~(values == nodata).all(axis=0)
     return valid
 
