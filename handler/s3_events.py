@@ -15,6 +15,8 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, S3EventBridgeN
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from handler.s3_store import version_id
+
 TEST_EVENT = "s3:TestEvent"
 S3_CREATED = "ObjectCreated:"  # eventName prefix: ObjectCreated:Put, :Post, :Copy, :CompleteMultipartUpload
 EVENTBRIDGE_CREATED = "Object Created"  # detail-type
@@ -82,8 +84,8 @@ def from_s3_record(record: S3EventRecord) -> ObjectEvent:
         key = unquote_plus(raw, errors="strict")
     except UnicodeDecodeError:
         raise MalformedRecord("s3.object.key is not URL-encoded UTF-8", raw) from None
-    return ObjectEvent(_field(record.s3.bucket.name, "s3.bucket.name"), key, obj.size, obj.etag, obj.version_id,
-                       _field(record.event_name, "eventName").startswith(S3_CREATED))
+    return ObjectEvent(_field(record.s3.bucket.name, "s3.bucket.name"), key, obj.size, obj.etag,
+                       version_id(obj.version_id), _field(record.event_name, "eventName").startswith(S3_CREATED))
 
 
 def from_eventbridge(event: S3EventBridgeNotificationEvent) -> ObjectEvent:
@@ -92,7 +94,7 @@ def from_eventbridge(event: S3EventBridgeNotificationEvent) -> ObjectEvent:
     obj = detail.object
     key = _field(obj.raw_event.get("key"), "detail.object.key")
     return ObjectEvent(_field(detail.bucket.name, "detail.bucket.name"), key, int(obj["size"]), obj.etag,
-                       obj.get("version-id"), event.detail_type == EVENTBRIDGE_CREATED)
+                       version_id(obj.get("version-id")), event.detail_type == EVENTBRIDGE_CREATED)
 
 
 def read_notification(payload: object) -> list[ObjectEvent | MalformedRecord]:

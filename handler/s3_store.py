@@ -17,6 +17,7 @@ from handler.core.tiff_scan import PagedReader
 # Outputs carry the source object's ETag so replayed events are recognised.
 SOURCE_ETAG = "source-etag"
 MISSING = ("404", "NoSuchKey", "NotFound")
+NULL_VERSION = "null"  # the version id of objects put while versioning is suspended: names no version
 # A conditional write that lost: the key changed since it was looked at (or a concurrent one won).
 CONFLICT = ("PreconditionFailed", "ConditionalRequestConflict", *MISSING)
 # A plain relative key: no scheme, no leading slash, no GDAL prefixes or XML; matched whole (`fullmatch`:
@@ -71,6 +72,12 @@ def validate_key(key: str, prefix: str) -> str:
     return key
 
 
+def version_id(value: str | None) -> str | None:
+    """A version id that names one version, or None (unversioned, or "null" while versioning is suspended,
+    where every put reuses it and only the ETag tells versions apart)."""
+    return None if value in (None, "", NULL_VERSION) else value
+
+
 def _head(bucket: str, key: str) -> dict | None:
     try:
         return s3_client().head_object(Bucket=bucket, Key=key)
@@ -85,7 +92,8 @@ def head(bucket: str, key: str) -> ObjectInfo | None:
     response = _head(bucket, key)
     if response is None:
         return None
-    return ObjectInfo(bucket, key, response["ContentLength"], response["ETag"].strip('"'), response.get("VersionId"))
+    return ObjectInfo(bucket, key, response["ContentLength"], response["ETag"].strip('"'),
+                      version_id(response.get("VersionId")))
 
 
 def output_etag(bucket: str, key: str) -> str | None:

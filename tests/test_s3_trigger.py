@@ -208,6 +208,18 @@ def test_versioned_bucket_renders_only_the_current_version_the_event_names(mocke
     assert attributes["Metadata"]["source-etag"] == new[3]
 
 
+def test_suspended_versioning_tells_versions_apart_by_etag(mocked_s3, lambda_context, fake_render):
+    """With versioning suspended every put gets version id "null" (S3 says so; moto omits it): only the
+    ETag names a version."""
+    # Planted bug: s3_store.version_id keeping "null" -> the current version's event is "superseded" too.
+    mocked_s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
+    old = put(mocked_s3, "uploads/a.tif", SCENE)[:4] + ("null",)
+    new = put(mocked_s3, "uploads/a.tif", SCENE + b"\0")[:4] + ("null",)
+    assert results(invoke(lambda_context, old)) == {"uploads/a.tif": ("skipped", "superseded")}
+    assert results(invoke(lambda_context, new)) == {"uploads/a.tif": ("written", "")}
+    assert [source.etag for source in fake_render] == [new[3]]
+
+
 def test_object_replaced_during_the_render_writes_nothing(mocked_s3, lambda_context, monkeypatch):
     # Planted bug: write_outputs without the source check -> the old render's outputs are written.
     scene = put(mocked_s3, "uploads/a.tif")
