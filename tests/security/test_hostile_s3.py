@@ -6,6 +6,7 @@ files, and keys GDAL would read differently from boto3. Every case asserts that 
 """
 
 import json
+import struct
 import time
 import urllib.request
 
@@ -222,7 +223,10 @@ def test_hostile_files_are_never_retried_whatever_route_brings_them(s3, lambda_c
     invocations return, the SQS batch reports no failed message, and nothing is written."""
     # Planted bug: is_transient always True -> direct/EventBridge raise, SQS reports every message.
     objects = {"uploads/vrt.tif": raw_vrt("/proc/self/environ").encode(), "uploads/bomb.tif": header_bomb(),
-               "uploads/cut.tif": SCENE[:300], "uploads/pdf.tif": b"%PDF-1.7 " + bytes(200)}
+               "uploads/cut.tif": SCENE[:300], "uploads/pdf.tif": b"%PDF-1.7 " + bytes(200),
+               # Offsets past the end of the object: out-of-range reads are the file's fault, not S3 trouble.
+               "uploads/ifd-far.tif": b"II*\x00" + struct.pack("<I", 10**9) + bytes(64),
+               "uploads/bigtiff-far.tif": b"II+\x00\x08\x00\x00\x00" + struct.pack("<Q", 2**40) + bytes(64)}
     notices = [(BUCKET, key, len(body), s3.put_object(Bucket=BUCKET, Key=key, Body=body)["ETag"].strip('"'))
                for key, body in objects.items()]
     if route == "sqs":
