@@ -15,6 +15,7 @@ from rasterio.io import DatasetReader
 
 from handler import s3_store
 from handler.core import RenderOptions, open_file, read_attributes, render_thumbnail
+from handler.core.deadline import Deadline
 from handler.core.errors import InputTooLarge, InvalidKey, InvalidRequest, ObjectNotFound, OutputTooLarge
 from handler.core.options import ImageFormat, Preset, ResamplingName, Stretch, parse_bands
 from handler.http_errors import error_response, install_error_handlers
@@ -29,6 +30,21 @@ app = FastAPI(
 install_error_handlers(app)
 
 CurrentSettings = Annotated[Settings, Depends(Settings.from_env)]
+# Seconds kept from Lambda's remaining time to encode and return the answer.
+ANSWER_MARGIN_SECONDS = 1.0
+
+
+def request_deadline(request: Request, settings: CurrentSettings) -> Deadline:
+    """When this request must stop rendering: REQUEST_DEADLINE_SECONDS from now (under API Gateway's
+    29 s), or sooner when the Lambda invocation (Mangum's `aws.context`) has less time left."""
+    seconds = settings.request_deadline_seconds
+    context = request.scope.get("aws.context")
+    if context is not None:
+        seconds = min(seconds, context.get_remaining_time_in_millis() / 1000 - ANSWER_MARGIN_SECONDS)
+    return Deadline.after(seconds)
+
+
+RequestDeadline = Annotated[Deadline, Depends(request_deadline)]
 ImageFile = Annotated[UploadFile | None, File(description="A Sentinel-2 GeoTIFF or COG (up to 4 MiB on Lambda, "
                                                           "MAX_UPLOAD_BYTES (2 GiB) on a local server).")]
 ObjectKey = Annotated[str | None, Form(description="Instead of a file: a key in the input bucket, "
@@ -131,6 +147,7 @@ def attributes(settings: CurrentSettings, image_file: ImageFile = None, key: Obj
           responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}})
 def thumbnail(
     settings: CurrentSettings,
+    deadline: RequestDeadline,
     image_file: ImageFile = None,
     key: ObjectKey = None,
     target_resolution: Annotated[int, Form(description="Longest side of the thumbnail in pixels.")] = 512,
@@ -148,7 +165,7 @@ def thumbnail(
                             gain=gain, boa_offset=boa_offset, image_format=format, resampling=resampling)
     with (open_request_input(image_file, key, settings, prefer_cog_copy=True) as (dataset, input_bytes),
           rendering_metrics(input_bytes)):
-        image = render_thumbnail(dataset, options)
+        image = render_thumbnail(dataset, options, deadline)
     if len(image.content) > settings.max_response_bytes:
         raise OutputTooLarge(f"The thumbnail is {len(image.content):,} bytes, over the {settings.max_response_bytes:,} "
                              "a Lambda response can carry; ask for a smaller target_resolution or format=jpeg.")

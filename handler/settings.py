@@ -37,6 +37,11 @@ class Settings:
     max_response_bytes: int = 4_500_000
     presign_expires: int = 900
     cog_copy_max_bytes: int = 0
+    # API requests stop rendering after this many seconds: below API Gateway's 29 s integration timeout,
+    # so the client gets our 413 deadline_exceeded instead of a gateway 503/504.
+    request_deadline_seconds: float = 25.0
+    # The S3 trigger keeps this much of Lambda's remaining time to write outputs after rendering.
+    trigger_write_margin_seconds: float = 15.0
 
     @classmethod
     def from_env(cls) -> "Settings":

@@ -99,3 +99,11 @@ def test_oversize_body_is_413_with_s3_hint(on_lambda):
 
 def test_unknown_route_is_json_404():
     assert_error(client.get("/nope"), 404, "not_found")
+
+
+def test_thumbnail_past_the_request_deadline_is_413(monkeypatch):
+    """REQUEST_DEADLINE_SECONDS bounds the render: a scene that cannot finish in time gets a clear 413."""
+    monkeypatch.setenv("REQUEST_DEADLINE_SECONDS", "0")
+    assert_error(post("/thumbnail"), 413, "deadline_exceeded")
+    monkeypatch.setenv("REQUEST_DEADLINE_SECONDS", "25")
+    assert post("/thumbnail").status_code == 200

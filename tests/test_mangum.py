@@ -58,3 +58,12 @@ def test_error_through_api_gateway(lambda_context):
     response = handler(http_api_v2_event("/attributes", multipart({}, b"%PDF-1.4")), lambda_context)
     assert response["statusCode"] == 415
     assert json.loads(response["body"])["error"]["code"] == "unsupported_format"
+
+
+def test_thumbnail_that_would_outlast_the_invocation_is_413(lambda_context):
+    """The deadline follows Lambda's remaining time when that is shorter than REQUEST_DEADLINE_SECONDS."""
+    lambda_context.remaining_ms = 900  # under the margin kept to answer
+    response = handler(http_api_v2_event("/thumbnail", multipart({"target_resolution": "200"}, SCENE)),
+                       lambda_context)
+    assert response["statusCode"] == 413
+    assert json.loads(response["body"])["error"]["code"] == "deadline_exceeded"
