@@ -16,7 +16,7 @@ from handler.core.limits import LIMITS
 
 Read = Callable[[int, int], bytes]
 
-# Bytes per value of each TIFF field type (TIFF 6.0, BigTIFF); libtiff ignores entries of other types.
+# Bytes per value of each TIFF field type (TIFF 6.0, BigTIFF); other types count as 8 so the caps stay safe.
 TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
 IMAGE_WIDTH, IMAGE_LENGTH, SAMPLES_PER_PIXEL, ROWS_PER_STRIP, PLANAR_CONFIG = 256, 257, 277, 278, 284
 STRIP_OFFSETS, STRIP_BYTE_COUNTS, TILE_WIDTH, TILE_LENGTH, TILE_OFFSETS, TILE_BYTE_COUNTS = 273, 279, 322, 323, 324, 325
