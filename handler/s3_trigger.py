@@ -15,7 +15,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -28,7 +28,8 @@ from rasterio._err import (CPLE_AWSAccessDeniedError, CPLE_AWSBucketNotFoundErro
 from handler import s3_store
 from handler.core import RenderOptions, read_attributes, render_thumbnail
 from handler.core.cog import needs_cog_copy, write_cog
-from handler.core.errors import RasterError, UnreadableRaster
+from handler.core.deadline import Deadline
+from handler.core.errors import DeadlineExceeded, RasterError, UnreadableRaster
 from handler.observability import logger, metrics, record_rejected, rendering_metrics, tracer
 from handler.s3_events import MalformedRecord, ObjectEvent, is_sqs_batch, read_notification, read_sqs_message
 from handler.settings import OutputKeys, Settings
@@ -37,11 +38,18 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 # Lost conditional writes (another render of the same key wrote in between) before the event is retried.
 MAX_WRITE_ATTEMPTS = 3
+
+
+class OutOfSharedTime(RuntimeError):
+    """An object ran out of time that earlier objects of the same invocation had used: a retry gives
+    it the whole time, so this is not the file's fault."""
+
+
 # S3 or network trouble: boto3's errors, and what GDAL's /vsis3/ reads raise for HTTP and AWS errors
 # (the core wraps those in UnreadableRaster; they stay in its cause chain).
-TRANSIENT_ERRORS = (BotoCoreError, ClientError, CPLE_HttpResponseError, CPLE_AWSError, CPLE_AWSObjectNotFoundError,
-                    CPLE_AWSAccessDeniedError, CPLE_AWSBucketNotFoundError, CPLE_AWSInvalidCredentialsError,
-                    CPLE_AWSSignatureDoesNotMatchError)
+TRANSIENT_ERRORS = (OutOfSharedTime, BotoCoreError, ClientError, CPLE_HttpResponseError, CPLE_AWSError,
+                    CPLE_AWSObjectNotFoundError, CPLE_AWSAccessDeniedError, CPLE_AWSBucketNotFoundError,
+                    CPLE_AWSInvalidCredentialsError, CPLE_AWSSignatureDoesNotMatchError)
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,20 @@ class Outcome:
 
 class RetryLater(RuntimeError):
     """Some objects of a notification hit S3 or network trouble; the others are done."""
+
+
+@dataclass
+class InvocationTime:
+    """Lambda's remaining time, shared by every object of one invocation (an event's records, an SQS
+    batch). The first object rendered has all of it: running out is then its own cost, a rejection."""
+
+    remaining_ms: Callable[[], int]
+    write_margin_seconds: float
+    used: bool = False
+
+    def deadline(self) -> Deadline:
+        """Rendering must end in time to write the outputs before Lambda stops the invocation."""
+        return Deadline.after(self.remaining_ms() / 1000 - self.write_margin_seconds)
 
 
 def skip_reason(event: ObjectEvent, settings: Settings) -> str | None:
@@ -108,12 +130,13 @@ class Output:
     content_type: str
 
 
-def render_object(source: s3_store.ObjectInfo, settings: Settings) -> Rendered:
-    """Thumbnail PNG and attributes JSON of an S3 object."""
+def render_object(source: s3_store.ObjectInfo, settings: Settings, deadline: Deadline) -> Rendered:
+    """Thumbnail PNG and attributes JSON of an S3 object, and whether a COG copy fits before `deadline`."""
     with rendering_metrics(source.size), s3_store.open_object(source, settings.max_object_bytes) as dataset:
         attributes = read_attributes(dataset)
-        thumbnail = render_thumbnail(dataset, RenderOptions(size=settings.thumbnail_size))
-        wants_cog = source.size <= settings.cog_copy_max_bytes and needs_cog_copy(dataset, settings.thumbnail_size)
+        thumbnail = render_thumbnail(dataset, RenderOptions(size=settings.thumbnail_size), deadline)
+        wants_cog = (source.size <= settings.cog_copy_max_bytes
+                     and needs_cog_copy(dataset, settings.thumbnail_size, deadline))
     attributes["source"] = asdict(source)
     return Rendered(thumbnail.content, json.dumps(attributes, indent=2).encode(), wants_cog)
 
@@ -171,7 +194,20 @@ def write_cog_copy(source: s3_store.ObjectInfo, outputs: OutputKeys, settings: S
     return "with_cog_copy"
 
 
-def process_object(event: ObjectEvent, settings: Settings) -> Outcome:
+def render_in_time(source: s3_store.ObjectInfo, settings: Settings, time_left: InvocationTime) -> Rendered:
+    """`render_object` before the invocation's deadline; a later object that runs out of the shared
+    time raises OutOfSharedTime (retried) instead of DeadlineExceeded (a rejection)."""
+    first = not time_left.used
+    time_left.used = True
+    try:
+        return render_object(source, settings, time_left.deadline())
+    except DeadlineExceeded as error:
+        if first:
+            raise
+        raise OutOfSharedTime(f"{source.key} ran out of the time earlier objects used") from error
+
+
+def process_object(event: ObjectEvent, settings: Settings, time_left: InvocationTime) -> Outcome:
     """Render the object version `event` names unless it is skipped, done already, superseded or bad.
     Only S3/network failures are raised (a retry may succeed); bad files are logged rejections."""
     reason = skip_reason(event, settings)
@@ -188,7 +224,7 @@ def process_object(event: ObjectEvent, settings: Settings) -> Outcome:
     if s3_store.current_output(outputs.bucket, outputs.attributes, source) is not None:
         return Outcome(event.key, "skipped", "already_processed")
     try:
-        rendered = render_object(source, settings)
+        rendered = render_in_time(source, settings, time_left)
     except Exception as error:  # noqa: BLE001 - sorted into S3 trouble (raised) and the file's fault
         if is_transient(error):
             raise
@@ -206,20 +242,21 @@ def process_object(event: ObjectEvent, settings: Settings) -> Outcome:
     return Outcome(event.key, "written", write_cog_copy(source, outputs, settings))
 
 
-def process_item(item: ObjectEvent | MalformedRecord, settings: Settings) -> Outcome:
+def process_item(item: ObjectEvent | MalformedRecord, settings: Settings, time_left: InvocationTime) -> Outcome:
     """`process_object`, or a logged rejection of a record that names no object."""
     if isinstance(item, MalformedRecord):
         record_rejected("malformed_record", item.reason, key=item.key)
         return Outcome(item.key, "rejected", "malformed_record")
-    return process_object(item, settings)
+    return process_object(item, settings, time_left)
 
 
-def process_all(items: Iterable[ObjectEvent | MalformedRecord], settings: Settings) -> list[Outcome]:
+def process_all(items: Iterable[ObjectEvent | MalformedRecord], settings: Settings,
+                time_left: InvocationTime) -> list[Outcome]:
     """Each item on its own; S3 failures are logged, and raised as RetryLater once the others are done."""
     outcomes, failures = [], []
     for item in items:
         try:
-            outcomes.append(process_item(item, settings))
+            outcomes.append(process_item(item, settings, time_left))
         except Exception as error:  # S3/network trouble: finish the other objects, then retry
             logger.exception("transient failure", extra={"bucket": getattr(item, "bucket", ""), "key": item.key})
             failures.append(error)
@@ -233,11 +270,11 @@ def process_all(items: Iterable[ObjectEvent | MalformedRecord], settings: Settin
 _sqs_batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def process_sqs_batch(event: dict, context: LambdaContext, settings: Settings) -> dict:
+def process_sqs_batch(event: dict, context: LambdaContext, settings: Settings, time_left: InvocationTime) -> dict:
     """S3 notifications in SQS messages: `batchItemFailures` lists the messages that hit S3 failures
     (SQS delivers them again); every other message, bad files and malformed bodies included, is done."""
     def record_handler(record: SQSRecord) -> None:
-        process_all(read_sqs_message(record), settings)
+        process_all(read_sqs_message(record), settings, time_left)
 
     return process_partial_response(event=event, record_handler=record_handler, processor=_sqs_batch,
                                     context=context)
@@ -250,6 +287,7 @@ def handler(event: object, context: LambdaContext) -> dict:
     """Lambda entry point for S3 ObjectCreated notifications: direct (any number of records), in SQS
     messages (partial batch response) or as S3 EventBridge events."""
     settings = Settings.from_env()
+    time_left = InvocationTime(context.get_remaining_time_in_millis, settings.trigger_write_margin_seconds)
     if is_sqs_batch(event):
-        return process_sqs_batch(event, context, settings)
-    return {"results": [asdict(o) for o in process_all(read_notification(event), settings)]}
+        return process_sqs_batch(event, context, settings, time_left)
+    return {"results": [asdict(o) for o in process_all(read_notification(event), settings, time_left)]}

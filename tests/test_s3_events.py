@@ -39,7 +39,7 @@ def rendered(monkeypatch) -> list[str]:
     keys containing 'bad' like a file that is not a TIFF."""
     keys = []
 
-    def render(source, settings):
+    def render(source, settings, deadline):
         if "flaky" in source.key:
             raise EndpointConnectionError(endpoint_url="https://s3.amazonaws.com")
         if "bad" in source.key:

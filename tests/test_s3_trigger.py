@@ -60,7 +60,7 @@ def fake_render(monkeypatch):
     """Rendering replaced by fixed bytes (in-process moto cannot serve GDAL); records what it rendered."""
     rendered = []
 
-    def render(source, settings):
+    def render(source, settings, deadline):
         rendered.append(source)
         return FAKE
 
@@ -143,7 +143,7 @@ def test_transient_s3_errors_are_raised_for_retry(mocked_s3, lambda_context, mon
 
 
 def raises(error: Exception):
-    def render(source, settings):
+    def render(source, settings, deadline):
         raise error
     return render
 
@@ -224,7 +224,7 @@ def test_object_replaced_during_the_render_writes_nothing(mocked_s3, lambda_cont
     # Planted bug: write_outputs without the source check -> the old render's outputs are written.
     scene = put(mocked_s3, "uploads/a.tif")
 
-    def render_while_replaced(source, settings):
+    def render_while_replaced(source, settings, deadline):
         mocked_s3.put_object(Bucket=BUCKET, Key="uploads/a.tif", Body=SCENE + b"new")
         return FAKE
 
@@ -271,7 +271,7 @@ def test_conditional_put_refuses_a_changed_or_existing_output(mocked_s3):
 
 def test_outputs_that_keep_changing_make_the_event_retry(mocked_s3, lambda_context, monkeypatch):
     scene = put(mocked_s3, "uploads/a.tif")
-    monkeypatch.setattr(s3_trigger, "render_object", lambda source, settings: FAKE)
+    monkeypatch.setattr(s3_trigger, "render_object", lambda source, settings, deadline: FAKE)
 
     def always_lost(*args, **kwargs):
         raise s3_store.WriteConflict("lost")
@@ -308,6 +308,28 @@ def test_output_bucket_and_truncated_objects(served_s3, lambda_context, monkeypa
                                  "uploads/cut.tif": ("rejected", "unreadable_raster"),
                                  "uploads/half.tif": ("rejected", "unreadable_raster")}
     assert keys(served_s3, "output-bucket") == ["attributes/ok.tif.json", "thumbnails/ok.tif.png"]
+
+
+def test_a_scene_that_cannot_render_in_the_invocations_time_is_a_rejection(served_s3, lambda_context,
+                                                                            monkeypatch):
+    """The first object has all of the invocation's time: running out is its own cost, never retried."""
+    monkeypatch.setenv("TRIGGER_WRITE_MARGIN_SECONDS", "15")
+    lambda_context.remaining_ms = 15_000  # all of it kept for writing outputs
+    response = invoke(lambda_context, put(served_s3, "uploads/a.tif"))
+    assert results(response) == {"uploads/a.tif": ("rejected", "deadline_exceeded")}
+    assert keys(served_s3) == ["uploads/a.tif"]
+
+
+def test_a_later_object_out_of_the_time_others_used_is_retried_not_rejected(served_s3, lambda_context,
+                                                                             monkeypatch):
+    """In an invocation of its own the second object would get the whole time: a retry, not a rejection."""
+    monkeypatch.setenv("TRIGGER_WRITE_MARGIN_SECONDS", "15")
+    remaining = [60_000, 15_000]  # the first object renders, then the time is gone
+    monkeypatch.setattr(lambda_context, "get_remaining_time_in_millis",
+                        lambda: remaining.pop(0) if len(remaining) > 1 else remaining[0])
+    with pytest.raises(RuntimeError, match="will be retried"):
+        invoke(lambda_context, put(served_s3, "uploads/a.tif"), put(served_s3, "uploads/b.tif"))
+    assert keys(served_s3) == ["attributes/a.tif.json", "thumbnails/a.tif.png", "uploads/a.tif", "uploads/b.tif"]
 
 
 def test_scenes_without_usable_overviews_get_a_cog_copy(served_s3, lambda_context, monkeypatch, tmp_path):
