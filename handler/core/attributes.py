@@ -3,10 +3,12 @@
 import math
 from typing import Any
 
-from rasterio.errors import RasterioError
+from rasterio.enums import Compression
+from rasterio.errors import CRSError
 from rasterio.io import DatasetReader
 from rasterio.warp import transform_bounds
 
+from handler.core.reader import GDAL_ERRORS
 from handler.core.sentinel2 import band_names, dataset_radiometry
 
 
@@ -23,17 +25,24 @@ def _json_safe(value: Any) -> Any:
 
 
 def _bbox_wgs84(dataset: DatasetReader) -> list[float] | None:
+    """Bounds in WGS 84, or None when the CRS has no path to it (a sphere of radius 1, another planet)."""
     if dataset.crs is None:
         return None
     try:
         return list(transform_bounds(dataset.crs, "EPSG:4326", *dataset.bounds, densify_pts=21))
-    except RasterioError:
+    except (*GDAL_ERRORS, CRSError):  # PROJ's "no coordinate operation" comes as a CPLE_ error
         return None
+
+
+def _compression(dataset: DatasetReader) -> str | None:
+    """The codec's name: rasterio gives an enum for codecs it knows and the bare TIFF name for the
+    others libtiff names (NEXT, THUNDERSCAN, SGILOG ...), which this GDAL may not decode."""
+    compression = dataset.compression
+    return compression.value if isinstance(compression, Compression) else compression
 
 
 def read_attributes(dataset: DatasetReader) -> dict[str, Any]:
     """Size, georeferencing, layout and Sentinel-2 band names of an open dataset (no pixel reads)."""
-    compression = dataset.compression
     return _json_safe({
         "width": dataset.width,
         "height": dataset.height,
@@ -50,6 +59,6 @@ def read_attributes(dataset: DatasetReader) -> dict[str, Any]:
         "bbox_wgs84": _bbox_wgs84(dataset),
         "overviews": dataset.overviews(1),
         "blocksize": list(dataset.block_shapes[0]),
-        "compression": compression.value if compression else None,
+        "compression": _compression(dataset),
         "radiometry": dataset_radiometry(dataset).as_dict(),
     })

@@ -6,23 +6,29 @@ from typing import Iterator
 
 from handler.core import gdal_config  # noqa: F401  (hardening before rasterio loads)
 
+import numpy as np
 import rasterio
 from rasterio._err import CPLE_BaseError
+from rasterio.enums import ColorInterp
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader, MemoryFile
 
-from handler.core.errors import EmptyInput, RasterTooLarge, UnreadableRaster, UnsupportedFormat
+from handler.core.errors import EmptyInput, RasterError, RasterTooLarge, UnreadableRaster, UnsupportedFormat
 from handler.core.limits import LIMITS
 from handler.core.spans import span
 from handler.core.tiff_scan import Read, TiffLayout, bytes_reader, file_reader, scan_tiff
 
 # GDAL errors on a corrupt file surface as RasterioError or, from property getters (colorinterp, tags,
-# overviews ...), as rasterio's CPLE_* errors, which are not RasterioErrors.
-GDAL_ERRORS = (RasterioError, CPLE_BaseError)
+# overviews ...), as rasterio's CPLE_* errors, which are not RasterioErrors; metadata that is not UTF-8
+# (band descriptions, tags) as UnicodeDecodeError when rasterio decodes it.
+GDAL_ERRORS = (RasterioError, CPLE_BaseError, UnicodeDecodeError)
 CORRUPT = "The file's metadata or pixel data could not be decoded (corrupt or truncated)."
 
 # GDAL reads COGs with its GTiff driver (its COG driver only writes), so GTiff is the one opener.
 OPEN_DRIVER = "GTiff"
+# Real-valued sample types the renderer converts to float32; complex ones have no single value to draw.
+DRAWABLE_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64", "float16", "float32",
+                   "float64")
 ALLOWED_DRIVERS = ("GTiff", "COG")
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic TIFF and BigTIFF
 _KNOWN_MAGIC = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"%PDF": "PDF", b"<VRT": "VRT",
@@ -58,6 +64,21 @@ def check_budget(dataset: DatasetReader) -> None:
             f"{LIMITS.max_raster_pixels:,} pixels are accepted. Use a smaller file or a COG with overviews.")
 
 
+def check_drawable(dataset: DatasetReader) -> None:
+    """Refuse at open what a thumbnail cannot draw: complex sample types (including GDAL's CInt16/CInt32),
+    and colour tables on 16-bit bands, which GDAL pads to 65,536 entries and searches for every output
+    pixel when averaging (a 5 KB upload took 35 s for a 512 px thumbnail)."""
+    unsupported = sorted(set(dataset.dtypes) - set(DRAWABLE_DTYPES))
+    if unsupported:
+        raise UnsupportedFormat(
+            f"Band data type {unsupported[0]} is not supported: only integer and floating-point bands can be "
+            "drawn (complex values, e.g. radar, are not).")
+    if any(interp is ColorInterp.palette and np.dtype(dtype).itemsize > 1
+           for interp, dtype in zip(dataset.colorinterp, dataset.dtypes)):
+        raise UnsupportedFormat("Colour tables (palettes, or PHOTOMETRIC=MINISWHITE) are only accepted on 8-bit "
+                                "bands.")
+
+
 def _open(path: str, **options) -> DatasetReader:
     try:
         dataset = rasterio.open(path, driver=OPEN_DRIVER, **options)
@@ -69,7 +90,11 @@ def _open(path: str, **options) -> DatasetReader:
         raise UnsupportedFormat(f"The {dataset.driver} format is not accepted.")
     try:
         check_budget(dataset)
-    except RasterTooLarge:
+        check_drawable(dataset)
+    except GDAL_ERRORS as exc:  # colorinterp reads the file
+        dataset.close()
+        raise UnreadableRaster(CORRUPT) from exc
+    except RasterError:
         dataset.close()
         raise
     return dataset

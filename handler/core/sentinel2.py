@@ -1,5 +1,6 @@
 """Sentinel-2 knowledge: band names of common exports and how DNs become reflectance."""
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -11,7 +12,8 @@ TEN_METRE_BANDS = ("B02", "B03", "B04", "B08")
 BANDS_BY_COUNT: Mapping[int, tuple[str, ...]] = {12: L2A_BANDS, 13: L1C_BANDS, 4: TEN_METRE_BANDS}
 
 # Band descriptions seen in the wild ("B4", "B04", "b8a", "B04 (red)", "red") -> canonical name.
-_BAND_NAME = re.compile(r"^\s*b0?(\d{1,2}a?)\b", re.IGNORECASE)
+# ASCII digits only: Python's \d and int() also accept Arabic-Indic or fullwidth digits.
+_BAND_NAME = re.compile(r"\s*b(\d{1,3})(a?)\b", re.IGNORECASE | re.ASCII)
 _COLOUR_NAMES = {"coastal": "B01", "blue": "B02", "green": "B03", "red": "B04", "nir": "B08",
                  "nir08": "B8A", "swir16": "B11", "swir22": "B12"}
 _KNOWN = set(L1C_BANDS)
@@ -30,8 +32,8 @@ def canonical_band_name(description: str | None) -> str | None:
         return None
     match = _BAND_NAME.match(description)
     if match:
-        number = match.group(1).upper()
-        name = "B8A" if number == "8A" else f"B{int(number):02d}"
+        number, suffix = int(match.group(1)), match.group(2).upper()
+        name = f"B{number}{suffix}" if suffix else f"B{number:02d}"  # only B8A has a suffix
         return name if name in _KNOWN else None
     return _COLOUR_NAMES.get(description.strip().lower())
 
@@ -65,27 +67,39 @@ def _lookup(tags: Mapping[str, str], keys: Sequence[str]) -> str | None:
     return None
 
 
+def _number(text: str) -> float | None:
+    """A finite number written in ASCII ('04.00', '-1000'); None for 'nan', 'inf', '1e400', '٣' or words."""
+    try:
+        value = float(text) if text.isascii() else math.nan
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
 def _truthy(value: str | None) -> bool:
     return value is not None and value.strip().lower() in ("1", "true", "yes")
 
 
 def boa_offset_from_tags(tags: Mapping[str, str]) -> tuple[int, str] | None:
     """The BOA offset the file itself declares, with where it came from, or None if it says nothing."""
-    explicit = _lookup(tags, _OFFSET_KEYS)
+    explicit = _number(_lookup(tags, _OFFSET_KEYS) or "")
     if explicit is not None:
-        try:
-            return int(float(explicit)), "offset_tag"
-        except ValueError:
-            pass
+        return int(explicit), "offset_tag"
     if _truthy(_lookup(tags, _HARMONISED_KEYS)):
         return 0, "harmonised_tag"
-    baseline = _lookup(tags, _BASELINE_KEYS)
+    baseline = _number(_lookup(tags, _BASELINE_KEYS) or "")
     if baseline is not None:
-        try:
-            return (BASELINE_04_OFFSET if float(baseline) >= 4.0 else 0), "processing_baseline"
-        except ValueError:
-            pass
+        return (BASELINE_04_OFFSET if baseline >= 4.0 else 0), "processing_baseline"
     return None
+
+
+def _gdal_radiometry(scale: float, offset: float) -> Radiometry | None:
+    """GDAL's value * scale + offset as (value + offset / scale) * scale, or None when it says nothing
+    or cannot be applied: a zero scale (every pixel the same value), NaN or infinities (a blank image)."""
+    if (scale, offset) == (1.0, 0.0) or scale == 0.0 or not math.isfinite(scale):
+        return None
+    shift = offset / scale
+    return Radiometry(scale, shift, "gdal_scale_offset") if math.isfinite(shift) else None
 
 
 def radiometry(dtype: str, tags: Mapping[str, str], gdal_scale: float, gdal_offset: float,
@@ -102,9 +116,9 @@ def radiometry(dtype: str, tags: Mapping[str, str], gdal_scale: float, gdal_offs
         return Radiometry(1.0, 0.0, "float_reflectance")
     if dtype == "uint8":
         return Radiometry(1.0 / 255.0, 0.0, "display_uint8")
-    if gdal_scale != 1.0 or gdal_offset != 0.0:
-        # GDAL semantics: value * scale + offset == (value + offset / scale) * scale.
-        return Radiometry(gdal_scale, gdal_offset / gdal_scale, "gdal_scale_offset")
+    from_gdal = _gdal_radiometry(gdal_scale, gdal_offset)
+    if from_gdal is not None:
+        return from_gdal
     declared = boa_offset_from_tags(tags)
     if declared is not None:
         return Radiometry(QUANTIFICATION, float(declared[0]), declared[1])

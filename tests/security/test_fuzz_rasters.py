@@ -1,41 +1,36 @@
-"""Hypothesis fuzzing of the open / attributes / render path with mutated GeoTIFFs, and of the
-thumbnail form options through the API.
+"""Byte-level fuzzing: mutations of generated and real GeoTIFFs through the API and the S3 trigger, and of
+the thumbnail form options through the API.
 
-Contract: every outcome is a success or a RasterError (a 4xx through the API), never another
-exception, never a crash, and attributes are always JSON-serialisable the way the API sends them.
-Budgets are fixed and the runs derandomized, so a run is reproducible and bounded in time.
+Contract: the API answers 200 or a 4xx in the one JSON error shape (never a 5xx, never a leak); the
+trigger returns for any content, writes both outputs or logs a rejection and writes nothing; in the
+core, every outcome is a success or a RasterError and attributes are JSON-serialisable. Seeds are
+drawn from `strategies.geotiffs()` (plus the real Sentinel-2 files when present), mutations from
+`strategies.mutated()`. Budgets are fixed and the runs derandomized (`-s` prints the counts).
 """
 
 import json
-import struct
 from collections import Counter
 
 import pytest
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handler.api import app
 from handler.core import RasterError, RenderOptions, open_bytes, read_attributes, render_thumbnail
 from tests.rasters import geotiff_bytes, real_files, reflectance_stack
+from tests.security.fuzz_targets import (S3Trigger, client, post_attributes, post_thumbnail, thumbnail_forms,
+                                         trigger_bucket)
 from tests.security.hostile import assert_no_leak
+from tests.security.strategies import REAL_DTYPES, geotiffs, mutated
 
 FUZZ = dict(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
-
-SEEDS = {
-    "l2a_12band_striped": geotiff_bytes(reflectance_stack(12, height=24, width=32)),
-    "rgb_tiled_deflate_overviews": geotiff_bytes(reflectance_stack(3, height=64, width=64), tiled=True,
-                                                 blockxsize=16, blockysize=16, compress="deflate", overviews=(2, 4)),
-    "float_nan_nodata_lzw": geotiff_bytes(reflectance_stack(4, height=20, width=20, dtype="float32") / 10000,
-                                          nodata=float("nan"), compress="lzw"),
-    "uint8_bigtiff_pixel": geotiff_bytes(reflectance_stack(3, height=16, width=24, dtype="uint8"),
-                                         BIGTIFF="YES", interleave="pixel", photometric="RGB"),
-}
-INTERESTING_32 = (0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFF, 0x10000, 60_000, 1_000_000)
+API_EXAMPLES, REAL_EXAMPLES, TRIGGER_EXAMPLES, FORM_EXAMPLES = 400, 120, 120, 150
+# Complex files are refused at open whatever their bytes say: mutate the drawable ones.
+MUTATED_GENERATED = geotiffs(REAL_DTYPES).flatmap(lambda made: st.tuples(st.just(made[0].count), mutated(made[1])))
 
 
 def attempt(blob: bytes, size: int = 48) -> str:
-    """'ok' or the RasterError code; any other exception fails the test."""
+    """'ok' or the RasterError code of opening, describing and drawing `blob` in the core; any other
+    exception fails the test."""
     try:
         with open_bytes(blob) as dataset:
             attributes = read_attributes(dataset)
@@ -46,88 +41,61 @@ def attempt(blob: bytes, size: int = 48) -> str:
     return "ok"
 
 
-def ifd_entries(data: bytes) -> list[int]:
-    """Byte offsets of the first IFD's 12-byte entries (classic little-endian TIFF), or []."""
-    if data[:4] != b"II*\x00" or len(data) < 10:
-        return []
-    offset = struct.unpack("<I", data[4:8])[0]
-    if offset + 2 > len(data):
-        return []
-    count = struct.unpack("<H", data[offset:offset + 2])[0]
-    return [offset + 2 + 12 * i for i in range(count) if offset + 14 + 12 * i <= len(data)]
-
-
-@st.composite
-def mutated(draw, seed: bytes) -> bytes:
-    """1-6 mutations: byte flips, interesting values, truncations, insertions, deletions, and IFD
-    entries with a new type / count / value. Mostly past the magic bytes, mostly in the first 512 bytes
-    (header, IFD, tag arrays), where the parsers live."""
-    data = bytearray(seed)
-    for _ in range(draw(st.integers(1, 6))):
-        if len(data) < 16:
-            break
-        low = 0 if draw(st.integers(0, 19)) == 0 else 4  # 1 in 20 may touch the magic bytes
-        high = len(data) - 1 if draw(st.booleans()) else min(len(data) - 1, 511)
-        position = draw(st.integers(low, high))
-        kind = draw(st.sampled_from(["flip", "byte", "u32", "truncate", "insert", "delete", "ifd", "ifd"]))
-        entries = ifd_entries(bytes(data))
-        if kind == "ifd" and entries:
-            entry = draw(st.sampled_from(entries))
-            field = draw(st.sampled_from(["type", "count", "value"]))
-            if field == "type":
-                data[entry + 2:entry + 4] = struct.pack("<H", draw(st.integers(0, 18)))
-            else:
-                start = entry + (4 if field == "count" else 8)
-                data[start:start + 4] = struct.pack("<I", draw(st.sampled_from(INTERESTING_32 + (len(data),))))
-        elif kind == "flip":
-            data[position] ^= 1 << draw(st.integers(0, 7))
-        elif kind == "byte":
-            data[position] = draw(st.sampled_from([0x00, 0xFF, 0x7F, 0x80, 0x01]))
-        elif kind == "u32" and position + 4 <= len(data):
-            data[position:position + 4] = struct.pack("<I", draw(st.sampled_from(INTERESTING_32)))
-        elif kind == "truncate":
-            del data[max(position, 8):]
-        elif kind == "insert":
-            data[position:position] = draw(st.binary(min_size=1, max_size=16))
-        elif kind == "delete":
-            del data[position:position + draw(st.integers(1, 16))]
-    return bytes(data)
-
-
-def run_fuzz(seeds: dict[str, bytes], examples: int) -> Counter:
+def through_the_api(files: st.SearchStrategy, examples: int) -> Counter:
+    """Each (band count, bytes) through /attributes and /thumbnail with options drawn for that count."""
     outcomes: Counter = Counter()
 
     @settings(max_examples=examples, **FUZZ)
-    @given(st.sampled_from(sorted(seeds)).flatmap(lambda name: mutated(seeds[name])))
-    def case(blob):
-        outcomes[attempt(blob)] += 1
+    @given(files.flatmap(lambda file: st.tuples(st.just(file[1]), thumbnail_forms(file[0]))))
+    def case(blob_and_form):
+        blob, form = blob_and_form
+        status, _ = post_attributes(blob)
+        outcomes[f"{status} {post_thumbnail(blob, form)[1]}"] += 1
 
     case()
     return outcomes
 
 
-def test_seeds_render():
-    assert {name: attempt(seed) for name, seed in SEEDS.items()} == {name: "ok" for name in SEEDS}
-
-
-def test_fuzz_mutated_synthetic_geotiffs():
-    outcomes = run_fuzz(SEEDS, 400)
-    print(f"\nfuzz synthetic: {sum(outcomes.values())} iterations, outcomes {dict(outcomes)}")
-    assert sum(outcomes.values()) >= 400
+def test_fuzz_mutated_generated_geotiffs_through_the_api():
+    outcomes = through_the_api(MUTATED_GENERATED, API_EXAMPLES)
+    print(f"\nfuzz mutated generated files, API: {sum(outcomes.values())} files, outcomes {dict(outcomes)}")
+    assert sum(outcomes.values()) >= API_EXAMPLES
+    assert "200 ok" in outcomes and any(" unreadable_raster" in key for key in outcomes)
 
 
 @pytest.mark.skipif(not real_files(), reason="real Sentinel-2 files not present (../shared/data/sentinel2)")
-def test_fuzz_mutated_real_sentinel2_files():
+def test_fuzz_mutated_real_sentinel2_files_through_the_api():
     seeds = {path.name: path.read_bytes() for path in real_files()}
     assert all(attempt(seed) == "ok" for seed in seeds.values())
-    outcomes = run_fuzz(seeds, 150)
-    print(f"\nfuzz real files ({len(seeds)}): {sum(outcomes.values())} iterations, outcomes {dict(outcomes)}")
-    assert sum(outcomes.values()) >= 150
+    files = st.sampled_from(sorted(seeds)).flatmap(lambda name: st.tuples(st.just(12), mutated(seeds[name])))
+    outcomes = through_the_api(files, REAL_EXAMPLES)
+    print(f"\nfuzz mutated real files ({len(seeds)}), API: {sum(outcomes.values())} files, outcomes {dict(outcomes)}")
+    assert sum(outcomes.values()) >= REAL_EXAMPLES
+
+
+@pytest.fixture(scope="module")
+def s3():
+    with trigger_bucket() as client_:
+        yield client_
+
+
+def test_fuzz_mutated_generated_geotiffs_through_the_s3_trigger(s3, lambda_context, caplog):
+    trigger = S3Trigger(s3, lambda_context, caplog)
+
+    @settings(max_examples=TRIGGER_EXAMPLES, **FUZZ)
+    @given(MUTATED_GENERATED)
+    def case(count_and_blob):
+        trigger.drop(count_and_blob[1])
+
+    case()
+    print(f"\nfuzz mutated generated files, S3 trigger: {sum(trigger.outcomes.values())} files, "
+          f"outcomes {dict(trigger.outcomes)}")
+    assert sum(trigger.outcomes.values()) >= TRIGGER_EXAMPLES
+    assert trigger.outcomes["written"] and trigger.outcomes["unreadable_raster"]
 
 
 # --- form options through the API, on a valid scene ---------------------------------------------
 
-client = TestClient(app, raise_server_exceptions=False)
 SCENE = geotiff_bytes(reflectance_stack(12, height=24, width=36))
 NUMBERISH = st.one_of(st.integers(-10**30, 10**30).map(str), st.floats(allow_nan=True, allow_infinity=True).map(str),
                       st.sampled_from(["", " ", "1e3", "0x10", "1_000", "٣", "NaN", "-0", "+5"]))
@@ -147,7 +115,7 @@ FORM = st.fixed_dictionaries({}, optional={
 def test_fuzz_thumbnail_form_options():
     statuses: Counter = Counter()
 
-    @settings(max_examples=150, **FUZZ)
+    @settings(max_examples=FORM_EXAMPLES, **FUZZ)
     @given(FORM)
     def case(form):
         if form.get("target_resolution", "").strip().isdigit() and int(form["target_resolution"]) > 96:
