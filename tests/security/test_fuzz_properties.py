@@ -1,0 +1,96 @@
+"""Property-based fuzzing of both entry points with generated GeoTIFFs (issue 10, item 6: never a 500).
+
+Files come from `tests/security/strategies.py`: everything GDAL can write over dtypes, codecs, layouts,
+nodata, scales/offsets, band descriptions, colour interpretations, CRSs and tags, then tags GDAL would
+never write (exotic compressions, complex integer sample formats, reserved photometrics, invalid UTF-8).
+Properties, beyond "no 5xx": a file GDAL wrote with a drawable dtype is always described (200, with its
+own size, band count and dtype) and drawn unless the options do not fit it (422 invalid_options); a
+complex one, or a colour table on 16-bit bands, is refused at open (415) by both routes; the S3 trigger
+reaches the same verdict as the API.
+Runs are derandomized with fixed budgets (`-s` prints the counts).
+"""
+
+from collections import Counter
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.security.fuzz_targets import (TRIGGER_SIZE, S3Trigger, post_attributes, post_thumbnail, thumbnail_forms,
+                                         trigger_bucket)
+from tests.security.strategies import REAL_DTYPES, geotiffs, retagged
+
+FUZZ = dict(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+API_EXAMPLES, RETAGGED_EXAMPLES, TRIGGER_EXAMPLES = 700, 450, 250
+
+
+def report(name: str, outcomes: dict) -> None:
+    print(f"\nfuzz {name}: {sum(outcomes.values())} files, outcomes {dict(sorted(outcomes.items()))}")
+
+
+def test_generated_geotiffs_through_the_api():
+    outcomes: Counter = Counter()
+
+    @settings(max_examples=API_EXAMPLES, **FUZZ)
+    @given(geotiffs().flatmap(lambda made: st.tuples(st.just(made), thumbnail_forms(made[0].count))))
+    def case(made_and_form):
+        (spec, blob), form = made_and_form
+        status, attributes = post_attributes(blob)
+        thumbnail = post_thumbnail(blob, form)
+        if spec.drawable:
+            assert status == 200, (spec, attributes)
+            assert (attributes["width"], attributes["height"], attributes["bands"], attributes["dtype"]) == (
+                spec.width, spec.height, spec.count, spec.dtype)
+            assert thumbnail == (200, "ok") or thumbnail == (422, "invalid_options"), (spec, form, thumbnail)
+        else:
+            assert (status, attributes) == thumbnail == (415, "unsupported_format"), (spec, attributes, thumbnail)
+        outcomes[f"{spec.dtype if spec.drawable else 'refused'} {thumbnail[1]}"] += 1
+
+    case()
+    report("generated files, API", outcomes)
+    assert sum(outcomes.values()) >= API_EXAMPLES
+    assert {dtype for dtype in REAL_DTYPES if f"{dtype} ok" in outcomes} == set(REAL_DTYPES)
+
+
+def test_retagged_geotiffs_through_the_api():
+    outcomes: Counter = Counter()
+
+    @settings(max_examples=RETAGGED_EXAMPLES, **FUZZ)
+    @given(geotiffs().flatmap(lambda made: st.tuples(retagged(made[1]), thumbnail_forms(made[0].count))))
+    def case(blob_and_form):
+        blob, form = blob_and_form
+        status, _ = post_attributes(blob)
+        _, code = post_thumbnail(blob, form)
+        outcomes[f"{status} {code}"] += 1
+
+    case()
+    report("retagged files, API", outcomes)
+    assert sum(outcomes.values()) >= RETAGGED_EXAMPLES
+    assert any(key.startswith("422 ") for key in outcomes) and "200 ok" in outcomes
+
+
+@pytest.fixture(scope="module")
+def s3():
+    with trigger_bucket() as client_:
+        yield client_
+
+
+def test_generated_and_retagged_geotiffs_through_the_s3_trigger(s3, lambda_context, caplog):
+    """Same verdict as the API: written when /attributes and a default thumbnail of the trigger's size
+    both succeed, else rejected with the code the API answered."""
+    trigger = S3Trigger(s3, lambda_context, caplog)
+    files = geotiffs().flatmap(lambda made: st.one_of(st.just(made[1]), retagged(made[1])))
+
+    @settings(max_examples=TRIGGER_EXAMPLES, **FUZZ)
+    @given(files)
+    def case(blob):
+        outcome = trigger.drop(blob)
+        api = post_attributes(blob)
+        if api[0] == 200:
+            api = post_thumbnail(blob, {"target_resolution": str(TRIGGER_SIZE)})
+        assert outcome == ("written" if api == (200, "ok") else api[1]), (outcome, api)
+
+    case()
+    report("generated and retagged files, S3 trigger", trigger.outcomes)
+    assert sum(trigger.outcomes.values()) >= TRIGGER_EXAMPLES
+    assert trigger.outcomes["written"] and len(trigger.outcomes) > 1
