@@ -5,7 +5,8 @@ import os
 import tempfile
 import uuid
 from contextlib import contextmanager
-from typing import Annotated, Iterator
+from enum import Enum
+from typing import Annotated, Iterator, NamedTuple
 
 from aws_lambda_powertools.logging import correlation_paths
 from fastapi import Depends, FastAPI, File, Form, Path, Request, UploadFile
@@ -18,6 +19,7 @@ from handler.core import RenderOptions, open_file, read_attributes, render_thumb
 from handler.core.deadline import Deadline
 from handler.core.errors import InputTooLarge, InvalidKey, InvalidRequest, ObjectNotFound, OutputTooLarge
 from handler.core.options import ImageFormat, Preset, ResamplingName, Stretch, parse_bands
+from handler.core.stac import GEOJSON, item_id, s3_href, scene_assets, stac_item
 from handler.http_errors import error_response, install_error_handlers
 from handler.observability import logger, metrics, rendering_metrics, tracer
 from handler.settings import Settings, running_on_lambda
@@ -53,6 +55,24 @@ ObjectKey = Annotated[str | None, Form(description="Instead of a file: a key in 
 
 # Uploads are copied to disk this much at a time: memory never holds more than one chunk of them.
 SPOOL_CHUNK_BYTES = 1024 * 1024
+# What a STAC Item calls an upload sent without a file name.
+UNNAMED_UPLOAD = "upload.tif"
+
+
+class AttributesFormat(str, Enum):
+    """`json`: the attributes object; `stac`: the scene as a STAC Item."""
+
+    json = "json"
+    stac = "stac"
+
+
+class RequestInput(NamedTuple):
+    """An opened request input: the dataset, its size in bytes, and how a STAC Item names it."""
+
+    dataset: DatasetReader
+    size: int
+    item_id: str
+    href: str
 
 
 def upload_too_large(settings: Settings) -> str:
@@ -114,20 +134,23 @@ def cog_copy_or(source: s3_store.ObjectInfo, settings: Settings) -> s3_store.Obj
 
 @contextmanager
 def open_request_input(image_file: UploadFile | None, key: str | None, settings: Settings,
-                       prefer_cog_copy: bool = False) -> Iterator[tuple[DatasetReader, int]]:
-    """(dataset, input bytes) from an upload or from a key in the input bucket (or its COG copy, for
-    pixels only: attributes describe the file as uploaded)."""
+                       prefer_cog_copy: bool = False) -> Iterator[RequestInput]:
+    """An upload, or a key in the input bucket (or its COG copy, for pixels only: attributes describe
+    the file as uploaded), opened. Its Item is named as the S3 trigger names it (key=) or after the
+    upload's file name, which is also its href (relative: the Item may be saved next to the file)."""
     if (image_file is None) == (key is None):
         raise InvalidRequest("Send exactly one of image_file (a file upload) or key (an object in the input bucket).")
     if image_file is not None:
+        name = item_id(image_file.filename or UNNAMED_UPLOAD)
         with spooled_upload(image_file, settings) as path, open_file(path) as dataset:
-            yield dataset, os.path.getsize(path)
+            yield RequestInput(dataset, os.path.getsize(path), name, name)
     else:
         source = input_object(key, settings)
+        name = settings.output_keys(source.key, source.bucket).item_id
         if prefer_cog_copy:
             source = cog_copy_or(source, settings)
         with s3_store.open_object(source, settings.max_object_bytes) as dataset:
-            yield dataset, source.size
+            yield RequestInput(dataset, source.size, name, s3_href(source.bucket, source.key))
 
 
 @app.get("/health")
@@ -136,11 +159,16 @@ def health() -> dict:
     return {"status": "ok"}
 
 
-@app.post("/attributes")
-def attributes(settings: CurrentSettings, image_file: ImageFile = None, key: ObjectKey = None) -> dict:
-    """Size, CRS, bounds, band names and layout of a GeoTIFF."""
-    with open_request_input(image_file, key, settings) as (dataset, _):
-        return read_attributes(dataset)
+@app.post("/attributes", responses={200: {"content": {"application/json": {}, GEOJSON: {}}}})
+def attributes(settings: CurrentSettings, image_file: ImageFile = None, key: ObjectKey = None,
+               format: Annotated[AttributesFormat, Form()] = AttributesFormat.json) -> JSONResponse:
+    """Size, CRS, bounds, band names and layout of a GeoTIFF, or (format=stac) its STAC Item."""
+    with open_request_input(image_file, key, settings) as scene:
+        attributes = read_attributes(scene.dataset)
+        if format is AttributesFormat.json:
+            return JSONResponse(attributes)
+        item = stac_item(scene.item_id, attributes, scene_assets(scene.href), tags=scene.dataset.tags())
+    return JSONResponse(item, media_type=GEOJSON)
 
 
 @app.post("/thumbnail", response_class=Response,
@@ -163,9 +191,9 @@ def thumbnail(
     """A true-colour (or preset) thumbnail, nodata transparent."""
     options = RenderOptions(size=target_resolution, preset=preset, bands=parse_bands(bands), stretch=stretch,
                             gain=gain, boa_offset=boa_offset, image_format=format, resampling=resampling)
-    with (open_request_input(image_file, key, settings, prefer_cog_copy=True) as (dataset, input_bytes),
-          rendering_metrics(input_bytes)):
-        image = render_thumbnail(dataset, options, deadline)
+    with (open_request_input(image_file, key, settings, prefer_cog_copy=True) as scene,
+          rendering_metrics(scene.size)):
+        image = render_thumbnail(scene.dataset, options, deadline)
     if len(image.content) > settings.max_response_bytes:
         raise OutputTooLarge(f"The thumbnail is {len(image.content):,} bytes, over the {settings.max_response_bytes:,} "
                              "a Lambda response can carry; ask for a smaller target_resolution or format=jpeg.")
@@ -188,8 +216,8 @@ def create_upload(settings: CurrentSettings) -> dict:
 @app.get("/results/{upload_id}", responses={202: {"description": "Uploaded, not rendered yet."}})
 def result(settings: CurrentSettings,
            upload_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> JSONResponse:
-    """Attributes and a presigned thumbnail URL once the S3 trigger has rendered an upload, and a
-    presigned URL of its COG copy when the trigger made one."""
+    """Attributes and presigned URLs of the thumbnail and the STAC Item once the S3 trigger has
+    rendered an upload, and of its COG copy when the trigger made one."""
     key = f"{settings.input_prefix}{upload_id}.tif"
     outputs = settings.output_keys(key, settings.input_bucket)
     attributes_json = s3_store.read_bytes(outputs.bucket, outputs.attributes) if settings.input_bucket else None
@@ -197,9 +225,10 @@ def result(settings: CurrentSettings,
         attributes = json.loads(attributes_json)
         body = {"status": "done", "attributes": attributes, "thumbnail_url": s3_store.presigned_url(
             "get_object", outputs.bucket, outputs.thumbnail, settings.presign_expires)}
-        if s3_store.current_output(outputs.bucket, outputs.cog, s3_store.ObjectInfo(**attributes["source"])):
-            body["cog_url"] = s3_store.presigned_url("get_object", outputs.bucket, outputs.cog,
-                                                     settings.presign_expires)
+        source = s3_store.ObjectInfo(**attributes["source"])
+        for field, output in (("item_url", outputs.item), ("cog_url", outputs.cog)):
+            if s3_store.current_output(outputs.bucket, output, source):
+                body[field] = s3_store.presigned_url("get_object", outputs.bucket, output, settings.presign_expires)
         return JSONResponse(body)
     if settings.input_bucket and s3_store.head(settings.input_bucket, key) is not None:
         return JSONResponse({"status": "pending"}, status_code=202)

@@ -1,4 +1,4 @@
-"""S3 trigger: render a thumbnail and attributes of every GeoTIFF created under the input prefix.
+"""S3 trigger: render a thumbnail, attributes and a STAC Item of every GeoTIFF created under the input prefix.
 
 `handler` takes the three ways S3 notifications reach Lambda: direct S3 events and S3 EventBridge events
 (asynchronous invocations: S3 failures are raised so Lambda retries, then sends the event to the
@@ -14,8 +14,10 @@ import json
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -30,12 +32,12 @@ from handler.core import RenderOptions, read_attributes, render_thumbnail
 from handler.core.cog import needs_cog_copy, write_cog
 from handler.core.deadline import Deadline
 from handler.core.errors import DeadlineExceeded, RasterError, UnreadableRaster
+from handler.core.stac import COG, GEOJSON, PNG, s3_href, scene_assets, stac_item
 from handler.observability import logger, metrics, record_rejected, rendering_metrics, tracer
 from handler.s3_events import MalformedRecord, ObjectEvent, is_sqs_batch, read_notification, read_sqs_message
 from handler.settings import OutputKeys, Settings
 
 TIFF_SUFFIXES = (".tif", ".tiff")
-COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 # Lost conditional writes (another render of the same key wrote in between) before the event is retried.
 MAX_WRITE_ATTEMPTS = 3
 
@@ -114,10 +116,12 @@ def is_transient(error: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class Rendered:
-    """The outputs of one source object, and whether it deserves a COG copy."""
+    """What one source object gave: its thumbnail PNG, its attributes (with `source`), its dataset
+    tags (for the STAC Item's datetime), and whether it deserves a COG copy."""
 
     thumbnail: bytes
-    attributes_json: bytes
+    attributes: dict[str, Any]
+    tags: dict[str, str]
     wants_cog: bool
 
 
@@ -131,14 +135,23 @@ class Output:
 
 
 def render_object(source: s3_store.ObjectInfo, settings: Settings, deadline: Deadline) -> Rendered:
-    """Thumbnail PNG and attributes JSON of an S3 object, and whether a COG copy fits before `deadline`."""
+    """Thumbnail PNG, attributes and tags of an S3 object, and whether a COG copy fits before `deadline`."""
     with rendering_metrics(source.size), s3_store.open_object(source, settings.max_object_bytes) as dataset:
-        attributes = read_attributes(dataset)
+        attributes, tags = read_attributes(dataset), dataset.tags()
         thumbnail = render_thumbnail(dataset, RenderOptions(size=settings.thumbnail_size), deadline)
         wants_cog = (source.size <= settings.cog_copy_max_bytes
                      and needs_cog_copy(dataset, settings.thumbnail_size, deadline))
     attributes["source"] = asdict(source)
-    return Rendered(thumbnail.content, json.dumps(attributes, indent=2).encode(), wants_cog)
+    return Rendered(thumbnail.content, attributes, tags, wants_cog)
+
+
+def item_json(source: s3_store.ObjectInfo, outputs: OutputKeys, rendered: Rendered, *, with_cog: bool,
+              created: datetime) -> bytes:
+    """The STAC Item of a rendered object: the source, its thumbnail and, once written, its COG copy."""
+    assets = scene_assets(s3_href(source.bucket, source.key), s3_href(outputs.bucket, outputs.thumbnail),
+                          s3_href(outputs.bucket, outputs.cog) if with_cog else None)
+    item = stac_item(outputs.item_id, rendered.attributes, assets, tags=rendered.tags, now=created)
+    return json.dumps(item, indent=2).encode()
 
 
 def reject(source: s3_store.ObjectInfo, error: Exception) -> Outcome:
@@ -173,10 +186,11 @@ def write_outputs(source: s3_store.ObjectInfo, bucket: str, outputs: Sequence[Ou
     raise s3_store.WriteConflict(f"outputs of {source.key} kept changing; retrying the event later")
 
 
-def write_cog_copy(source: s3_store.ObjectInfo, outputs: OutputKeys, settings: Settings) -> str:
-    """Convert the object to a COG in a temporary directory (Lambda's /tmp) and upload it under the
-    same version guard as the other outputs; the outcome's reason. A failure is logged, not retried:
-    the outputs are written, and thumbnails keep reading the original."""
+def write_cog_copy(source: s3_store.ObjectInfo, outputs: OutputKeys, settings: Settings, item: bytes) -> str:
+    """Convert the object to a COG in a temporary directory (Lambda's /tmp) and upload it, then `item`
+    (the STAC Item that lists it), under the same version guard as the other outputs; the outcome's
+    reason. A failure is logged, not retried: the outputs are written, and thumbnails keep reading
+    the original."""
     start = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory() as workdir:
@@ -184,7 +198,8 @@ def write_cog_copy(source: s3_store.ObjectInfo, outputs: OutputKeys, settings: S
             with s3_store.open_object(source, settings.max_object_bytes) as dataset:
                 write_cog(dataset, str(path))
             size = path.stat().st_size
-            if not write_outputs(source, outputs.bucket, [Output(outputs.cog, path, COG_MEDIA_TYPE)]):
+            if not write_outputs(source, outputs.bucket, [Output(outputs.cog, path, COG),
+                                                          Output(outputs.item, item, GEOJSON)]):
                 return "cog_copy_superseded"
     except Exception:  # noqa: BLE001 - a retry would find the outputs and skip
         logger.exception("cog copy failed", extra={"key": source.key, "cog": outputs.cog})
@@ -229,17 +244,18 @@ def process_object(event: ObjectEvent, settings: Settings, time_left: Invocation
         if is_transient(error):
             raise
         return reject(source, error)
-    # Thumbnail first, attributes last: the attributes object marks the pair as complete.
-    written = write_outputs(source, outputs.bucket, [Output(outputs.thumbnail, rendered.thumbnail, "image/png"),
-                                                     Output(outputs.attributes, rendered.attributes_json,
-                                                            "application/json")])
+    item = partial(item_json, source, outputs, rendered, created=datetime.now(UTC))
+    # Thumbnail, then the Item, attributes last: the attributes object marks the set as complete.
+    written = write_outputs(source, outputs.bucket, [
+        Output(outputs.thumbnail, rendered.thumbnail, PNG), Output(outputs.item, item(with_cog=False), GEOJSON),
+        Output(outputs.attributes, json.dumps(rendered.attributes, indent=2).encode(), "application/json")])
     if not written:
         return Outcome(event.key, "skipped", "changed_during_render")
-    logger.info("outputs written", extra={"key": event.key, "thumbnail": outputs.thumbnail,
+    logger.info("outputs written", extra={"key": event.key, "thumbnail": outputs.thumbnail, "item": outputs.item,
                                           "attributes": outputs.attributes, "png_bytes": len(rendered.thumbnail)})
     if not rendered.wants_cog:
         return Outcome(event.key, "written")
-    return Outcome(event.key, "written", write_cog_copy(source, outputs, settings))
+    return Outcome(event.key, "written", write_cog_copy(source, outputs, settings, item(with_cog=True)))
 
 
 def process_item(item: ObjectEvent | MalformedRecord, settings: Settings, time_left: InvocationTime) -> Outcome:

@@ -1,4 +1,4 @@
-"""moto's S3 server on 127.0.0.1 for tests where GDAL reads S3 itself."""
+"""moto's S3 server on 127.0.0.1 for tests where GDAL reads S3 itself; a faked render where it does not."""
 
 import socket
 from contextlib import contextmanager
@@ -6,7 +6,10 @@ from contextlib import contextmanager
 import boto3
 
 from handler import s3_store
+from handler.core import open_bytes, read_attributes
 from handler.local_pipeline import start_s3_store
+from handler.s3_trigger import Rendered
+from tests.rasters import geotiff_bytes, reflectance_stack
 
 
 def free_port() -> int:
@@ -34,3 +37,11 @@ def moto_server(monkeypatch):
         s3_store.s3_client.cache_clear()
         server.terminate()
         server.wait(timeout=10)
+
+
+def fake_rendered(tags: dict[str, str] | None = None) -> Rendered:
+    """What `render_object` returns for a small 12-band scene, for tests that fake rendering
+    (in-process moto cannot serve GDAL): real attributes, so the STAC Item is a real one."""
+    with open_bytes(geotiff_bytes(reflectance_stack(12, height=60, width=90))) as dataset:
+        attributes = read_attributes(dataset)
+    return Rendered(b"\x89PNG fake", attributes, tags or {}, wants_cog=False)

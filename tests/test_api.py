@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from handler.api import app
 from handler.settings import Settings
 from tests.rasters import geotiff_bytes, open_png, reflectance_stack
+from tests.stac_schemas import validate
 
 client = TestClient(app, raise_server_exceptions=False)
 SCENE = geotiff_bytes(reflectance_stack(12, height=60, width=90))
@@ -33,6 +34,22 @@ def test_attributes():
     assert response.status_code == 200
     body = response.json()
     assert body["width"] == 90 and body["bands"] == 12 and body["crs"] == "EPSG:32633"
+
+
+def test_attributes_as_a_stac_item_name_the_upload():
+    # Planted bug: the stac branch returning the attributes -> no STAC Item, no geo+json media type.
+    response = post("/attributes", format="stac")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/geo+json"
+    item = response.json()
+    validate(item)
+    assert item["id"] == "S2L2A_2022-06-09.tiff" and list(item["assets"]) == ["source"]
+    source = item["assets"]["source"]
+    assert (source["href"], source["roles"], len(source["bands"])) == ("S2L2A_2022-06-09.tiff", ["data"], 12)
+    assert item["properties"]["proj:code"] == "EPSG:32633"
+    named = client.post("/attributes", files={"image_file": ("my scene/../a:b.tif", SCENE)}, data={"format": "stac"})
+    assert named.json()["assets"]["source"]["href"] == named.json()["id"] == "my%20scene%2F..%2Fa%3Ab.tif"
+    assert post("/attributes", format="json").json() == post("/attributes").json()  # json is the default
+    assert_error(post("/attributes", format="xml"), 422, "invalid_request")
 
 
 def test_thumbnail_defaults_and_target_resolution():

@@ -13,6 +13,7 @@ from handler.s3_trigger import handler as s3_trigger
 from tests.rasters import as_array, geotiff_bytes, open_png, reflectance_stack
 from events.make_events import s3_put_event
 from tests.s3_helpers import moto_server
+from tests.stac_schemas import validate
 
 BUCKET = "input-bucket"
 client = TestClient(app, raise_server_exceptions=False)
@@ -35,6 +36,20 @@ def test_key_reads_the_object_with_gdal_range_requests(s3):
     assert open_png(response.content).size == (48, 32)
     attributes = client.post("/attributes", data={"key": "uploads/big scene.tif"}).json()
     assert attributes["width"] == 96 and attributes["overviews"] == [2, 4]
+
+
+def test_key_attributes_as_a_stac_item_name_the_object_as_the_trigger_does(s3, lambda_context):
+    # Planted bug: the key= Item's href without s3_href (the bare key) -> the href differs.
+    s3.put_object(Bucket=BUCKET, Key="uploads/big scene.tif", Body=SCENE)
+    response = client.post("/attributes", data={"key": "uploads/big scene.tif", "format": "stac"})
+    assert response.status_code == 200 and response.headers["content-type"] == "application/geo+json"
+    item = response.json()
+    validate(item)
+    assert item["assets"]["source"]["href"] == f"s3://{BUCKET}/uploads/big%20scene.tif"
+    s3_trigger(s3_put_event((BUCKET, "uploads/big scene.tif", len(SCENE))), lambda_context)
+    written = json.loads(s3.get_object(Bucket=BUCKET, Key="items/big scene.tif.json")["Body"].read())
+    assert item["id"] == written["id"] == "big%20scene.tif"
+    assert item["assets"]["source"] == written["assets"]["source"]
 
 
 @pytest.mark.parametrize("key", ["/etc/passwd", "../uploads/a.tif", "uploads/../x.tif", "vrt:///etc/passwd",
@@ -64,6 +79,11 @@ def test_presigned_upload_then_trigger_then_result(s3, lambda_context):
     done = client.get(body["result"]).json()
     assert done["status"] == "done" and done["attributes"]["bands"] == 12
     assert open_png(urllib.request.urlopen(done["thumbnail_url"]).read()).size == (512, 341)
+    # Planted bug: item_url presigning outputs.attributes -> the fetched JSON is no Item.
+    item = json.loads(urllib.request.urlopen(done["item_url"]).read())
+    validate(item)
+    assert item["id"] == f"{body['id']}.tif" and item["assets"]["source"]["href"] == f"s3://{BUCKET}/{body['key']}"
+    assert "cog_url" not in done
 
 
 def test_result_ids_are_validated():
@@ -114,3 +134,5 @@ def test_results_link_the_cog_copy_when_the_trigger_made_one(s3, lambda_context,
     (tmp_path / "copy.tif").write_bytes(urllib.request.urlopen(done["cog_url"]).read())
     with open_path(str(tmp_path / "copy.tif")) as copy:
         assert copy.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+    item = json.loads(urllib.request.urlopen(done["item_url"]).read())
+    assert item["assets"]["cog"]["href"] == f"s3://{BUCKET}/cogs/{body['id']}.tif"

@@ -13,8 +13,8 @@ from events.make_events import (S3_EVENT_SCENE, eventbridge_event, s3_put_event,
 from handler import s3_store, s3_trigger
 from handler.core.errors import UnsupportedFormat
 from handler.s3_events import MalformedRecord, ObjectEvent, read_notification
-from handler.s3_trigger import Rendered, handler
-from tests.s3_helpers import moto_server
+from handler.s3_trigger import handler
+from tests.s3_helpers import fake_rendered, moto_server
 
 BUCKET = "input-bucket"
 BODY = b"II*\x00 not rendered here"
@@ -45,7 +45,7 @@ def rendered(monkeypatch) -> list[str]:
         if "bad" in source.key:
             raise UnsupportedFormat("Only GeoTIFF / COG files are accepted.")
         keys.append(source.key)
-        return Rendered(b"png", b"{}", wants_cog=False)
+        return fake_rendered()
 
     monkeypatch.setattr(s3_trigger, "render_object", render)
     return keys

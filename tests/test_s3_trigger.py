@@ -1,5 +1,5 @@
 """S3 trigger: skips, loop guard, idempotency, rejections, versions and conditional writes (mock_aws),
-and real renders via moto's server. Event shapes (SQS, EventBridge, malformed) are in test_s3_events.py."""
+and real renders (thumbnails, attributes, STAC Items) via moto's server. Event shapes (SQS, EventBridge, malformed) are in test_s3_events.py."""
 
 import json
 
@@ -13,16 +13,18 @@ from handler import s3_store, s3_trigger
 from handler.core import cog, open_path
 from handler.core.errors import RasterTooLarge, UnreadableRaster
 from handler.s3_events import ObjectEvent
-from handler.s3_trigger import Rendered, handler, skip_reason
+from handler.core.stac import COG, GEOJSON, GEOTIFF, PNG
+from handler.s3_trigger import handler, skip_reason
 from handler.settings import OutputKeys, Settings
 from tests.conftest import requires_real_data
 from tests.rasters import REAL_DATA, geotiff_bytes, open_png, reflectance_stack
 from events.make_events import s3_put_event
-from tests.s3_helpers import moto_server
+from tests.s3_helpers import fake_rendered, moto_server
+from tests.stac_schemas import validate
 
 BUCKET = "input-bucket"
 SCENE = geotiff_bytes(reflectance_stack(12, height=60, width=90))
-FAKE = Rendered(b"\x89PNG fake", b'{"fake": true}', wants_cog=False)
+FAKE = fake_rendered()
 
 
 def keys(s3, bucket: str = BUCKET) -> list[str]:
@@ -41,6 +43,24 @@ def put(s3, key: str, body: bytes = SCENE, bucket: str = BUCKET) -> tuple:
 
 def event(key: str, size: int = 10, bucket: str = BUCKET, created: bool = True) -> ObjectEvent:
     return ObjectEvent(bucket, key, size, "", None, created)
+
+
+def outputs_of(name: str) -> list[str]:
+    """The keys the trigger writes for uploads/<name> (no COG copy)."""
+    return [f"attributes/{name}.json", f"items/{name}.json", f"thumbnails/{name}.png"]
+
+
+def read_item(s3, key: str, bucket: str = BUCKET) -> dict:
+    """A written STAC Item, checked against the official schemas and its media type."""
+    stored = s3.get_object(Bucket=bucket, Key=key)
+    assert stored["ContentType"] == GEOJSON
+    item = json.loads(stored["Body"].read())
+    validate(item)
+    return item
+
+
+def hrefs(item: dict) -> dict[str, tuple[str, str, list[str]]]:
+    return {name: (asset["href"], asset["type"], asset["roles"]) for name, asset in item["assets"].items()}
 
 
 @pytest.fixture
@@ -81,7 +101,7 @@ def invoke(lambda_context, *objects):
 
 @pytest.mark.parametrize("key, size, reason", [
     ("uploads/folder/", 0, "folder"), ("thumbnails/a.tif", 10, "output_prefix"),
-    ("attributes/a.tif", 10, "output_prefix"), ("cogs/a.tif", 10, "output_prefix"),
+    ("attributes/a.tif", 10, "output_prefix"), ("cogs/a.tif", 10, "output_prefix"), ("items/a.tif", 10, "output_prefix"),
     ("other/a.tif", 10, "outside_input_prefix"),
     ("uploads/a.png", 10, "not_tiff"), ("uploads/a.tif", 0, "empty"), ("uploads/a.TIFF", 10, None),
 ])
@@ -101,9 +121,10 @@ def test_output_keys_keep_the_whole_file_name_so_extensions_never_collide():
     # Planted bug: the old layout (extension dropped) -> a.tif, a.TIF and a.tiff share outputs.
     settings = Settings()
     assert settings.output_keys("uploads/a/b c.TIF", BUCKET) == OutputKeys(
-        BUCKET, "thumbnails/a/b c.TIF.png", "attributes/a/b c.TIF.json", "cogs/a/b c.TIF")
+        BUCKET, "thumbnails/a/b c.TIF.png", "attributes/a/b c.TIF.json", "cogs/a/b c.TIF", "items/a/b c.TIF.json",
+        "a%2Fb%20c.TIF")
     names = ["uploads/a.tif", "uploads/a.TIF", "uploads/a.tiff", "uploads/a.Tiff"]
-    for field in ("thumbnail", "attributes", "cog"):
+    for field in ("thumbnail", "attributes", "cog", "item", "item_id"):
         assert len({getattr(settings.output_keys(name, BUCKET), field) for name in names}) == len(names)
     other = Settings(output_bucket="out", output_prefix="derived/").output_keys("uploads/x.tiff", BUCKET)
     assert (other.bucket, other.thumbnail) == ("out", "derived/thumbnails/x.tiff.png")
@@ -128,7 +149,7 @@ def test_replay_of_a_processed_object_does_no_work(mocked_s3, lambda_context, fa
     done = put(mocked_s3, "uploads/done.tif")
     s3_store.put(BUCKET, "attributes/done.tif.json", b"{}", "application/json", done[3], replaces=None)
     assert results(invoke(lambda_context, done)) == {"uploads/done.tif": ("skipped", "already_processed")}
-    assert "thumbnails/done.tif.png" not in keys(mocked_s3) and fake_render == []
+    assert keys(mocked_s3) == ["attributes/done.tif.json", "uploads/done.tif"] and fake_render == []
 
 
 def test_transient_s3_errors_are_raised_for_retry(mocked_s3, lambda_context, monkeypatch):
@@ -285,14 +306,18 @@ def test_renders_normal_and_encoded_keys_in_one_event(served_s3, lambda_context)
     names = ["uploads/scene.tif", "uploads/my scene é+ü 2022.tiff"]
     response = invoke(lambda_context, *[put(served_s3, name) for name in names])
     assert results(response) == {name: ("written", "") for name in names}
-    assert keys(served_s3) == sorted(names + ["thumbnails/scene.tif.png", "attributes/scene.tif.json",
-                                              "thumbnails/my scene é+ü 2022.tiff.png",
-                                              "attributes/my scene é+ü 2022.tiff.json"])
+    assert keys(served_s3) == sorted(names + outputs_of("scene.tif") + outputs_of("my scene é+ü 2022.tiff"))
     png = served_s3.get_object(Bucket=BUCKET, Key="thumbnails/my scene é+ü 2022.tiff.png")
     assert png["ContentType"] == "image/png" and open_png(png["Body"].read()).size == (512, 341)
     attributes = json.loads(served_s3.get_object(Bucket=BUCKET, Key="attributes/scene.tif.json")["Body"].read())
     assert attributes["bands"] == 12 and attributes["source"]["key"] == "uploads/scene.tif"
     assert attributes["source"]["size"] == len(SCENE) and attributes["source"]["etag"]
+    item = read_item(served_s3, "items/my scene é+ü 2022.tiff.json")
+    assert item["id"] == "my%20scene%20%C3%A9%2B%C3%BC%202022.tiff"  # one URL segment, unique per key
+    assert hrefs(item) == {
+        "source": (f"s3://{BUCKET}/uploads/my%20scene%20%C3%A9%2B%C3%BC%202022.tiff", GEOTIFF, ["data"]),
+        "thumbnail": (f"s3://{BUCKET}/thumbnails/my%20scene%20%C3%A9%2B%C3%BC%202022.tiff.png", PNG, ["thumbnail"])}
+    assert [band["name"] for band in item["assets"]["source"]["bands"]][:4] == ["B01", "B02", "B03", "B04"]
     # A replayed event is recognised by the ETag recorded on the outputs.
     assert set(results(invoke(lambda_context, (BUCKET, names[0], len(SCENE)))).values()) == {
         ("skipped", "already_processed")}
@@ -307,7 +332,10 @@ def test_output_bucket_and_truncated_objects(served_s3, lambda_context, monkeypa
     assert results(response) == {"uploads/ok.tif": ("written", ""),
                                  "uploads/cut.tif": ("rejected", "unreadable_raster"),
                                  "uploads/half.tif": ("rejected", "unreadable_raster")}
-    assert keys(served_s3, "output-bucket") == ["attributes/ok.tif.json", "thumbnails/ok.tif.png"]
+    assert keys(served_s3, "output-bucket") == outputs_of("ok.tif")
+    assert hrefs(read_item(served_s3, "items/ok.tif.json", "output-bucket")) == {
+        "source": (f"s3://{BUCKET}/uploads/ok.tif", GEOTIFF, ["data"]),
+        "thumbnail": ("s3://output-bucket/thumbnails/ok.tif.png", PNG, ["thumbnail"])}
 
 
 def test_a_scene_that_cannot_render_in_the_invocations_time_is_a_rejection(served_s3, lambda_context,
@@ -329,7 +357,7 @@ def test_a_later_object_out_of_the_time_others_used_is_retried_not_rejected(serv
                         lambda: remaining.pop(0) if len(remaining) > 1 else remaining[0])
     with pytest.raises(RuntimeError, match="will be retried"):
         invoke(lambda_context, put(served_s3, "uploads/a.tif"), put(served_s3, "uploads/b.tif"))
-    assert keys(served_s3) == ["attributes/a.tif.json", "thumbnails/a.tif.png", "uploads/a.tif", "uploads/b.tif"]
+    assert keys(served_s3) == sorted(outputs_of("a.tif") + ["uploads/a.tif", "uploads/b.tif"])
 
 
 def test_scenes_without_usable_overviews_get_a_cog_copy(served_s3, lambda_context, monkeypatch, tmp_path):
@@ -345,6 +373,12 @@ def test_scenes_without_usable_overviews_get_a_cog_copy(served_s3, lambda_contex
     (tmp_path / "copy.tif").write_bytes(copy["Body"].read())
     with open_path(str(tmp_path / "copy.tif")) as dataset:
         assert dataset.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG" and dataset.count == 12
+    item = read_item(served_s3, "items/a.tif.json")
+    assert hrefs(item) == {"source": (f"s3://{BUCKET}/uploads/a.tif", GEOTIFF, ["data"]),
+                           "thumbnail": (f"s3://{BUCKET}/thumbnails/a.tif.png", PNG, ["thumbnail"]),
+                           "cog": (f"s3://{BUCKET}/cogs/a.tif", COG, ["data"])}
+    assert item["assets"]["cog"]["bands"] == item["assets"]["source"]["bands"]  # same pixels, same bands
+    assert "cog" not in read_item(served_s3, "items/over-limit.tif.json")["assets"]
 
 
 def test_a_failed_cog_copy_keeps_the_outputs_and_writes_no_copy(served_s3, lambda_context, monkeypatch):
@@ -358,7 +392,8 @@ def test_a_failed_cog_copy_keeps_the_outputs_and_writes_no_copy(served_s3, lambd
     monkeypatch.setattr(s3_trigger, "write_cog", disk_full)
     response = invoke(lambda_context, put(served_s3, "uploads/a.tif"))
     assert results(response) == {"uploads/a.tif": ("written", "cog_copy_failed")}
-    assert keys(served_s3) == ["attributes/a.tif.json", "thumbnails/a.tif.png", "uploads/a.tif"]
+    assert keys(served_s3) == sorted(outputs_of("a.tif") + ["uploads/a.tif"])
+    assert "cog" not in read_item(served_s3, "items/a.tif.json")["assets"]  # no asset without its file
 
 
 @requires_real_data
@@ -373,3 +408,29 @@ def test_real_files_dropped_into_the_bucket(served_s3, lambda_context):
         assert max(image.size) == 512
         attributes = json.loads(served_s3.get_object(Bucket=BUCKET, Key=f"attributes/{path.name}.json")["Body"].read())
         assert attributes["source"]["size"] == path.stat().st_size
+        item = read_item(served_s3, f"items/{path.name}.json")
+        assert item["id"] == path.name and item["bbox"] == attributes["bbox_wgs84"]
+        assert hrefs(item) == {"source": (f"s3://{BUCKET}/uploads/{path.name}", GEOTIFF, ["data"]),
+                               "thumbnail": (f"s3://{BUCKET}/thumbnails/{path.name}.png", PNG, ["thumbnail"])}
+        assert [band["data_type"] for band in item["assets"]["source"]["bands"]] == attributes["dtypes"]
+
+
+def test_the_item_is_written_before_the_attributes_that_mark_the_set_complete(mocked_s3, lambda_context,
+                                                                               monkeypatch):
+    # Planted bug: the Item's Output after the attributes' in process_object -> the order differs.
+    written = []
+    real_put = s3_store.put
+    monkeypatch.setattr(s3_store, "put", lambda bucket, key, *args, **kwargs: written.append(key) or
+                        real_put(bucket, key, *args, **kwargs))
+    monkeypatch.setattr(s3_trigger, "render_object", lambda source, settings, deadline: FAKE)
+    assert results(invoke(lambda_context, put(mocked_s3, "uploads/a.tif"))) == {"uploads/a.tif": ("written", "")}
+    assert written == ["thumbnails/a.tif.png", "items/a.tif.json", "attributes/a.tif.json"]
+    item = read_item(mocked_s3, "items/a.tif.json")
+    assert item["id"] == "a.tif" and item["properties"]["proj:shape"] == [60, 90]
+
+
+def test_the_item_takes_its_datetime_from_the_files_tags(served_s3, lambda_context):
+    # Planted bug: render_object passing no tags -> datetime null with a start/end range.
+    tagged = geotiff_bytes(reflectance_stack(4, height=20, width=30), tags={"SENSING_TIME": "2022-06-09T10:15:59Z"})
+    assert results(invoke(lambda_context, put(served_s3, "uploads/a.tif", tagged))) == {"uploads/a.tif": ("written", "")}
+    assert read_item(served_s3, "items/a.tif.json")["properties"]["datetime"] == "2022-06-09T10:15:59Z"

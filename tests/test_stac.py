@@ -1,27 +1,22 @@
 """STAC Items of scenes, validated offline against the official schemas vendored in tests/fixtures/stac."""
 
-import functools
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import unquote
 
 import pytest
 from affine import Affine
-from jsonschema import Draft7Validator
 from rasterio.transform import from_origin
-from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
-from referencing.jsonschema import DRAFT7
 
 from handler.core import open_bytes, open_path, read_attributes
 from handler.core.product import ProductMetadata
-from handler.core.stac import COG, EXTENSIONS, GEOTIFF, PNG, Asset, stac_item
+from handler.core.stac import COG, EXTENSIONS, GEOTIFF, PNG, Asset, item_id, s3_href, scene_assets, stac_item
 from tests.conftest import requires_real_data
 from tests.rasters import REAL_DATA, geotiff_bytes, real_files, reflectance_stack
+from tests.stac_schemas import ITEM_SCHEMA, SCHEMAS, schema_registry, validate
 
-SCHEMAS = Path(__file__).parent / "fixtures" / "stac"
-ITEM_SCHEMA = "https://schemas.stacspec.org/v1.1.0/item-spec/json-schema/item.json"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 ASSETS = {"source": Asset("s3://input/uploads/scene.tif", GEOTIFF, ("data",), "Uploaded scene"),
           "thumbnail": Asset("s3://output/thumbnails/scene.png", PNG, ("thumbnail",)),
@@ -29,32 +24,10 @@ ASSETS = {"source": Asset("s3://input/uploads/scene.tif", GEOTIFF, ("data",), "U
 L2A = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
 
 
-def _network(uri: str) -> Resource:
-    raise LookupError(f"{uri} is not vendored in {SCHEMAS}: validating would need the network")
-
-
-@functools.cache
-def schema_registry() -> Registry:
-    """Every vendored file under the URL it is published at (the folder layout mirrors the URLs);
-    any other URL fails instead of being fetched."""
-    resources = [(f"https://{path.relative_to(SCHEMAS).as_posix()}",
-                  Resource.from_contents(json.loads(path.read_text()), default_specification=DRAFT7))
-                 for path in sorted(SCHEMAS.rglob("*.json"))]
-    return Registry(retrieve=_network).with_resources(resources)
-
-
-def validate(item: dict[str, Any]) -> None:
-    """The Item against the core Item schema and each schema it declares, date-time formats checked."""
-    json.dumps(item, allow_nan=False)  # JSON-ready: no NaN, no tuples or datetimes left
-    for url in (ITEM_SCHEMA, *item["stac_extensions"]):
-        Draft7Validator({"$ref": url}, registry=schema_registry(),
-                        format_checker=Draft7Validator.FORMAT_CHECKER).validate(item)
-
-
-def item_of(data: bytes, **kwargs) -> dict[str, Any]:
+def item_of(data: bytes, assets: dict[str, Asset] = ASSETS, **kwargs) -> dict[str, Any]:
     with open_bytes(data) as dataset:
         attributes, tags = read_attributes(dataset), dataset.tags()
-    return stac_item("scene", attributes, ASSETS, tags=tags, now=NOW, **kwargs)
+    return stac_item("scene", attributes, assets, tags=tags, now=NOW, **kwargs)
 
 
 def band_list(item: dict[str, Any]) -> list[dict[str, Any]]:
@@ -279,3 +252,26 @@ def test_pre_04_baseline_product_declares_no_offset_and_no_cloud_cover_when_unkn
     assert {(band["raster:scale"], band["raster:offset"]) for band in band_list(item)} == {(1e-4, 0.0)}
     assert "eo:cloud_cover" not in item["properties"]
     assert item["geometry"]["type"] == "Polygon"  # from the raster's bounds when the product has no footprint
+
+
+# --- ids and assets of the scenes the service holds ---
+
+def test_item_ids_are_one_url_segment_and_one_per_name():
+    # Planted bug: item_id dropping the extension -> a.tif, a.TIF and a.tiff share "a".
+    names = ["a.tif", "a.TIF", "a.tiff", "a/b.tif", "a%2Fb.tif", "x:y.tif", "my scene é+ü.tif"]
+    ids = [item_id(name) for name in names]
+    assert len(set(ids)) == len(names) and [unquote(i) for i in ids] == names
+    assert not any(set("/: ") & set(i) for i in ids)
+    assert ids[0] == "a.tif"  # plain names stay readable
+
+
+def test_scene_assets_validate_with_their_roles_and_encoded_hrefs():
+    # Planted bug: s3_href without quote -> a space in the href, which is no URI reference.
+    href = s3_href("input", "uploads/my scene+1.tif")
+    assert href == "s3://input/uploads/my%20scene%2B1.tif"
+    item = item_of(geotiff_bytes(reflectance_stack(4)),
+                   scene_assets(href, "s3://output/thumbnails/x.png", "s3://output/cogs/x.tif"))
+    validate(item)
+    assert {name: (a["type"], a["roles"], "bands" in a) for name, a in item["assets"].items()} == {
+        "source": (GEOTIFF, ["data"], True), "thumbnail": (PNG, ["thumbnail"], False), "cog": (COG, ["data"], True)}
+    assert list(scene_assets("scene.tif")) == ["source"]

@@ -10,6 +10,7 @@ import json
 import re
 from datetime import UTC, datetime
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from urllib.parse import quote
 
 from handler.core.product import ProductMetadata
 
@@ -29,6 +30,7 @@ EXTENSIONS: Mapping[str, str] = {
 GEOTIFF = "image/tiff; application=geotiff"
 COG = "image/tiff; application=geotiff; profile=cloud-optimized"
 PNG = "image/png"
+GEOJSON = "application/geo+json"  # the media type of an Item
 
 # MSI band -> (eo:common_name, eo:center_wavelength in micrometres), as Earth Search and stactools name them.
 SENTINEL2_BANDS: Mapping[str, tuple[str, float]] = {
@@ -62,6 +64,30 @@ class Asset(NamedTuple):
     media_type: str
     roles: Sequence[str]
     title: str | None = None
+
+
+def item_id(name: str) -> str:
+    """The Item id of a file name (or a path under the input prefix), percent-encoded into one URI
+    segment: no '/' or ':' (STAC best practice: ids name API paths and files), and one id per name,
+    since the encoding is reversible (a.tif, a.TIF and a/b.tif never share an id)."""
+    return quote(name, safe="")
+
+
+def s3_href(bucket: str, key: str) -> str:
+    """An `s3://` href of an object, the key percent-encoded (asset hrefs are URI references)."""
+    return f"s3://{bucket}/{quote(key)}"
+
+
+def scene_assets(source: str, thumbnail: str | None = None, cog: str | None = None) -> dict[str, Asset]:
+    """The assets of a scene by href: the file as uploaded, its thumbnail and its COG copy when there is
+    one. Source and copy hold the same pixels, so both are "data" (as Earth Search lists each band's COG
+    and its original JP2); the copy's media type tells clients which one reads in few range requests."""
+    assets = {"source": Asset(source, GEOTIFF, ("data",), "Scene as uploaded")}
+    if thumbnail is not None:
+        assets["thumbnail"] = Asset(thumbnail, PNG, ("thumbnail",), "Thumbnail")
+    if cog is not None:
+        assets["cog"] = Asset(cog, COG, ("data",), "Cloud-optimised copy")
+    return assets
 
 
 def stac_item(item_id: str, attributes: Mapping[str, Any], assets: Mapping[str, Asset], *,

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from handler.settings import Settings
+
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
@@ -105,11 +107,29 @@ def test_api_writes_only_new_uploads():
             assert all(is_input_bucket(r) and r.endswith("/uploads/*") for r in statement["resources"]), statement
 
 
+OUTPUT_PREFIXES = ("/thumbnails/*", "/attributes/*", "/cogs/*", "/items/*")
+
+
+def output_objects(resources: list[str]) -> set[str]:
+    """'/items/*' of each '${OutputBucket.Arn}/items/*' in `resources`."""
+    return {r.split("OutputBucket.Arn}", 1)[1] for r in resources if "OutputBucket.Arn}/" in r}
+
+
 def test_output_bucket_objects_only_under_the_output_prefixes(function):
     for statement in statements(function):
-        for resource in statement["resources"]:
-            if "OutputBucket.Arn}/" in resource:
-                assert resource.split("OutputBucket.Arn}", 1)[1] in ("/thumbnails/*", "/attributes/*", "/cogs/*"), resource
+        assert output_objects(statement["resources"]) <= set(OUTPUT_PREFIXES), statement
+
+
+@pytest.mark.parametrize("function, sid", [("S3TriggerFunction", "WriteOutputs"), ("ApiFunction", "ReadOutputs")])
+def test_every_output_the_code_writes_is_in_the_policy(function, sid):
+    """The trigger may write, and the API read, each prefix of Settings.output_prefixes (a prefix the
+    code writes but the policy omits is an AccessDenied, retried until the event is dead-lettered)."""
+    # Planted bug: items/* dropped from WriteOutputs in template.yaml -> the trigger's set lacks it.
+    template = yaml.load(TEMPLATE.read_text(), Loader=CloudFormationLoader)
+    (policy,) = [s for p in template["Resources"][function]["Properties"]["Policies"]
+                 for s in p["Statement"] if s.get("Sid") == sid]
+    written = {f"/{prefix}*" for prefix in Settings().output_prefixes}
+    assert output_objects([text(r) for r in policy["Resource"]]) == written == set(OUTPUT_PREFIXES)
 
 
 def test_trigger_renders_only_the_bucket_its_notification_and_policy_name():
