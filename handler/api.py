@@ -67,7 +67,7 @@ class AttributesFormat(str, Enum):
 
 
 class RequestInput(NamedTuple):
-    """An opened request input: the dataset, its size in bytes, and how a STAC Item names it."""
+    """An opened request input: the dataset, the bytes opened, and how a STAC Item names the scene."""
 
     dataset: DatasetReader
     size: int
@@ -146,11 +146,10 @@ def open_request_input(image_file: UploadFile | None, key: str | None, settings:
             yield RequestInput(dataset, os.path.getsize(path), name, name)
     else:
         source = input_object(key, settings)
-        name = settings.output_keys(source.key, source.bucket).item_id
-        if prefer_cog_copy:
-            source = cog_copy_or(source, settings)
-        with s3_store.open_object(source, settings.max_object_bytes) as dataset:
-            yield RequestInput(dataset, source.size, name, s3_href(source.bucket, source.key))
+        name, href = settings.output_keys(source.key, source.bucket).item_id, s3_href(source.bucket, source.key)
+        pixels = cog_copy_or(source, settings) if prefer_cog_copy else source
+        with s3_store.open_object(pixels, settings.max_object_bytes) as dataset:
+            yield RequestInput(dataset, pixels.size, name, href)
 
 
 @app.get("/health")

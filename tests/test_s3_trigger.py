@@ -325,6 +325,7 @@ def test_renders_normal_and_encoded_keys_in_one_event(served_s3, lambda_context)
 
 def test_output_bucket_and_truncated_objects(served_s3, lambda_context, monkeypatch):
     """Truncated files are the file's fault even though GDAL reads them over HTTP: rejected, not retried."""
+    # Planted bug: the Item's thumbnail href in the source bucket -> the href is not the output bucket's.
     served_s3.create_bucket(Bucket="output-bucket")
     monkeypatch.setenv("OUTPUT_BUCKET", "output-bucket")
     response = invoke(lambda_context, put(served_s3, "uploads/ok.tif"), put(served_s3, "uploads/cut.tif", SCENE[:200]),
@@ -361,6 +362,7 @@ def test_a_later_object_out_of_the_time_others_used_is_retried_not_rejected(serv
 
 
 def test_scenes_without_usable_overviews_get_a_cog_copy(served_s3, lambda_context, monkeypatch, tmp_path):
+    # Planted bug: write_cog_copy putting the copy without its Item -> the Item has no "cog" asset.
     monkeypatch.setenv("COG_COPY_MAX_BYTES", str(len(SCENE)))
     monkeypatch.setattr(cog, "COPY_ABOVE_PIXELS", 1000)  # SCENE is 90 x 60: make it count as big
     response = invoke(lambda_context, put(served_s3, "uploads/a.tif"),
