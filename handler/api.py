@@ -197,7 +197,8 @@ def thumbnail(
         raise OutputTooLarge(f"The thumbnail is {len(image.content):,} bytes, over the {settings.max_response_bytes:,} "
                              "a Lambda response can carry; ask for a smaller target_resolution or format=jpeg.")
     return Response(content=image.content, media_type=image.media_type,
-                    headers={"X-Thumbnail-Bands": ",".join(map(str, image.bands))})
+                    headers={"X-Thumbnail-Bands": ",".join(map(str, image.bands)),
+                             "X-Thumbnail-Radiometry": image.radiometry.source})
 
 
 @app.post("/uploads", status_code=201)

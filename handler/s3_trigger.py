@@ -142,6 +142,7 @@ def render_object(source: s3_store.ObjectInfo, settings: Settings, deadline: Dea
         wants_cog = (source.size <= settings.cog_copy_max_bytes
                      and needs_cog_copy(dataset, settings.thumbnail_size, deadline))
     attributes["source"] = asdict(source)
+    attributes["radiometry"] = thumbnail.radiometry.as_dict()  # what the render found in the pixels too
     return Rendered(thumbnail.content, attributes, tags, wants_cog)
 
 

@@ -214,3 +214,31 @@ def test_chunked_full_resolution_reads_match_a_single_read(monkeypatch, resampli
         assert np.array_equal(chunked.values, single.values)
     else:
         assert np.abs(chunked.values - single.values).max() <= 1.0  # fractional window edges
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_float_exports_holding_dn_render_like_the_uint16_scene(dtype):
+    """xarray / stackstac exports keep DN (x 10000) in floats: rendering them as reflectance gave a white
+    picture. The values tell: they render exactly like the uint16 file, and the render says why."""
+    dn = reflectance_stack(12)
+    reference = render(geotiff_bytes(dn, nodata=0))
+    as_dn = render(geotiff_bytes(dn.astype(dtype), nodata=0))
+    as_reflectance = render(geotiff_bytes((dn / 10000).astype(dtype), nodata=0))
+    assert as_dn.radiometry.source == "float_dn_values" and as_reflectance.radiometry.source == "float_reflectance"
+    assert reference.radiometry.source == "default"
+    np.testing.assert_array_equal(as_array(as_dn.content), as_array(reference.content))
+    np.testing.assert_allclose(as_array(as_reflectance.content), as_array(reference.content), atol=1)
+
+
+def test_float_dn_exports_take_the_baseline_offset_their_tags_declare():
+    dn = reflectance_stack(12) + 1000
+    declared = render(geotiff_bytes(dn.astype("float32"), tags={"PROCESSING_BASELINE": "05.09"}))
+    reference = render(geotiff_bytes(dn, tags={"PROCESSING_BASELINE": "05.09"}))
+    assert declared.radiometry.offset == -1000
+    np.testing.assert_array_equal(as_array(declared.content), as_array(reference.content))
+
+
+def test_a_few_hot_pixels_do_not_make_reflectance_dn():
+    reflectance = (reflectance_stack(3) / 10000).astype("float32")
+    reflectance[:, :2, :2] = 5000.0  # saturated or corrupt pixels: well under 1 % of the image
+    assert render(geotiff_bytes(reflectance)).radiometry.source == "float_reflectance"

@@ -10,7 +10,7 @@ from handler.core.deadline import NO_DEADLINE, Deadline
 from handler.core.options import Preset, RenderOptions, Stretch
 from handler.core.plan import thumbnail_shape
 from handler.core.read import read_bands
-from handler.core.sentinel2 import dataset_radiometry
+from handler.core.sentinel2 import Radiometry, dataset_radiometry
 from handler.core.visualize import gain_stretch, ndvi_colour, percentile_stretch, to_reflectance
 from handler.core.encode import encode_image
 
@@ -24,15 +24,16 @@ class Thumbnail:
     width: int
     height: int
     bands: tuple[int, ...]
+    radiometry: Radiometry
 
 
 def render_display(dataset: DatasetReader, options: RenderOptions,
-                   deadline: Deadline = NO_DEADLINE) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """(display uint8 (1|3, rows, cols), valid mask, band indexes used) for `options`."""
+                   deadline: Deadline = NO_DEADLINE) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], Radiometry]:
+    """(display uint8 (1|3, rows, cols), valid mask, band indexes used, radiometry applied) for `options`."""
     indexes = select_bands(dataset, options)
     shape = thumbnail_shape(dataset.width, dataset.height, options.size)
     data = read_bands(dataset, indexes, shape, options.gdal_resampling, deadline)
-    radiometry = dataset_radiometry(dataset, options.boa_offset)
+    radiometry = dataset_radiometry(dataset, options.boa_offset, data.values, data.valid)
     reflectance = to_reflectance(data.values, radiometry)
     if options.preset is Preset.ndvi:
         display = ndvi_colour(reflectance[0], reflectance[1])
@@ -41,12 +42,12 @@ def render_display(dataset: DatasetReader, options: RenderOptions,
     else:
         gain = 1.0 if radiometry.source == "display_uint8" else options.gain
         display = gain_stretch(reflectance, gain)
-    return display, data.valid, indexes
+    return display, data.valid, indexes, radiometry
 
 
 def render_thumbnail(dataset: DatasetReader, options: RenderOptions, deadline: Deadline = NO_DEADLINE) -> Thumbnail:
     """Render and encode a thumbnail of an open dataset; `DeadlineExceeded` once `deadline` passes."""
-    display, valid, indexes = render_display(dataset, options, deadline)
+    display, valid, indexes, radiometry = render_display(dataset, options, deadline)
     deadline.check()
     content = encode_image(display, valid, options.image_format)
-    return Thumbnail(content, options.media_type, display.shape[2], display.shape[1], indexes)
+    return Thumbnail(content, options.media_type, display.shape[2], display.shape[1], indexes, radiometry)

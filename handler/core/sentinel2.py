@@ -5,6 +5,8 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+import numpy as np
+
 L2A_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
 L1C_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
 # Four-band exports (Sentinel Hub "B02,B03,B04,B08", 10 m bands in wavelength order).
@@ -21,6 +23,9 @@ _KNOWN = set(L1C_BANDS)
 # DN -> reflectance: reflectance = (DN + offset) * QUANTIFICATION.
 QUANTIFICATION = 1e-4
 BASELINE_04_OFFSET = -1000
+# Float exports hold reflectance (0-1; clouds and snow reach ~1.5) or DN (x 10000: xarray, GeoWombat or
+# stackstac exports of Earth Search data). Valid values whose 99th percentile is above this are DN.
+FLOAT_DN_ABOVE = 10.0
 _BASELINE_KEYS = ("PROCESSING_BASELINE", "PROCESSINGBASELINE", "S2_PROCESSING_BASELINE")
 _OFFSET_KEYS = ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET")
 _HARMONISED_KEYS = ("BOA_OFFSET_APPLIED", "HARMONIZED", "HARMONISED")
@@ -125,7 +130,21 @@ def radiometry(dtype: str, tags: Mapping[str, str], gdal_scale: float, gdal_offs
     return Radiometry(QUANTIFICATION, 0.0, "default")
 
 
-def dataset_radiometry(dataset, boa_offset: int | None = None) -> Radiometry:
-    """`radiometry` for an open rasterio dataset, from its dataset- and first-band tags."""
+def values_look_like_dn(values: np.ndarray, valid: np.ndarray) -> bool:
+    """True when float values are DN (x 10000), not reflectance: their 99th percentile (a few hot
+    pixels do not decide) is above FLOAT_DN_ABOVE."""
+    sample = values[:, valid]
+    sample = sample[np.isfinite(sample)]
+    return bool(sample.size) and float(np.percentile(sample, 99)) > FLOAT_DN_ABOVE
+
+
+def dataset_radiometry(dataset, boa_offset: int | None = None, values: np.ndarray | None = None,
+                       valid: np.ndarray | None = None) -> Radiometry:
+    """`radiometry` for an open rasterio dataset, from its dataset- and first-band tags; for float data
+    whose metadata is silent, the `values` a render read (with their `valid` mask) tell DN from reflectance."""
     tags = {**dataset.tags(), **dataset.tags(1)}
-    return radiometry(dataset.dtypes[0], tags, dataset.scales[0], dataset.offsets[0], boa_offset)
+    found = radiometry(dataset.dtypes[0], tags, dataset.scales[0], dataset.offsets[0], boa_offset)
+    if found.source == "float_reflectance" and values is not None and values_look_like_dn(values, valid):
+        declared = boa_offset_from_tags(tags)
+        return Radiometry(QUANTIFICATION, float(declared[0]) if declared else 0.0, "float_dn_values")
+    return found
