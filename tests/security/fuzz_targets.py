@@ -113,7 +113,7 @@ class S3Trigger:
                          for o in self.s3.list_objects_v2(Bucket=outputs.bucket, Prefix=f"{prefix}{name}.")
                          .get("Contents", []))
         if result["status"] == "written":
-            assert written == sorted([outputs.thumbnail, outputs.attributes]), written
+            assert written == sorted([outputs.thumbnail, outputs.item, outputs.attributes]), written
             outcome = "written"
         else:
             assert result["status"] == "rejected", result
