@@ -4,6 +4,7 @@ import socket
 from contextlib import contextmanager
 
 import boto3
+from moto import mock_aws
 
 from handler import s3_store
 from handler.core import open_bytes, read_attributes
@@ -45,3 +46,17 @@ def fake_rendered(tags: dict[str, str] | None = None) -> Rendered:
     with open_bytes(geotiff_bytes(reflectance_stack(12, height=60, width=90))) as dataset:
         attributes = read_attributes(dataset)
     return Rendered(b"\x89PNG fake", attributes, tags or {}, wants_cog=False)
+
+
+@contextmanager
+def in_process_s3(monkeypatch, bucket: str):
+    """In-process moto (`mock_aws`) with `bucket` created, for handler logic that never reaches GDAL."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    s3_store.s3_client.cache_clear()
+    try:
+        with mock_aws():
+            client = s3_store.s3_client()
+            client.create_bucket(Bucket=bucket)
+            yield client
+    finally:
+        s3_store.s3_client.cache_clear()

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
-from moto import mock_aws
 
 from events.make_events import (S3_EVENT_SCENE, eventbridge_event, s3_put_event, s3_test_event, sqs_event,
                                 synthetic_geotiff)
@@ -14,7 +13,7 @@ from handler import s3_store, s3_trigger
 from handler.core.errors import UnsupportedFormat
 from handler.s3_events import MalformedRecord, ObjectEvent, read_notification
 from handler.s3_trigger import handler
-from tests.s3_helpers import fake_rendered, moto_server
+from tests.s3_helpers import fake_rendered, in_process_s3, moto_server
 
 BUCKET = "input-bucket"
 BODY = b"II*\x00 not rendered here"
@@ -23,14 +22,9 @@ EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 @pytest.fixture
 def s3(monkeypatch):
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
     monkeypatch.setenv("INPUT_BUCKET", BUCKET)
-    s3_store.s3_client.cache_clear()
-    with mock_aws():
-        client = s3_store.s3_client()
-        client.create_bucket(Bucket=BUCKET)
+    with in_process_s3(monkeypatch, BUCKET) as client:
         yield client
-    s3_store.s3_client.cache_clear()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from rasterio._err import CPLE_HttpResponseError
 from rasterio.errors import RasterioIOError
 
@@ -19,7 +18,7 @@ from handler.settings import OutputKeys, Settings
 from tests.conftest import requires_real_data
 from tests.rasters import REAL_DATA, geotiff_bytes, open_png, reflectance_stack
 from events.make_events import s3_put_event
-from tests.s3_helpers import fake_rendered, moto_server
+from tests.s3_helpers import fake_rendered, in_process_s3, moto_server
 from tests.stac_schemas import validate
 
 BUCKET = "input-bucket"
@@ -66,13 +65,8 @@ def hrefs(item: dict) -> dict[str, tuple[str, str, list[str]]]:
 @pytest.fixture
 def mocked_s3(monkeypatch):
     """In-process moto for handler logic that never reaches GDAL."""
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    s3_store.s3_client.cache_clear()
-    with mock_aws():
-        client = s3_store.s3_client()
-        client.create_bucket(Bucket=BUCKET)
+    with in_process_s3(monkeypatch, BUCKET) as client:
         yield client
-    s3_store.s3_client.cache_clear()
 
 
 @pytest.fixture
