@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import tempfile
 import uuid
 from contextlib import contextmanager
@@ -55,6 +56,17 @@ ObjectKey = Annotated[str | None, Form(description="Instead of a file: a key in 
 
 # Uploads are copied to disk this much at a time: memory never holds more than one chunk of them.
 SPOOL_CHUNK_BYTES = 1024 * 1024
+# A client's file name kept for the spooled copy (it may name the band: T32TQM_..._B04_10m.jp2).
+PLAIN_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def spool_name(filename: str | None) -> str:
+    """The upload's base name when it is plain (letters, digits, `_.-`), else 'upload': the core reads
+    band names of single-band JPEG 2000 files from it. It never leaves the upload's private directory."""
+    base = (filename or "").replace("\\", "/").rpartition("/")[2]
+    return base if PLAIN_FILE_NAME.fullmatch(base) else "upload"
+
+
 # What a STAC Item calls an upload sent without a file name.
 UNNAMED_UPLOAD = "upload.tif"
 
@@ -98,7 +110,7 @@ def spooled_upload(image_file: UploadFile, settings: Settings) -> Iterator[str]:
     at the limit: chunked bodies have no Content-Length to refuse up front, and a full-size export
     (~72 MB) must not sit in memory while GDAL reads it."""
     with tempfile.TemporaryDirectory(prefix="upload-") as folder:
-        path = os.path.join(folder, "upload.tif")
+        path = os.path.join(folder, spool_name(image_file.filename))
         copied = 0
         with open(path, "wb") as spool:
             while chunk := image_file.file.read(SPOOL_CHUNK_BYTES):

@@ -22,7 +22,9 @@ NULL_VERSION = "null"  # the version id of objects put while versioning is suspe
 CONFLICT = ("PreconditionFailed", "ConditionalRequestConflict", *MISSING)
 # A plain relative key: no scheme, no leading slash, no GDAL prefixes or XML; matched whole (`fullmatch`:
 # `$` would also match before a trailing newline).
-_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.,+=@()\-/]{0,1000}\.tiff?", re.IGNORECASE)
+# The file kinds rendered, by key suffix (any case): GeoTIFF / COG, and JPEG 2000 (Sentinel-2's band and TCI files).
+RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".j2k")
+_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.,+=@()\-/]{0,1000}\.(tiff?|jp2|j2k)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ def has_dot_segment(key: str) -> bool:
 
 
 def validate_key(key: str, prefix: str) -> str:
-    """Accept only a plain .tif/.tiff key under `prefix`; never a URL, GDAL path or another bucket."""
+    """Accept only a plain .tif/.tiff/.jp2/.j2k key under `prefix`; never a URL, GDAL path or another bucket."""
     if not key.startswith(prefix) or not _SAFE_KEY.fullmatch(key) or "//" in key or has_dot_segment(key):
         raise InvalidKey(f"key must be an object key like '{prefix}<name>.tif' in the input bucket.")
     return key
@@ -160,6 +162,6 @@ def open_object(source: ObjectInfo, max_bytes: int) -> Iterator[DatasetReader]:
     if source.size > max_bytes:
         raise InputTooLarge(f"The object is {source.size:,} bytes; the limit is {max_bytes:,}.")
     # Magic bytes and the TIFF structure scan, through a few ranged GETs of at most a fixed byte budget.
-    check_header(PagedReader(partial(read_range, source.bucket, source.key), source.size), source.size)
-    with open_path(f"/vsis3/{source.bucket}/{source.key}") as dataset:
+    driver = check_header(PagedReader(partial(read_range, source.bucket, source.key), source.size), source.size)
+    with open_path(f"/vsis3/{source.bucket}/{source.key}", driver) as dataset:
         yield dataset

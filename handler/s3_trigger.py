@@ -37,7 +37,6 @@ from handler.observability import logger, metrics, record_rejected, rendering_me
 from handler.s3_events import MalformedRecord, ObjectEvent, is_sqs_batch, read_notification, read_sqs_message
 from handler.settings import OutputKeys, Settings
 
-TIFF_SUFFIXES = (".tif", ".tiff")
 # Lost conditional writes (another render of the same key wrote in between) before the event is retried.
 MAX_WRITE_ATTEMPTS = 3
 
@@ -94,8 +93,8 @@ def skip_reason(event: ObjectEvent, settings: Settings) -> str | None:
         return "output_prefix"
     if not key.startswith(settings.input_prefix):
         return "outside_input_prefix"
-    if not key.lower().endswith(TIFF_SUFFIXES):
-        return "not_tiff"
+    if not key.lower().endswith(s3_store.RASTER_SUFFIXES):
+        return "unsupported_suffix"
     if event.size == 0:
         return "empty"
     return None

@@ -97,7 +97,7 @@ def invoke(lambda_context, *objects):
     ("uploads/folder/", 0, "folder"), ("thumbnails/a.tif", 10, "output_prefix"),
     ("attributes/a.tif", 10, "output_prefix"), ("cogs/a.tif", 10, "output_prefix"), ("items/a.tif", 10, "output_prefix"),
     ("other/a.tif", 10, "outside_input_prefix"),
-    ("uploads/a.png", 10, "not_tiff"), ("uploads/a.tif", 0, "empty"), ("uploads/a.TIFF", 10, None),
+    ("uploads/a.png", 10, "unsupported_suffix"), ("uploads/a.tif", 0, "empty"), ("uploads/a.TIFF", 10, None),
 ])
 def test_skip_rules(key, size, reason):
     assert skip_reason(event(key, size), Settings()) == reason

@@ -16,7 +16,8 @@ import rasterio
 
 from handler.core.errors import InvalidKey, InvalidProduct, UnsupportedFormat
 from handler.core.jp2_scan import scan_jp2
-from handler.core.safe import band_from_filename, read_product, vsizip_path
+from handler.core.safe import read_product, vsizip_path
+from handler.core.sentinel2 import band_from_filename
 from handler.core.safe_metadata import parse_metadata
 from handler.core.tiff_scan import bytes_reader
 from handler.core.zip_archive import ZipArchive

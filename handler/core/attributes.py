@@ -54,7 +54,7 @@ def read_attributes(dataset: DatasetReader) -> dict[str, Any]:
         "transform": list(dataset.transform)[:6],
         "nodata": dataset.nodata,
         "dtypes": list(dataset.dtypes),
-        "band_names": band_names(dataset.count, dataset.descriptions),
+        "band_names": band_names(dataset.count, dataset.descriptions, dataset.name),
         "resolution": list(dataset.res),
         "bbox_wgs84": _bbox_wgs84(dataset),
         "overviews": dataset.overviews(1),

@@ -32,7 +32,7 @@ def select_bands(dataset: DatasetReader, options: RenderOptions) -> tuple[int, .
         if missing:
             raise InvalidRenderOptions(f"band {missing[0]} does not exist; the file has {count} band(s).")
         return options.bands
-    names = band_names(count, dataset.descriptions)
+    names = band_names(count, dataset.descriptions, dataset.name)
     wanted = PRESET_BANDS[options.preset]
     if options.preset is Preset.true_color:
         by_colour = _by_colour_interpretation(dataset)

@@ -15,8 +15,6 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.io import DatasetReader
 
-from handler.core.reader import OPEN_DRIVER
-
 # GDAL's GDALBandGetBestOverviewLevel2: an overview is used when its resolution (source pixels per
 # overview pixel, on its least reduced axis) is below the requested one times this threshold
 # (GDAL_OVERVIEW_OVERSAMPLING_THRESHOLD's defaults: 1.2 for nearest, 1.0 plus GDAL's 0.01 otherwise).
@@ -45,7 +43,7 @@ def open_level(dataset: DatasetReader, index: int | None) -> Iterator[DatasetRea
     if index is None and not dataset.overviews(1):
         yield dataset
         return
-    with rasterio.open(dataset.name, driver=OPEN_DRIVER,
+    with rasterio.open(dataset.name, driver=dataset.driver,  # the driver the allow-list admitted
                        overview_level="NONE" if index is None else f"{index}only") as level:
         yield level
 

@@ -17,13 +17,16 @@ from rasterio.io import DatasetReader
 from handler.core.errors import RasterTooLarge, UnsupportedFormat
 from handler.core.levels import Level, OpenLevels, choose_level, full_level
 from handler.core.limits import LIMITS
+from handler.core.reader import JP2_DRIVER
 
 # Decoding cost per decoded byte, relative to deflate (measured here on 4096² uint16 tiles: deflate,
-# LZW, ZSTD and LERC decode 400-700 MB/s of real data, JPEG ~170 MB/s, LZMA ~40 MB/s). Compressions
-# GDAL can name but that are not listed here (CCITT, OJPEG, JBIG, JPEG 2000 ...) are refused: their cost
-# cannot be bounded, and no Sentinel-2 product uses them.
+# LZW, ZSTD and LERC decode 400-700 MB/s of real data, JPEG ~170 MB/s, LZMA ~40 MB/s; OpenJPEG ~20 MB/s
+# for a lossless uint16 band). TIFF compressions GDAL can name but that are not listed here (CCITT,
+# OJPEG, JBIG, JPEG 2000 in a TIFF ...) are refused: their cost cannot be bounded, and no Sentinel-2
+# product uses them. JPEG2000 is for the JP2OpenJPEG driver's own files (Sentinel-2's band and TCI files).
 CODEC_WEIGHTS = {"NONE": 1, "PACKBITS": 1, "LZW": 1, "DEFLATE": 1, "ZSTD": 1, "LERC": 1, "LERC_ZSTD": 1,
-                 "LERC_DEFLATE": 2, "JPEG": 4, "YCbCr JPEG": 4, "WEBP": 4, "LZMA": 16, "JXL": 16}
+                 "LERC_DEFLATE": 2, "JPEG": 4, "YCbCr JPEG": 4, "WEBP": 4, "LZMA": 16, "JXL": 16,
+                 "JPEG2000": 24}
 # The floating-point predictor (PREDICTOR=3) decodes ~120 MB/s whatever the codec.
 PREDICTOR_WEIGHTS = {"3": 4}
 
@@ -89,7 +92,7 @@ class ReadPlan:
 def codec_weight(dataset: DatasetReader) -> tuple[str, int]:
     """(compression name, cost weight) from GDAL's IMAGE_STRUCTURE metadata; refuses unbounded codecs."""
     structure = dataset.tags(ns="IMAGE_STRUCTURE")
-    codec = structure.get("COMPRESSION", "NONE")
+    codec = "JPEG2000" if dataset.driver == JP2_DRIVER else structure.get("COMPRESSION", "NONE")
     if codec not in CODEC_WEIGHTS:
         raise UnsupportedFormat(f"{codec} compression is not accepted: use DEFLATE, LZW, ZSTD or no compression.")
     return codec, CODEC_WEIGHTS[codec] * PREDICTOR_WEIGHTS.get(structure.get("PREDICTOR", "1"), 1)

@@ -1,4 +1,5 @@
-"""Open untrusted rasters safely: magic bytes, a driver allow-list and a size budget before any read."""
+"""Open untrusted rasters safely: magic bytes, a bounded header scan, one driver chosen by the magic
+bytes from an allow-list, and a size budget, all before any pixel is read."""
 
 import os
 from contextlib import contextmanager
@@ -16,7 +17,8 @@ from rasterio.io import DatasetReader, MemoryFile
 from handler.core.errors import EmptyInput, RasterError, RasterTooLarge, UnreadableRaster, UnsupportedFormat
 from handler.core.limits import LIMITS
 from handler.core.spans import span
-from handler.core.tiff_scan import Read, TiffLayout, bytes_reader, file_reader, scan_tiff
+from handler.core.jp2_scan import J2K_START, JP2_SIGNATURE, scan_jp2
+from handler.core.tiff_scan import Read, bytes_reader, file_reader, scan_tiff
 
 # GDAL errors on a corrupt file surface as RasterioError or, from property getters (colorinterp, tags,
 # overviews ...), as rasterio's CPLE_* errors, which are not RasterioErrors; metadata that is not UTF-8
@@ -24,33 +26,39 @@ from handler.core.tiff_scan import Read, TiffLayout, bytes_reader, file_reader, 
 GDAL_ERRORS = (RasterioError, CPLE_BaseError, UnicodeDecodeError)
 CORRUPT = "The file's metadata or pixel data could not be decoded (corrupt or truncated)."
 
-# GDAL reads COGs with its GTiff driver (its COG driver only writes), so GTiff is the one opener.
-OPEN_DRIVER = "GTiff"
+# GDAL reads COGs with its GTiff driver (its COG driver only writes); Sentinel-2's own band and TCI
+# files are JPEG 2000, read by the one JPEG 2000 driver the rasterio wheel ships.
+GTIFF_DRIVER, JP2_DRIVER = "GTiff", "JP2OpenJPEG"
 # Real-valued sample types the renderer converts to float32; complex ones have no single value to draw.
 DRAWABLE_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64", "float16", "float32",
                    "float64")
-ALLOWED_DRIVERS = ("GTiff", "COG")
+ALLOWED_DRIVERS = ("GTiff", "COG", JP2_DRIVER)
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic TIFF and BigTIFF
+JP2_MAGIC = (JP2_SIGNATURE, J2K_START)  # a boxed JP2 file, a raw codestream
+MAGIC_BYTES = len(JP2_SIGNATURE)
 _KNOWN_MAGIC = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"%PDF": "PDF", b"<VRT": "VRT",
-                b"\x00\x00\x00\x0cjP": "JPEG 2000", b"\xffO\xffQ": "JPEG 2000", b"PK\x03\x04": "ZIP",
-                b"GIF8": "GIF"}
+                b"PK\x03\x04": "ZIP", b"GIF8": "GIF"}
 
 
-def check_magic(head: bytes) -> None:
-    """Refuse anything whose first bytes are not a TIFF header, naming what it looks like."""
+def check_magic(head: bytes) -> str:
+    """The driver for a file's first bytes (TIFF or JPEG 2000), or a refusal naming what it looks like."""
     if not head:
         raise EmptyInput("The file is empty.")
     if head[:4] in TIFF_MAGIC:
-        return
+        return GTIFF_DRIVER
+    if head.startswith(JP2_MAGIC):
+        return JP2_DRIVER
     kind = next((name for magic, name in _KNOWN_MAGIC.items() if head.startswith(magic)), None)
     looks_like = f" It looks like {kind}." if kind else ""
-    raise UnsupportedFormat(f"Only GeoTIFF / COG files are accepted.{looks_like}")
+    raise UnsupportedFormat(f"Only GeoTIFF / COG and JPEG 2000 files are accepted.{looks_like}")
 
 
-def check_header(read: Read, size: int) -> TiffLayout:
-    """Everything checked before GDAL sees a byte: TIFF magic, then the bounded structure scan."""
-    check_magic(read(0, min(size, 8)))
-    return scan_tiff(read, size)
+def check_header(read: Read, size: int) -> str:
+    """Everything checked before GDAL sees a byte: the magic bytes, then that format's bounded structure
+    scan. Returns the one driver the file may be opened with."""
+    driver = check_magic(read(0, min(size, MAGIC_BYTES)))
+    (scan_jp2 if driver == JP2_DRIVER else scan_tiff)(read, size)
+    return driver
 
 
 def check_budget(dataset: DatasetReader) -> None:
@@ -79,12 +87,12 @@ def check_drawable(dataset: DatasetReader) -> None:
                                 "bands.")
 
 
-def _open(path: str, **options) -> DatasetReader:
+def _open(path: str, driver: str) -> DatasetReader:
     try:
-        dataset = rasterio.open(path, driver=OPEN_DRIVER, **options)
+        dataset = rasterio.open(path, driver=driver)
     except GDAL_ERRORS as exc:
         # GDAL's message can hold internal paths: keep it out of the user-facing text.
-        raise UnreadableRaster("The file could not be read as a GeoTIFF (corrupt or truncated).") from exc
+        raise UnreadableRaster("The file could not be read (corrupt or truncated).") from exc
     if dataset.driver not in ALLOWED_DRIVERS:  # defence in depth: the allow-list is also enforced by GDAL
         dataset.close()
         raise UnsupportedFormat(f"The {dataset.driver} format is not accepted.")
@@ -112,11 +120,11 @@ def _gdal_errors_are_unreadable() -> Iterator[None]:
 @contextmanager
 def open_bytes(data: bytes) -> Iterator[DatasetReader]:
     """Open an uploaded file held in memory (GDAL /vsimem/, no temp files)."""
-    check_header(bytes_reader(data), len(data))
+    driver = check_header(bytes_reader(data), len(data))
     memfile = MemoryFile(data)
     try:
         with span("open"):
-            dataset = _open(memfile.name)
+            dataset = _open(memfile.name, driver)
     except BaseException:
         memfile.close()
         raise
@@ -128,15 +136,16 @@ def open_bytes(data: bytes) -> Iterator[DatasetReader]:
 def open_file(path: str) -> Iterator[DatasetReader]:
     """Open an untrusted local file (an upload spooled to disk) after the same checks as `open_bytes`."""
     with open(path, "rb") as file:
-        check_header(file_reader(file), os.fstat(file.fileno()).st_size)
-    with open_path(path) as dataset:
+        driver = check_header(file_reader(file), os.fstat(file.fileno()).st_size)
+    with open_path(path, driver) as dataset:
         yield dataset
 
 
 @contextmanager
-def open_path(path: str) -> Iterator[DatasetReader]:
-    """Open a local file or a GDAL /vsis3/ path the caller has already validated."""
+def open_path(path: str, driver: str = GTIFF_DRIVER) -> Iterator[DatasetReader]:
+    """Open a local file or a GDAL /vsis3/ path the caller has already checked (`check_header`, which
+    chose `driver`)."""
     with span("open"):
-        dataset = _open(path)
+        dataset = _open(path, driver)
     with dataset, _gdal_errors_are_unreadable():
         yield dataset

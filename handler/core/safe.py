@@ -13,11 +13,9 @@ from typing import Callable, Iterable
 from handler.core.errors import ArchiveTooLarge, InvalidKey, InvalidProduct, UnsupportedFormat
 from handler.core.product import ProductMetadata
 from handler.core.safe_metadata import parse_metadata
+from handler.core.sentinel2 import IMAGE_NAME
 from handler.core.zip_archive import Member
 
-# T32TQM_20220609T101559_B04_10m.jp2 (L2A, R10m|R20m|R60m) or T32TQM_20220609T101559_B04.jp2 (L1C).
-IMAGE_NAME = re.compile(r"T\d{2}[A-Z]{3}_\d{8}T\d{6}_(?P<band>B0[1-9]|B1[0-2]|B8A|TCI|AOT|WVP|SCL)"
-                        r"(?:_(?P<resolution>10|20|60)m)?\.(?i:jp2)")
 PRODUCT_XML = re.compile(r"(?P<safe>[^/]+\.SAFE)/MTD_MSIL(?P<level>1C|2A)\.xml")
 MAX_XML_BYTES = 4 << 20  # MTD_TL.xml ~0.6 MB, MTD_MSIL2A.xml ~60 KB
 # JPEG 2000 data does not compress (only its few KB of XML boxes do): a deflated image inflating to more
@@ -35,12 +33,6 @@ class Product:
     metadata: ProductMetadata
     image: Member
     resolution: int  # metres per pixel of `image` (60 for L2A, 10 for L1C: read through its JPEG 2000 levels)
-
-
-def band_from_filename(name: str) -> str | None:
-    """'.../T32TQM_20220609T101559_B04_10m.jp2' -> 'B04' ('TCI', 'SCL', ... too); None for other names."""
-    match = IMAGE_NAME.fullmatch(name.rpartition("/")[2])
-    return match.group("band") if match else None
 
 
 def _one(matches: list[re.Match], what: str) -> re.Match:

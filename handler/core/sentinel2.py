@@ -19,6 +19,10 @@ _BAND_NAME = re.compile(r"\s*b(\d{1,3})(a?)\b", re.IGNORECASE | re.ASCII)
 _COLOUR_NAMES = {"coastal": "B01", "blue": "B02", "green": "B03", "red": "B04", "nir": "B08",
                  "nir08": "B8A", "swir16": "B11", "swir22": "B12"}
 _KNOWN = set(L1C_BANDS)
+# ESA's image file names: T32TQM_20220609T101559_B04_10m.jp2 (L2A: R10m|R20m|R60m), T32TQM_20220609T101559_B04.jp2
+# (L1C), TCI and the L2A AOT/WVP/SCL layers too.
+IMAGE_NAME = re.compile(r"T\d{2}[A-Z]{3}_\d{8}T\d{6}_(?P<band>B0[1-9]|B1[0-2]|B8A|TCI|AOT|WVP|SCL)"
+                        r"(?:_(?P<resolution>10|20|60)m)?\.(?i:jp2)")
 
 # DN -> reflectance: reflectance = (DN + offset) * QUANTIFICATION.
 QUANTIFICATION = 1e-4
@@ -43,11 +47,20 @@ def canonical_band_name(description: str | None) -> str | None:
     return _COLOUR_NAMES.get(description.strip().lower())
 
 
-def band_names(count: int, descriptions: Sequence[str | None]) -> list[str]:
-    """Name of each band: descriptions win when present, else the Sentinel-2 order for the band
+def band_from_filename(name: str) -> str | None:
+    """'.../T32TQM_20220609T101559_B04_10m.jp2' -> 'B04' ('TCI', 'SCL', ... too); None for other names."""
+    match = IMAGE_NAME.fullmatch(name.rpartition("/")[2])
+    return match.group("band") if match else None
+
+
+def band_names(count: int, descriptions: Sequence[str | None], file_name: str = "") -> list[str]:
+    """Name of each band: descriptions win when present, then a single band's ESA file name
+    (..._B04_10m.jp2, whose JPEG 2000 carries no band name), else the Sentinel-2 order for the band
     count (12 = L2A, 13 = L1C, 4 = B02,B03,B04,B08), else rio-tiler style 'b1', 'b2', ..."""
     if any(descriptions):
         return [canonical_band_name(d) or d or f"b{i}" for i, d in enumerate(descriptions, start=1)]
+    if count == 1 and band_from_filename(file_name) in _KNOWN:
+        return [band_from_filename(file_name)]
     return list(BANDS_BY_COUNT.get(count) or (f"b{i}" for i in range(1, count + 1)))
 
 

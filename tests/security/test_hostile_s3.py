@@ -106,8 +106,8 @@ def test_hostile_bodies_under_skipped_keys_are_never_opened(s3, lambda_context, 
                "uploads/evil.vrt": vrt, "uploads/evil.tif.aux.xml": vrt, "other/evil.tif": vrt}
     assert drop(s3, lambda_context, objects) == {
         "uploads/evil.tif/": ("skipped", "folder"), "thumbnails/evil.tif": ("skipped", "output_prefix"),
-        "attributes/../uploads/evil.tif": ("skipped", "output_prefix"), "uploads/evil.vrt": ("skipped", "not_tiff"),
-        "uploads/evil.tif.aux.xml": ("skipped", "not_tiff"), "other/evil.tif": ("skipped", "outside_input_prefix")}
+        "attributes/../uploads/evil.tif": ("skipped", "output_prefix"), "uploads/evil.vrt": ("skipped", "unsupported_suffix"),
+        "uploads/evil.tif.aux.xml": ("skipped", "unsupported_suffix"), "other/evil.tif": ("skipped", "outside_input_prefix")}
     assert outputs(s3) == ["attributes/../uploads/evil.tif", "thumbnails/evil.tif"]  # the planted ones only
 
 
