@@ -103,6 +103,14 @@ def _thumbnail_shape(width: int, height: int, size: int) -> tuple[int, int]:
     return size, max(1, round(size * width / height))
 
 
+def bench_driver(path: str) -> str:
+    """The GDAL driver our service would choose from the magic bytes; the bench's inputs are named for
+    their format, and a /vsis3/ path cannot be read before GDAL opens it."""
+    from handler.core.reader import GTIFF_DRIVER, JP2_DRIVER
+
+    return JP2_DRIVER if path.lower().endswith((".jp2", ".j2k")) else GTIFF_DRIVER
+
+
 def _make_runner(method: str, path: str, size: int, indexes: tuple[int, ...], in_max: float):
     """Import what `method` needs and return a zero-argument callable doing one full thumbnail."""
     if method.startswith("ours_"):
@@ -112,7 +120,7 @@ def _make_runner(method: str, path: str, size: int, indexes: tuple[int, ...], in
         options = RenderOptions(size=size, resampling=ResamplingName(method.split("_", 1)[1]))
 
         def run():
-            with open_path(path) as dataset:
+            with open_path(path, bench_driver(path)) as dataset:
                 thumb = render_thumbnail(dataset, options)
             return thumb.content, (thumb.height, thumb.width)
         return run
@@ -291,7 +299,7 @@ def describe_input(label: str, path: str, size: int, size_mb: float | None = Non
     from handler.core.sentinel2 import dataset_radiometry
 
     options = RenderOptions(size=size)
-    with open_path(path) as ds:
+    with open_path(path, bench_driver(path)) as ds:
         indexes = select_bands(ds, options)
         radiometry = dataset_radiometry(ds)
         gain = 1.0 if radiometry.source == "display_uint8" else options.gain
