@@ -23,6 +23,7 @@ from handler.core.options import ImageFormat, Preset, ResamplingName, Stretch, p
 from handler.core.stac import GEOJSON, item_id, s3_href, scene_assets, stac_item
 from handler.http_errors import error_response, install_error_handlers
 from handler.observability import logger, metrics, rendering_metrics, tracer
+from handler.scene import validate_key
 from handler.settings import Settings, running_on_lambda
 
 app = FastAPI(
@@ -131,7 +132,7 @@ def require_input_bucket(settings: Settings, feature: str) -> str:
 def input_object(key: str, settings: Settings) -> s3_store.ObjectInfo:
     """The object a `key` names in the input bucket: validated before any S3 or GDAL call."""
     bucket = require_input_bucket(settings, "key is")
-    source = s3_store.head(bucket, s3_store.validate_key(key, settings.input_prefix))
+    source = s3_store.head(bucket, validate_key(key, settings.input_prefix))
     if source is None:
         raise ObjectNotFound(f"No object {key!r} in the input bucket.")
     return source

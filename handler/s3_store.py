@@ -1,6 +1,5 @@
 """S3 adapter: the only module that talks to S3 (boto3 for metadata and writes, GDAL /vsis3/ reads)."""
 
-import re
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -22,9 +21,6 @@ NULL_VERSION = "null"  # the version id of objects put while versioning is suspe
 CONFLICT = ("PreconditionFailed", "ConditionalRequestConflict", *MISSING)
 # A plain relative key: no scheme, no leading slash, no GDAL prefixes or XML; matched whole (`fullmatch`:
 # `$` would also match before a trailing newline).
-# The file kinds rendered, by key suffix (any case): GeoTIFF / COG, and JPEG 2000 (Sentinel-2's band and TCI files).
-RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".j2k")
-_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.,+=@()\-/]{0,1000}\.(tiff?|jp2|j2k)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -65,13 +61,6 @@ def has_dot_segment(key: str) -> bool:
     """True for keys with '.' or '..' segments: GDAL normalises them in a /vsis3/ path and would
     read another object than the one S3 was asked about."""
     return any(part in (".", "..") for part in key.split("/"))
-
-
-def validate_key(key: str, prefix: str) -> str:
-    """Accept only a plain .tif/.tiff/.jp2/.j2k key under `prefix`; never a URL, GDAL path or another bucket."""
-    if not key.startswith(prefix) or not _SAFE_KEY.fullmatch(key) or "//" in key or has_dot_segment(key):
-        raise InvalidKey(f"key must be an object key like '{prefix}<name>.tif' in the input bucket.")
-    return key
 
 
 def version_id(value: str | None) -> str | None:

@@ -34,6 +34,7 @@ from handler.core.deadline import Deadline
 from handler.core.errors import DeadlineExceeded, RasterError, UnreadableRaster
 from handler.core.stac import COG, GEOJSON, PNG, s3_href, scene_assets, stac_item
 from handler.observability import logger, metrics, record_rejected, rendering_metrics, tracer
+from handler.scene import key_problem
 from handler.s3_events import MalformedRecord, ObjectEvent, is_sqs_batch, read_notification, read_sqs_message
 from handler.settings import OutputKeys, Settings
 
@@ -91,10 +92,9 @@ def skip_reason(event: ObjectEvent, settings: Settings) -> str | None:
         return "folder"
     if (settings.output_bucket or event.bucket) == event.bucket and key.startswith(settings.output_prefixes):
         return "output_prefix"
-    if not key.startswith(settings.input_prefix):
-        return "outside_input_prefix"
-    if not key.lower().endswith(s3_store.RASTER_SUFFIXES):
-        return "unsupported_suffix"
+    problem = key_problem(key, settings.input_prefix)  # the same policy as key=
+    if problem:
+        return problem
     if event.size == 0:
         return "empty"
     return None

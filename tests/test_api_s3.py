@@ -61,6 +61,28 @@ def test_keys_other_than_plain_input_keys_are_refused(s3, key):
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_key"
 
 
+@pytest.mark.parametrize("key", ["uploads/my scene é+ü 2022.tiff", "uploads/f%2e%2e b.tif", "uploads/d.tif?x=1.tif",
+                                 "uploads/日本/シーン.jp2.tif", "uploads/back\\slash (copy) [1] & 'q'.TIF"])
+def test_every_key_the_trigger_renders_also_works_through_key(s3, lambda_context, key):
+    """One key policy (handler/scene.py) for the trigger and key=: spaces, '+', '%', '?', '#', brackets
+    and non-ASCII are literal key characters for boto3 and GDAL alike."""
+    s3.put_object(Bucket=BUCKET, Key=key, Body=SCENE)
+    result = s3_trigger(s3_put_event((BUCKET, key, len(SCENE))), lambda_context)
+    assert [(r["key"], r["status"]) for r in result["results"]] == [(key, "written")]
+    response = client.post("/thumbnail", data={"key": key, "target_resolution": "48"})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("key", ["uploads/a{b}.tif", "uploads/line\nbreak.tif", "uploads/tab\t.tif",
+                                 "uploads/" + "x" * 1100 + ".tif"])
+def test_keys_outside_the_policy_are_refused_by_both_entry_points(s3, lambda_context, key):
+    """Refused before any S3 or GDAL call (S3 itself would not even store some of them)."""
+    result = s3_trigger(s3_put_event((BUCKET, key, len(SCENE))), lambda_context)
+    assert [(r["status"], r["reason"]) for r in result["results"]] == [("skipped", "unsafe_key")]
+    response = client.post("/attributes", data={"key": key})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_key"
+
+
 def test_missing_object_is_404_and_both_inputs_is_422(s3):
     assert client.post("/attributes", data={"key": "uploads/none.tif"}).json()["error"]["code"] == "not_found"
     both = client.post("/attributes", data={"key": "uploads/a.tif"}, files={"image_file": ("a.tif", SCENE)})

@@ -1,0 +1,38 @@
+"""A scene's lifecycle between the entry points and the adapters, starting with which object keys are
+scenes: one policy for the S3 trigger, `key=` and `/uploads`, so any key the trigger renders also works
+through `key=` (spaces, `+`, `%`, `?`, non-ASCII ... are literal key characters for boto3 and GDAL alike).
+"""
+
+import re
+
+from handler.core.errors import InvalidKey
+from handler.s3_store import has_dot_segment
+
+# The file kinds rendered, by key suffix (any case): GeoTIFF / COG, and JPEG 2000 (Sentinel-2's band and TCI files).
+RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".j2k")
+MAX_KEY_BYTES = 1024  # S3's own limit
+# Control characters (a newline would end a log line or a header), and braces, GDAL's archive-path syntax.
+_UNSAFE_CHARACTERS = re.compile(r"[\x00-\x1f\x7f{}]")
+
+
+def key_problem(key: str, prefix: str) -> str | None:
+    """Why `key` is not a scene under `prefix` (a stable reason), or None when it is one."""
+    if not key.startswith(prefix):
+        return "outside_input_prefix"
+    if key.endswith("/"):
+        return "folder"
+    if not key.lower().endswith(RASTER_SUFFIXES):
+        return "unsupported_suffix"
+    if (len(key.encode()) > MAX_KEY_BYTES or _UNSAFE_CHARACTERS.search(key) or "//" in key
+            or has_dot_segment(key)):
+        return "unsafe_key"
+    return None
+
+
+def validate_key(key: str, prefix: str) -> str:
+    """`key` when it names a scene under `prefix` (the key= parameter); never a URL, GDAL path or another
+    bucket, which all fail the policy before any S3 or GDAL call."""
+    if key_problem(key, prefix) is not None:
+        raise InvalidKey(f"key must be an object key like '{prefix}<name>.tif' in the input bucket "
+                         f"(.tif, .tiff, .jp2 or .j2k).")
+    return key
