@@ -38,11 +38,6 @@ CURLS = {
 METHODS = ("ours_average", "ours_nearest", "riotiler_average", "riotiler_nearest", "naive")
 
 
-def peak_rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
-
-
 def http_part(folder: Path, repeat: int) -> tuple[dict[str, list[float]], float, float]:
     """Seconds per curl for each route, and the server's peak RSS (MB) before and after them."""
     port = free_port()
@@ -51,7 +46,7 @@ def http_part(folder: Path, repeat: int) -> tuple[dict[str, list[float]], float,
                               stderr=subprocess.DEVNULL, env={**os.environ, **tb._load_gdal_env()})
     try:
         wait_for_port(port, server, "uvicorn")
-        idle = peak_rss_mb(server.pid)
+        idle = tb._rss_mb(server.pid)
         times: dict[str, list[float]] = {route: [] for route in CURLS}
         for _ in range(repeat):
             for route, command in CURLS.items():
@@ -59,7 +54,7 @@ def http_part(folder: Path, repeat: int) -> tuple[dict[str, list[float]], float,
                 subprocess.run(shlex.split(command.format(port=port)), cwd=folder, check=True,
                                stdout=subprocess.DEVNULL)
                 times[route].append(time.perf_counter() - start)
-        return times, idle, peak_rss_mb(server.pid)
+        return times, idle, tb._rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=10)

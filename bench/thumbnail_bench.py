@@ -82,12 +82,12 @@ def _load_gdal_env() -> dict[str, str]:
 # Worker: one method, one input, fresh process.
 # --------------------------------------------------------------------------------------------------
 
-def _rss_mb() -> float:
-    """Peak RSS of this process in MB. `ru_maxrss` is not usable in a subprocess on Linux: it keeps the
-    high-water mark across fork/exec, i.e. starts at the *parent's* RSS (the orchestrator, or moto
-    holding a 500 MB object). VmHWM belongs to this process's own address space."""
+def _rss_mb(pid: int | str = "self") -> float:
+    """Peak RSS of a process (this one by default) in MB. `ru_maxrss` is not usable in a subprocess on
+    Linux: it keeps the high-water mark across fork/exec, i.e. starts at the *parent's* RSS (the
+    orchestrator, or moto holding a 500 MB object). VmHWM belongs to the process's own address space."""
     try:
-        with open("/proc/self/status") as status:
+        with open(f"/proc/{pid}/status") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024.0

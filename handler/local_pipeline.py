@@ -105,9 +105,9 @@ def create_store(sqs, s3) -> str:
     return queue
 
 
-def deliver(queue: str, sqs, trigger) -> int:
+def deliver(queue: str, sqs, trigger) -> None:
     """Hand each S3 event waiting in the queue to the trigger, as S3 invokes the Lambda; an event whose
-    invocation raised stays queued and comes back (a retry). Returns how many events were delivered."""
+    invocation raised stays queued and comes back (a retry)."""
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
     for message in messages:
         try:
@@ -117,7 +117,6 @@ def deliver(queue: str, sqs, trigger) -> int:
             continue
         print(f"[trigger] {json.dumps(result)}", flush=True)
         sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-    return len(messages)
 
 
 class Stop(BaseException):

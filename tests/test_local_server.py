@@ -5,7 +5,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from handler.api import app
+from handler.local_pipeline import wait_for_port
 from tests.rasters import SEED_SHAPE, geotiff_bytes, open_png, reflectance_stack, seed_sized_export
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,12 +40,11 @@ def server():
         pytest.skip(f"port {PORT} is already in use on this machine")
     process = subprocess.Popen([sys.executable, "-m", "uvicorn", "handler.api:app", "--host", "127.0.0.1",
                                 "--port", str(PORT)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while not port_in_use(PORT):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"uvicorn did not start: {process.stderr.read().decode()[-2000:]}")
-        time.sleep(0.1)
+    try:
+        wait_for_port(PORT, process, "uvicorn", timeout=30)
+    except RuntimeError as error:
+        process.kill()
+        pytest.fail(f"{error}: {process.stderr.read().decode()[-2000:]}")
     yield process
     process.terminate()
     process.wait(timeout=10)

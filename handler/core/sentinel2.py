@@ -59,8 +59,9 @@ def band_names(count: int, descriptions: Sequence[str | None], file_name: str = 
     count (12 = L2A, 13 = L1C, 4 = B02,B03,B04,B08), else rio-tiler style 'b1', 'b2', ..."""
     if any(descriptions):
         return [canonical_band_name(d) or d or f"b{i}" for i, d in enumerate(descriptions, start=1)]
-    if count == 1 and band_from_filename(file_name) in _KNOWN:
-        return [band_from_filename(file_name)]
+    named = band_from_filename(file_name) if count == 1 else None
+    if named in _KNOWN:
+        return [named]
     return list(BANDS_BY_COUNT.get(count) or (f"b{i}" for i in range(1, count + 1)))
 
 

@@ -1,7 +1,6 @@
 """Bounded concurrent load on the API served by uvicorn on 127.0.0.1: every request succeeds and the
 server's memory does not keep growing (no leaked GDAL datasets, /vsimem files or buffers)."""
 
-import socket
 import subprocess
 import sys
 import time
@@ -12,18 +11,13 @@ import httpx
 import pytest
 
 from tests.rasters import geotiff_bytes, open_png, reflectance_stack
+from tests.s3_helpers import free_port
 from tests.security.hostile import CANARY
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENE = geotiff_bytes(reflectance_stack(12, height=300, width=400))
 WARM_UP, REQUESTS, WORKERS = 40, 200, 8
 MAX_GROWTH_MB = 50
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rss_mb(pid: int) -> float:
