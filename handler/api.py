@@ -179,7 +179,8 @@ def attributes(settings: CurrentSettings, image_file: ImageFile = None, key: Obj
         attributes = read_attributes(scene.dataset)
         if format is AttributesFormat.json:
             return JSONResponse(attributes)
-        item = stac_item(scene.item_id, attributes, scene_assets(scene.href), tags=scene.dataset.tags())
+        item = stac_item(scene.item_id, attributes, scene_assets(scene.href, driver=attributes["driver"]),
+                         tags=scene.dataset.tags())
     return JSONResponse(item, media_type=GEOJSON)
 
 

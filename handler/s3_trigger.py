@@ -149,7 +149,8 @@ def item_json(source: s3_store.ObjectInfo, outputs: OutputKeys, rendered: Render
               created: datetime) -> bytes:
     """The STAC Item of a rendered object: the source, its thumbnail and, once written, its COG copy."""
     assets = scene_assets(s3_href(source.bucket, source.key), s3_href(outputs.bucket, outputs.thumbnail),
-                          s3_href(outputs.bucket, outputs.cog) if with_cog else None)
+                          s3_href(outputs.bucket, outputs.cog) if with_cog else None,
+                          driver=rendered.attributes["driver"])
     item = stac_item(outputs.item_id, rendered.attributes, assets, tags=rendered.tags, now=created)
     return json.dumps(item, indent=2).encode()
 

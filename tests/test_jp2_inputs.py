@@ -2,6 +2,8 @@
 S3 trigger, with the same pre-open scan, driver allow-list and read plan as GeoTIFFs (issue 11 item 3).
 Fixtures are encoded from the real pixels in ../shared/data/sentinel2 (synthetic stand-ins without it)."""
 
+import json
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +19,7 @@ from rasterio.enums import Resampling
 from tests.products import BAND_JP2_NAME, TCI_JP2_NAME, band_jp2, codestream, jp2_file, tci_jp2
 from tests.rasters import as_array
 from tests.s3_helpers import moto_server
+from tests.stac_schemas import validate
 
 client = TestClient(app)
 BUCKET = "jp2-bucket"
@@ -36,6 +39,14 @@ def test_a_tci_jp2_upload_renders_as_stored():
     assert np.abs(pixels[..., 0] - pixels[..., 2]).mean() > 2  # red and blue differ: colour
     assert response.headers["X-Thumbnail-Radiometry"] == "display_uint8"
     assert post("/attributes", TCI, TCI_JP2_NAME).json()["driver"] == JP2_DRIVER
+
+
+def test_a_jp2_scene_item_names_its_source_as_jpeg_2000():
+    response = post("/attributes", TCI, TCI_JP2_NAME, format="stac")
+    assert response.status_code == 200
+    item = response.json()
+    validate(item)
+    assert item["assets"]["source"]["type"] == "image/jp2"
 
 
 def test_a_single_band_jp2_takes_its_band_name_from_the_file_name():
@@ -89,3 +100,5 @@ def test_the_trigger_renders_a_jp2_dropped_into_the_bucket(served_s3, lambda_con
     assert [(r["key"], r["status"]) for r in result["results"]] == [(key, "written")]
     png = served_s3.get_object(Bucket=BUCKET, Key=f"thumbnails/{TCI_JP2_NAME}.png")["Body"].read()
     assert as_array(png).shape[:2] == (512, 512)
+    item = json.loads(served_s3.get_object(Bucket=BUCKET, Key=f"items/{TCI_JP2_NAME}.json")["Body"].read())
+    assert item["assets"]["source"]["type"] == "image/jp2"
