@@ -19,8 +19,6 @@ MISSING = ("404", "NoSuchKey", "NotFound")
 NULL_VERSION = "null"  # the version id of objects put while versioning is suspended: names no version
 # A conditional write that lost: the key changed since it was looked at (or a concurrent one won).
 CONFLICT = ("PreconditionFailed", "ConditionalRequestConflict", *MISSING)
-# A plain relative key: no scheme, no leading slash, no GDAL prefixes or XML; matched whole (`fullmatch`:
-# `$` would also match before a trailing newline).
 
 
 @dataclass(frozen=True)
@@ -78,13 +76,15 @@ def _head(bucket: str, key: str) -> dict | None:
         raise
 
 
+def _info(bucket: str, key: str, response: dict) -> ObjectInfo:
+    return ObjectInfo(bucket, key, response["ContentLength"], response["ETag"].strip('"'),
+                      version_id(response.get("VersionId")))
+
+
 def head(bucket: str, key: str) -> ObjectInfo | None:
     """Size, ETag and version id of an object's current version, or None when it does not exist."""
     response = _head(bucket, key)
-    if response is None:
-        return None
-    return ObjectInfo(bucket, key, response["ContentLength"], response["ETag"].strip('"'),
-                      version_id(response.get("VersionId")))
+    return None if response is None else _info(bucket, key, response)
 
 
 def output_etag(bucket: str, key: str) -> str | None:
@@ -99,7 +99,7 @@ def current_output(bucket: str, key: str, source: ObjectInfo) -> ObjectInfo | No
     response = _head(bucket, key)
     if response is None or response.get("Metadata", {}).get(SOURCE_ETAG) != source.etag:
         return None
-    return ObjectInfo(bucket, key, response["ContentLength"], response["ETag"].strip('"'))
+    return _info(bucket, key, response)
 
 
 def read_range(bucket: str, key: str, offset: int, length: int) -> bytes:
@@ -143,14 +143,14 @@ def presigned_url(method: str, bucket: str, key: str, expires: int, **params) ->
 
 @contextmanager
 def open_object(source: ObjectInfo, max_bytes: int) -> Iterator[DatasetReader]:
-    """Open an S3 object with GDAL range reads (/vsis3/) after key, size and TIFF header checks."""
+    """Open an S3 object with GDAL range reads (/vsis3/) after key, size and header (TIFF or JPEG 2000) checks."""
     if has_dot_segment(source.key):
         raise InvalidKey("Keys with '.' or '..' segments are not read.")
     if source.size == 0:
         raise EmptyInput("The object is empty.")
     if source.size > max_bytes:
         raise InputTooLarge(f"The object is {source.size:,} bytes; the limit is {max_bytes:,}.")
-    # Magic bytes and the TIFF structure scan, through a few ranged GETs of at most a fixed byte budget.
+    # Magic bytes and the TIFF or JPEG 2000 structure scan, through a few ranged GETs of at most a fixed byte budget.
     driver = check_header(PagedReader(partial(read_range, source.bucket, source.key), source.size), source.size)
     with open_path(f"/vsis3/{source.bucket}/{source.key}", driver) as dataset:
         yield dataset

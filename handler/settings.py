@@ -27,7 +27,8 @@ class Settings:
     `max_response_bytes` keeps base64 responses under Lambda's 6 MB payload limit;
     the S3 trigger renders objects of `input_bucket` (any bucket when empty) under `input_prefix` and
     writes `thumbnails/`, `items/` (STAC) and `attributes/` under `output_prefix` in `output_bucket`
-    (the source bucket when empty), and `cogs/` copies of inputs up to `cog_copy_max_bytes` that lack overviews (0: none)."""
+    (the source bucket when empty), and `cogs/` copies of inputs up to `cog_copy_max_bytes` that lack
+    overviews (0: none)."""
 
     max_upload_bytes: int = field(default_factory=default_upload_bytes)
     input_bucket: str = ""
