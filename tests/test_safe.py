@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from handler.core.errors import InvalidKey, InvalidProduct, UnsupportedFormat
+from handler.core.errors import InvalidProduct, UnsafeArchive, UnsupportedFormat
 from handler.core.jp2_scan import scan_jp2
 from handler.core.safe import read_product, vsizip_path
 from handler.core.sentinel2 import band_from_filename
@@ -112,7 +112,7 @@ def test_vsizip_path_format():
     member = "P.SAFE/GRANULE/G/IMG_DATA/R60m/T29RKH_20200219T112111_TCI_60m.jp2"
     assert vsizip_path("/vsis3/bucket/uploads/a b.zip", member) == f"/vsizip/{{/vsis3/bucket/uploads/a b.zip}}/{member}"
     assert vsizip_path("/tmp/x/upload", member) == f"/vsizip/{{/tmp/x/upload}}/{member}"
-    with pytest.raises(InvalidKey):
+    with pytest.raises(UnsafeArchive):
         vsizip_path("/vsis3/bucket/uploads/a}b.zip", member)
 
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from handler.core.errors import ArchiveTooLarge, InvalidKey, InvalidProduct, UnsupportedFormat
+from handler.core.errors import ArchiveTooLarge, InvalidProduct, UnsafeArchive, UnsupportedFormat
 from handler.core.product import ProductMetadata
 from handler.core.safe_metadata import parse_metadata
 from handler.core.sentinel2 import IMAGE_NAME
@@ -90,7 +90,8 @@ def read_product(members: Iterable[Member], read_member: ReadMember) -> Product:
 
 def vsizip_path(archive: str, member: str) -> str:
     """GDAL's path of `member` inside the zip at `archive` (a local path or `/vsis3/bucket/key`):
-    `/vsizip/{archive}/member`; the braces let the archive's name end in anything but `.zip`."""
+    `/vsizip/{archive}/member`; the braces let the archive's name end in anything but `.zip`, so a brace in
+    `archive` would end it early and let the rest name another file: refused."""
     if any(char in archive for char in "{}"):
-        raise InvalidKey("An archive path may not contain braces.")
+        raise UnsafeArchive("An archive path may not contain braces.")
     return f"/vsizip/{{{archive}}}/{member}"
