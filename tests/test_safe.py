@@ -216,8 +216,8 @@ def test_optional_quality_fields_may_be_absent():
 
 def test_the_image_opens_from_s3_through_vsizip_without_downloading_the_zip(monkeypatch, caplog):
     """GDAL's /vsizip/{/vsis3/bucket/key}/member reads the zip's end (directory) and the member's ranges:
-    an 8 MB member in front of the product is never fetched. `.zip` must be in
-    CPL_VSIL_CURL_ALLOWED_EXTENSIONS (the service's setting allows .tif/.tiff only)."""
+    an 8 MB member in front of the product is never fetched. With the service's GDAL settings as they are:
+    `.zip` must be in CPL_VSIL_CURL_ALLOWED_EXTENSIONS (gdal_config.py, template.yaml)."""
     from handler.core import gdal_config  # noqa: F401  (the service's GDAL settings, as the API has them)
     from tests.s3_helpers import moto_server
     fixture = safe_zip(L2A_N0500)
@@ -231,8 +231,7 @@ def test_the_image_opens_from_s3_through_vsizip_without_downloading_the_zip(monk
         s3.create_bucket(Bucket="input-bucket")
         s3.put_object(Bucket="input-bucket", Key="uploads/product.zip", Body=buffer.getvalue())
         path = vsizip_path("/vsis3/input-bucket/uploads/product.zip", fixture.image)
-        with caplog.at_level(logging.DEBUG, logger="rasterio"), rasterio.Env(
-                CPL_DEBUG=True, CPL_VSIL_CURL_ALLOWED_EXTENSIONS=".tif,.tiff,.zip"):
+        with caplog.at_level(logging.DEBUG, logger="rasterio"), rasterio.Env(CPL_DEBUG=True):
             with rasterio.open(path) as dataset:
                 assert dataset.driver == "JP2OpenJPEG" and dataset.read().any()
     ranges = [tuple(map(int, match)) for match in re.findall(r"Downloading (\d+)-(\d+)", caplog.text)]

@@ -28,7 +28,9 @@ HARDENING = {
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "GDAL_HTTP_MULTIPLEX": "YES",
     "GDAL_INGESTED_BYTES_AT_OPEN": "32768",
-    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF,.jp2,.JP2,.j2k,.J2K",
+    # Network reads of the accepted kinds only; .zip for a SAFE product's image, range-read in place
+    # through /vsizip/{/vsis3/...}/member (template.yaml sets the same value).
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF,.jp2,.JP2,.j2k,.J2K,.zip,.ZIP",
     # S3 objects can be replaced under the same key: never reuse cached bytes between opens.
     "CPL_VSIL_CURL_NON_CACHED": "/vsis3/",
     "VSI_CACHE": "TRUE",

@@ -138,3 +138,22 @@ def test_open_path_refuses_xml_even_without_the_magic_check(tmp_path, name):
                 pass
         assert server.requests == []
     assert error.value.code == "unreadable_raster"
+
+
+def test_the_template_sets_gdal_variables_to_the_values_the_core_applies():
+    """template.yaml's GDAL variables override gdal_config's defaults in Lambda (`setdefault`): a value
+    that drifted would change the deployed service only (e.g. .zip missing from
+    CPL_VSIL_CURL_ALLOWED_EXTENSIONS: every SAFE product on S3 unreadable)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)  # CloudFormation tags: not needed here
+    template = ROOT / "template.yaml"
+    if not template.is_file():
+        pytest.skip("no template.yaml")
+    variables = yaml.load(template.read_text(), Loader=Loader)["Globals"]["Function"]["Environment"]["Variables"]
+    shared = {name: value for name, value in variables.items() if name in HARDENING}
+    assert "CPL_VSIL_CURL_ALLOWED_EXTENSIONS" in shared
+    assert shared == {name: HARDENING[name] for name in shared}
+    assert {".zip", ".ZIP"} <= set(HARDENING["CPL_VSIL_CURL_ALLOWED_EXTENSIONS"].split(","))
