@@ -1,7 +1,6 @@
 """Open untrusted rasters safely: magic bytes, a bounded header scan, one driver chosen by the magic
 bytes from an allow-list, and a size budget, all before any pixel is read."""
 
-import os
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -18,7 +17,7 @@ from handler.core.errors import EmptyInput, RasterError, RasterTooLarge, Unreada
 from handler.core.limits import LIMITS
 from handler.core.spans import span
 from handler.core.jp2_scan import J2K_START, JP2_SIGNATURE, scan_jp2
-from handler.core.tiff_scan import Read, bytes_reader, file_reader, scan_tiff
+from handler.core.tiff_scan import Read, bytes_reader, scan_tiff
 
 # GDAL errors on a corrupt file surface as RasterioError or, from property getters (colorinterp, tags,
 # overviews ...), as rasterio's CPLE_* errors, which are not RasterioErrors; metadata that is not UTF-8
@@ -36,12 +35,16 @@ ALLOWED_DRIVERS = ("GTiff", "COG", JP2_DRIVER)
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic TIFF and BigTIFF
 JP2_MAGIC = (JP2_SIGNATURE, J2K_START)  # a boxed JP2 file, a raw codestream
 MAGIC_BYTES = len(JP2_SIGNATURE)
+# What a refused input is told (`source.open_source` is the one entry point, and it also opens SAFE zips).
+ACCEPTED = "Only GeoTIFF / COG, JPEG 2000 and Sentinel-2 SAFE product zip files are accepted."
 _KNOWN_MAGIC = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"%PDF": "PDF", b"<VRT": "VRT",
                 b"PK\x03\x04": "ZIP", b"GIF8": "GIF"}
 
 
 def check_magic(head: bytes) -> str:
-    """The driver for a file's first bytes (TIFF or JPEG 2000), or a refusal naming what it looks like."""
+    """The driver for a file's first bytes (TIFF or JPEG 2000), or a refusal naming what it looks like.
+    Zips are refused here too: only `source.open_source` opens one, as a SAFE product, never with GDAL's
+    own zip handling of the whole file."""
     if not head:
         raise EmptyInput("The file is empty.")
     if head[:4] in TIFF_MAGIC:
@@ -50,7 +53,7 @@ def check_magic(head: bytes) -> str:
         return JP2_DRIVER
     kind = next((name for magic, name in _KNOWN_MAGIC.items() if head.startswith(magic)), None)
     looks_like = f" It looks like {kind}." if kind else ""
-    raise UnsupportedFormat(f"Only GeoTIFF / COG and JPEG 2000 files are accepted.{looks_like}")
+    raise UnsupportedFormat(f"{ACCEPTED}{looks_like}")
 
 
 def check_header(read: Read, size: int) -> str:
@@ -129,15 +132,6 @@ def open_bytes(data: bytes) -> Iterator[DatasetReader]:
         memfile.close()
         raise
     with memfile, dataset, _gdal_errors_are_unreadable():
-        yield dataset
-
-
-@contextmanager
-def open_file(path: str) -> Iterator[DatasetReader]:
-    """Open an untrusted local file (an upload spooled to disk) after the same checks as `open_bytes`."""
-    with open(path, "rb") as file:
-        driver = check_header(file_reader(file), os.fstat(file.fileno()).st_size)
-    with open_path(path, driver) as dataset:
         yield dataset
 
 

@@ -4,9 +4,11 @@ Every case checks the status, the JSON error code, that nothing leaks (paths, fi
 environment, hostname, tracebacks) and that the app still answers /health afterwards.
 """
 
+import io
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,16 @@ def http_server(tmp_path_factory):
 # --- not a TIFF at all: refused by magic bytes (415), GDAL never sees them -----------------------
 
 RANDOM = np.random.default_rng(6).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
 NOT_TIFF = {
     "pdf": (b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF", "doc.pdf", "application/pdf"),
     "text": (b"hello, this is not a raster\n" * 20, "notes.txt", "text/plain"),
@@ -54,7 +66,8 @@ NOT_TIFF = {
     "png_as_tif": (pil_bytes("PNG"), "scene.tif", "image/tiff"),
     "jpeg_as_tif": (pil_bytes("JPEG"), "scene.tif", "image/tiff"),
     "gif_as_tif": (pil_bytes("GIF"), "scene.tif", "image/tiff"),
-    "zip_as_tif": (b"PK\x03\x04" + bytes(100), "scene.tif", "image/tiff"),
+    # a zip is read only as a SAFE product (one without MTD_MSIL*.xml is 415; a broken one 422, below)
+    "zip_as_tif": (zip_bytes({"scene.tif": b"II*\x00" + bytes(100)}), "scene.tif", "image/tiff"),
     "html": (b"<html><body><img src='file:///etc/passwd'></body></html>", "a.tif", "image/tiff"),
     "one_byte": (b"I", "a.tif", "image/tiff"),
     "tiff_magic_only_prefix": (b"II*", "a.tif", "image/tiff"),
@@ -77,6 +90,13 @@ def test_non_tiff_uploads_are_415(route, name):
 def test_the_driver_follows_the_magic_bytes_not_the_file_name(route):
     """A JPEG 2000 named .tif is read by the JPEG 2000 driver (and its pre-open scan), never as a TIFF."""
     assert post(route, jp2_bytes(), "scene.tif", "image/tiff").status_code == 200
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_zip_header_without_an_archive_is_422_not_a_crash(route):
+    """Zip magic bytes are the SAFE product path: an archive with no central directory is corrupt."""
+    assert_error(post(route, b"PK\x03\x04" + bytes(100), "scene.zip", "application/zip"), 422,
+                 "unreadable_raster")
 
 
 @pytest.mark.parametrize("route", ROUTES)

@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from handler.core import reader
+from handler.core import reader, source
 from handler.core.errors import HeaderTooComplex, RasterTooLarge, UnreadableRaster, UnsupportedFormat
 from handler.core.tiff_scan import SCAN_LIMITS, PagedReader, bytes_reader, scan_tiff
 from tests.conftest import requires_real_data
@@ -213,7 +213,7 @@ def test_uploads_are_scanned_before_gdal_sees_them(monkeypatch, tmp_path):
             pass
     (tmp_path / "a.tif").write_bytes(hostile)
     with pytest.raises(HeaderTooComplex):
-        with reader.open_file(str(tmp_path / "a.tif")):
+        with source.open_file(str(tmp_path / "a.tif")):
             pass
     with pytest.raises(UnsupportedFormat):
         reader.check_header(bytes_reader(b"%PDF-1.7" + bytes(100)), 108)

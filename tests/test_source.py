@@ -1,0 +1,230 @@
+"""One opener for every accepted input (handler/core/source.py): GeoTIFF / COG, JPEG 2000 and Sentinel-2 SAFE
+product zips, STORED and DEFLATED, from bytes, a local file and S3 (moto), every check before GDAL.
+Products are built from the real pixels in ../shared/data/sentinel2 (synthetic stand-ins without it)."""
+
+import io
+import logging
+import re
+import struct
+import zipfile
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.io import MemoryFile
+
+from handler.core import Source, open_file, open_source, reader, render_thumbnail, source
+from handler.core.errors import (ArchiveTooLarge, EmptyInput, HeaderTooComplex, UnreadableRaster,
+                                 UnsupportedFormat)
+from handler.core.options import RenderOptions
+from handler.core.tiff_scan import bytes_reader
+from tests.products import (L1C_N0500, L2A_N0214, L2A_N0500, bands_scene, codestream, jp2_file,
+                            rebuilt_zip, safe_zip, tci_from_bands, tci_jp2, tci_scene)
+from tests.rasters import geotiff_bytes, reflectance_stack
+
+SPECS = {"l2a-05.00": L2A_N0500, "l2a-02.14": L2A_N0214, "l1c-05.00": L1C_N0500}
+COMPRESSIONS = {"stored": zipfile.ZIP_STORED, "deflated": zipfile.ZIP_DEFLATED}
+TILE_BOMB = codestream(16000, 16000, tile=(64, 64))  # 62,500 tiles: 4.8 s and 1.45 GB in OpenJPEG
+
+
+def expected_tci(spec, width: int) -> np.ndarray:
+    """The TCI the fixture encoded (lossy): ESA's formula on the 29RKH bands (L2A), the 34SGA TCI (L1C)."""
+    return tci_scene(width).data if spec.level == "1C" else tci_from_bands(bands_scene(width).data)
+
+
+def member_span(data: bytes, name: str) -> tuple[int, int]:
+    """Where `name`'s (compressed) data lies in the zip: after its local header, name and extra field."""
+    info = zipfile.ZipFile(io.BytesIO(data)).getinfo(name)
+    start = info.header_offset + 30 + sum(struct.unpack_from("<HH", data, info.header_offset + 26))
+    return start, start + info.compress_size
+
+
+def counting_reader(data: bytes, ranges: list[tuple[int, int]]):
+    def read(offset: int, length: int) -> bytes:
+        ranges.append((offset, offset + length))
+        return data[offset: offset + length]
+    return read
+
+
+def open_from(how: str, data: bytes, tmp_path):
+    """open_source over bytes (GDAL's path: a /vsimem/ file of the same bytes), or open_file on disk."""
+    if how == "file":
+        path = tmp_path / "input.bin"  # the spooled upload's name says nothing about its content
+        path.write_bytes(data)
+        return open_file(str(path))
+    memfile = MemoryFile(data)
+
+    class Opened:
+        def __enter__(self):
+            self._source = open_source(bytes_reader(data), len(data), memfile.name)
+            return self._source.__enter__()
+
+        def __exit__(self, *exc):
+            try:
+                return self._source.__exit__(*exc)
+            finally:
+                memfile.close()
+    return Opened()
+
+
+@pytest.mark.parametrize("how", ["bytes", "file"])
+@pytest.mark.parametrize("compression", COMPRESSIONS.values(), ids=COMPRESSIONS.keys())
+@pytest.mark.parametrize("spec", SPECS.values(), ids=SPECS.keys())
+def test_a_safe_zip_opens_as_its_tci_with_the_products_metadata(spec, compression, how, tmp_path):
+    fixture = safe_zip(spec, compression)
+    with open_from(how, fixture.data, tmp_path) as opened:
+        assert isinstance(opened, Source)
+        dataset = opened.dataset
+        assert (dataset.driver, dataset.count, dataset.dtypes) == ("JP2OpenJPEG", 3, ("uint8",) * 3)
+        assert opened.member == fixture.image
+        assert opened.product.product_id == spec.product_id and opened.product.level == f"L{spec.level}"
+        # STORED: GDAL range-reads the member in place; DEFLATED: the member inflated once, from memory
+        assert ("/vsizip/" in dataset.name) == (compression == zipfile.ZIP_STORED), dataset.name
+        pixels = dataset.read().astype("float32")
+        thumbnail = render_thumbnail(dataset, RenderOptions(size=64))
+    assert np.abs(pixels - expected_tci(spec, pixels.shape[2]).astype("float32")).mean() < 4  # lossy JPEG 2000
+    assert thumbnail.radiometry.source == "display_uint8" and thumbnail.content
+
+
+@pytest.mark.parametrize("compression", COMPRESSIONS.values(), ids=COMPRESSIONS.keys())
+def test_the_tci_member_is_pre_scanned_before_gdal_opens_it(monkeypatch, compression):
+    """A JPEG 2000 header bomb as the TCI: refused by the scan through the archive; GDAL never opens it.
+    (A DEFLATED member is scanned again by open_bytes once inflated; a STORED one only here.)"""
+    fixture = safe_zip(L2A_N0500, compression)
+    bomb = jp2_file(TILE_BOMB)
+    data = rebuilt_zip(fixture.data, {fixture.image: bomb})
+    monkeypatch.setattr(reader, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a refused member"))
+    with MemoryFile(data) as memfile, pytest.raises(HeaderTooComplex):
+        with open_source(bytes_reader(data), len(data), memfile.name):
+            pass
+
+
+def test_a_deflated_image_over_the_cap_is_refused_before_a_byte_of_it_is_fetched(monkeypatch):
+    fixture = safe_zip(L1C_N0500, zipfile.ZIP_DEFLATED)
+    size = zipfile.ZipFile(io.BytesIO(fixture.data)).getinfo(fixture.image).file_size
+    monkeypatch.setattr(source, "MAX_INFLATED_IMAGE_BYTES", size - 1)
+    monkeypatch.setattr(reader, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a refused member"))
+    ranges: list[tuple[int, int]] = []
+    with pytest.raises(ArchiveTooLarge) as caught:
+        with open_source(counting_reader(fixture.data, ranges), len(fixture.data), "/vsimem/unused.zip"):
+            pass
+    assert f"{size:,}" in caught.value.message
+    start, end = member_span(fixture.data, fixture.image)
+    assert ranges and not [(a, b) for a, b in ranges if a < end and start < b], "the image's bytes were fetched"
+    monkeypatch.undo()
+    monkeypatch.setattr(source, "MAX_INFLATED_IMAGE_BYTES", size)  # at the cap: inflated and opened
+    with open_source(bytes_reader(fixture.data), len(fixture.data), "/vsimem/unused.zip") as opened:
+        assert opened.dataset.count == 3
+
+
+def test_the_cap_is_for_deflated_images_only(monkeypatch, tmp_path):
+    """A STORED image is read in place whatever its size: the cap bounds memory, not GDAL's range reads."""
+    fixture = safe_zip(L1C_N0500, zipfile.ZIP_STORED)
+    monkeypatch.setattr(source, "MAX_INFLATED_IMAGE_BYTES", 1)
+    path = tmp_path / "product.zip"
+    path.write_bytes(fixture.data)
+    with open_file(str(path)) as opened:
+        assert opened.member == fixture.image and "/vsizip/" in opened.dataset.name
+
+
+def test_a_corrupt_deflated_image_is_unreadable_not_opened(monkeypatch):
+    """Bytes changed inside the deflated TCI (after its header): the CRC or the inflater refuses them."""
+    fixture = safe_zip(L2A_N0500, zipfile.ZIP_DEFLATED)
+    start, end = member_span(fixture.data, fixture.image)
+    data = bytearray(fixture.data)
+    middle = (start + end) // 2 + 64  # past what the header scan inflates
+    data[middle: middle + 8] = bytes(b ^ 0xFF for b in data[middle: middle + 8])
+    monkeypatch.setattr(reader, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a corrupt member"))
+    with pytest.raises(UnreadableRaster):
+        with open_source(bytes_reader(bytes(data)), len(data), "/vsimem/unused.zip"):
+            pass
+
+
+def test_a_zip_that_is_not_a_product_is_unsupported(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("scene.tif", geotiff_bytes(reflectance_stack(3, height=20, width=20)))
+    path = tmp_path / "scene.zip"
+    path.write_bytes(buffer.getvalue())
+    with pytest.raises(UnsupportedFormat) as caught:
+        with open_file(str(path)):
+            pass
+    assert "SAFE" in caught.value.message
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"%PDF-1.7" + bytes(100), "It looks like PDF."),
+    (b"\x89PNG\r\n\x1a\n" + bytes(100), "It looks like PNG."),
+    (b"PK\x05\x06" + bytes(18), ""),  # an empty zip: no member, not a product
+], ids=["pdf", "png", "empty-zip"])
+def test_other_formats_are_refused_naming_what_is_accepted(data, message, tmp_path):
+    path = tmp_path / "upload.tif"
+    path.write_bytes(data)
+    with pytest.raises(UnsupportedFormat) as caught:
+        with open_file(str(path)):
+            pass
+    assert "Sentinel-2 SAFE product zip" in caught.value.message and message in caught.value.message
+
+
+def test_an_empty_input_is_empty(tmp_path):
+    (tmp_path / "empty").write_bytes(b"")
+    with pytest.raises(EmptyInput):
+        with open_file(str(tmp_path / "empty")):
+            pass
+
+
+@pytest.mark.parametrize("how", ["bytes", "file"])
+@pytest.mark.parametrize("kind", ["geotiff", "jp2"])
+def test_rasters_open_as_themselves_without_a_product(kind, how, tmp_path):
+    data = geotiff_bytes(reflectance_stack(4, height=30, width=40)) if kind == "geotiff" else tci_jp2()
+    with open_from(how, data, tmp_path) as opened:
+        assert (opened.product, opened.member) == (None, None)
+        assert opened.dataset.driver == ("GTiff" if kind == "geotiff" else "JP2OpenJPEG")
+        assert opened.dataset.read(1, out_shape=(8, 8)).any()
+
+
+def test_a_raster_is_scanned_before_gdal_opens_it(monkeypatch):
+    bomb = jp2_file(TILE_BOMB)
+    monkeypatch.setattr(reader, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a refused file"))
+    with pytest.raises(HeaderTooComplex):
+        with open_source(bytes_reader(bomb), len(bomb), "/vsimem/unused.jp2"):
+            pass
+
+
+# --- In place from S3 --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("compression", COMPRESSIONS.values(), ids=COMPRESSIONS.keys())
+@pytest.mark.parametrize("spec", [L2A_N0500, L1C_N0500], ids=["l2a", "l1c"])
+def test_a_product_on_s3_is_read_in_place(monkeypatch, caplog, spec, compression):
+    """open_source over ranged GETs and /vsis3/: a 16 MB member in front of the product is never fetched,
+    by our reads (listing, metadata, the image's pre-scan and, DEFLATED, its one inflation) nor by GDAL's
+    (STORED: the member's ranges only)."""
+    from tests.s3_helpers import moto_server
+    fixture = safe_zip(spec, compression)
+    padding = np.random.default_rng(0).bytes(16 << 20)  # incompressible, like a band
+    zipped, buffer = zipfile.ZipFile(io.BytesIO(fixture.data)), io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"{spec.product_id}.SAFE/AUX_DATA/padding.bin", padding)
+        for info in zipped.infolist():
+            archive.writestr(info, zipped.read(info))
+    data = buffer.getvalue()
+    with moto_server(monkeypatch) as s3:
+        s3.create_bucket(Bucket="input-bucket")
+        s3.put_object(Bucket="input-bucket", Key="uploads/product.zip", Body=data)
+        fetched = []
+
+        def read(offset: int, length: int) -> bytes:
+            body = s3.get_object(Bucket="input-bucket", Key="uploads/product.zip",
+                                 Range=f"bytes={offset}-{offset + length - 1}")["Body"].read()
+            fetched.append(len(body))
+            return body
+        with caplog.at_level(logging.DEBUG, logger="rasterio"), rasterio.Env(CPL_DEBUG=True):
+            with open_source(read, len(data), "/vsis3/input-bucket/uploads/product.zip") as opened:
+                assert opened.member == fixture.image and opened.product.product_id == spec.product_id
+                assert opened.dataset.read(out_shape=(3, 32, 32)).any()
+                assert ("/vsizip/" in opened.dataset.name) == (compression == zipfile.ZIP_STORED)
+    gdal = [int(end) - int(start) + 1 for start, end in re.findall(r"Downloading (\d+)-(\d+)", caplog.text)]
+    image = zipfile.ZipFile(io.BytesIO(data)).getinfo(fixture.image).compress_size
+    assert bool(gdal) == (compression == zipfile.ZIP_STORED)
+    assert sum(fetched) + sum(gdal) < image + (1 << 20) < len(data) // 10, (fetched, gdal)
+    assert len(fetched) < 30
