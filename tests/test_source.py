@@ -3,20 +3,24 @@ product zips, STORED and DEFLATED, from bytes, a local file and S3 (moto), every
 Products are built from the real pixels in ../shared/data/sentinel2 (synthetic stand-ins without it)."""
 
 import io
+import json
 import logging
 import re
 import struct
 import zipfile
+from dataclasses import fields
+from datetime import datetime
 
 import numpy as np
 import pytest
 import rasterio
 from rasterio.io import MemoryFile
 
-from handler.core import Source, open_file, open_source, reader, render_thumbnail, source
+from handler.core import Source, open_file, open_source, read_attributes, reader, render_thumbnail, source
 from handler.core.errors import (ArchiveTooLarge, EmptyInput, HeaderTooComplex, UnreadableRaster,
                                  UnsupportedFormat)
 from handler.core.options import RenderOptions
+from handler.core.product import ProductMetadata
 from handler.core.tiff_scan import bytes_reader
 from tests.products import (L1C_N0500, L2A_N0214, L2A_N0500, bands_scene, codestream, jp2_file,
                             rebuilt_zip, safe_zip, tci_from_bands, tci_jp2, tci_scene)
@@ -189,6 +193,39 @@ def test_a_raster_is_scanned_before_gdal_opens_it(monkeypatch):
     with pytest.raises(HeaderTooComplex):
         with open_source(bytes_reader(bomb), len(bomb), "/vsimem/unused.jp2"):
             pass
+
+
+# --- Attributes --------------------------------------------------------------------------------------
+
+def test_product_metadata_as_dict_holds_every_field_json_ready():
+    fixture = safe_zip(L2A_N0500, zipfile.ZIP_DEFLATED)
+    with open_source(bytes_reader(fixture.data), len(fixture.data), "/vsimem/unused.zip") as opened:
+        pass
+    metadata = opened.product
+    values = metadata.as_dict()
+    assert list(values) == [item.name for item in fields(ProductMetadata)]
+    assert json.loads(json.dumps(values)) == values
+    assert values["sensing_time"] == "2020-02-19T11:24:36.467000Z"
+    assert datetime.fromisoformat(values["sensing_time"]) == metadata.sensing_time
+    assert values["boa_offsets"] == dict(metadata.boa_offsets) and values["boa_offsets"]["B04"] == -1000
+    assert values["footprint"] == metadata.footprint and values["footprint"]["type"] == "Polygon"
+    assert (values["product_id"], values["tile_id"], values["cloud_cover"]) == (L2A_N0500.product_id, "29RKH", 4.05)
+
+
+@pytest.mark.parametrize("compression", COMPRESSIONS.values(), ids=COMPRESSIONS.keys())
+def test_attributes_of_a_product_describe_its_tci_and_its_metadata(compression, tmp_path):
+    fixture = safe_zip(L1C_N0500, compression)
+    path = tmp_path / "product.zip"
+    path.write_bytes(fixture.data)
+    with open_file(str(path)) as opened:
+        attributes = read_attributes(opened.dataset, opened.product)
+        plain = read_attributes(opened.dataset)
+    assert attributes["product"] == opened.product.as_dict()
+    assert {key: value for key, value in attributes.items() if key != "product"} == plain
+    assert "product" not in plain
+    assert attributes["product"]["level"] == "L1C" and attributes["product"]["sensing_time"].endswith("Z")
+    assert (attributes["driver"], attributes["bands"], attributes["width"]) == ("JP2OpenJPEG", 3, 1098)
+    json.dumps(attributes)
 
 
 # --- In place from S3 --------------------------------------------------------------------------------

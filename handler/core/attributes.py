@@ -8,6 +8,7 @@ from rasterio.errors import CRSError
 from rasterio.io import DatasetReader
 from rasterio.warp import transform_bounds
 
+from handler.core.product import ProductMetadata
 from handler.core.reader import GDAL_ERRORS
 from handler.core.sentinel2 import band_names, dataset_radiometry
 
@@ -41,9 +42,10 @@ def _compression(dataset: DatasetReader) -> str | None:
     return compression.value if isinstance(compression, Compression) else compression
 
 
-def read_attributes(dataset: DatasetReader) -> dict[str, Any]:
-    """Size, georeferencing, layout and Sentinel-2 band names of an open dataset (no pixel reads)."""
-    return _json_safe({
+def read_attributes(dataset: DatasetReader, product: ProductMetadata | None = None) -> dict[str, Any]:
+    """Size, georeferencing, layout and Sentinel-2 band names of an open dataset (no pixel reads); for the
+    image of a SAFE product (`Source.product`), also `product`: what its metadata says about the scene."""
+    attributes = {
         "width": dataset.width,
         "height": dataset.height,
         "bands": dataset.count,
@@ -61,4 +63,7 @@ def read_attributes(dataset: DatasetReader) -> dict[str, Any]:
         "blocksize": list(dataset.block_shapes[0]),
         "compression": _compression(dataset),
         "radiometry": dataset_radiometry(dataset).as_dict(),
-    })
+    }
+    if product is not None:
+        attributes["product"] = product.as_dict()
+    return _json_safe(attributes)

@@ -1,8 +1,8 @@
 """What a Sentinel-2 product's own metadata says about a scene (SAFE `MTD_MSIL2A.xml` / `MTD_MSIL1C.xml`
 and `GRANULE/*/MTD_TL.xml`): the facts attributes, rendering and STAC Items share."""
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 
@@ -27,3 +27,10 @@ class ProductMetadata:
     footprint: Mapping[str, Any] | None = None
     quantification: float = 10000.0
     boa_offsets: Mapping[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready: `sensing_time` as RFC 3339 UTC ("2020-02-19T11:24:36.467000Z"), the
+        footprint as parsed, `boa_offsets` as a plain dict."""
+        values = {item.name: getattr(self, item.name) for item in fields(self)}
+        sensing_time = self.sensing_time.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return {**values, "sensing_time": sensing_time, "boa_offsets": dict(self.boa_offsets)}
