@@ -30,6 +30,33 @@ ZIP_MAGIC = b"PK\x03\x04"  # a local file header: the first member of a zip
 MAX_INFLATED_IMAGE_BYTES = 256 << 20
 
 
+class _SmallReadPages:
+    """A zip's reads as few ranged requests: reads up to a page long (the archive's end and directory, local
+    headers, the metadata XML, the image's JPEG 2000 header: a product's few scattered spots) come from
+    aligned pages fetched once, one request per missing run; longer reads (an image to inflate) go straight
+    through, uncached. At most `max_pages` are kept; past them every read goes straight through, so a hostile
+    layout costs at most that many pages more than the archive's own budgets allow."""
+
+    def __init__(self, read: Read, size: int, page: int = 1 << 16, max_pages: int = 64):
+        self._read, self._size, self._page, self._max_pages = read, size, page, max_pages
+        self._pages: dict[int, bytes] = {}
+
+    def __call__(self, offset: int, length: int) -> bytes:
+        if length <= 0 or length > self._page:
+            return self._read(offset, length)
+        first, last = offset // self._page, (offset + length - 1) // self._page
+        missing = [index for index in range(first, last + 1) if index not in self._pages]
+        if len(self._pages) + len(missing) > self._max_pages:
+            return self._read(offset, length)
+        if missing:
+            start, end = missing[0] * self._page, min((missing[-1] + 1) * self._page, self._size)
+            data = self._read(start, end - start)
+            for index in missing:
+                self._pages[index] = data[index * self._page - start: (index + 1) * self._page - start]
+        joined = b"".join(self._pages[index] for index in range(first, last + 1))
+        return joined[offset - first * self._page: offset - first * self._page + length]
+
+
 class Source(NamedTuple):
     """An opened input: the dataset to render and describe; for a SAFE zip also its product metadata and
     the member rendered."""
@@ -51,13 +78,13 @@ def _open_raster(read: Read, size: int, path: str) -> Iterator[Source]:
 def _open_product(read: Read, size: int, path: str) -> Iterator[Source]:
     """A SAFE product zip: listing, layout and metadata, the image's JPEG 2000 pre-scan, then the image."""
     with span("product"):
-        archive = ZipArchive(read, size)
+        archive = ZipArchive(_SmallReadPages(read, size), size)
         product = read_product(archive.members, archive.read)
         image = product.image
         if image.method == DEFLATED and image.size > MAX_INFLATED_IMAGE_BYTES:
             raise ArchiveTooLarge(f"The product's image is deflated and {image.size:,} bytes uncompressed; at most "
-                                  f"{MAX_INFLATED_IMAGE_BYTES:,} are inflated (store images uncompressed, as ESA "
-                                  "does, to have any size read in place).")
+                                  f"{MAX_INFLATED_IMAGE_BYTES:,} are inflated into memory (an image stored "
+                                  "uncompressed in the zip is read in place, whatever its size).")
         member = archive.member_reader(image.name)
         scan_jp2(member, image.size)
     if image.method != DEFLATED:  # STORED: GDAL range-reads the member alone
