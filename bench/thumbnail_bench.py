@@ -111,13 +111,38 @@ def bench_driver(path: str) -> str:
     return JP2_DRIVER if path.lower().endswith((".jp2", ".j2k")) else GTIFF_DRIVER
 
 
+def _product_reader(path: str):
+    """(read, size) over a product zip as the service reads one: a local file (an upload), or ranged GETs
+    through boto3 for /vsis3/ (a key=; through the bench's counting proxy, like GDAL's own reads)."""
+    if not path.startswith("/vsis3/"):
+        from handler.core.tiff_scan import file_reader
+
+        return file_reader(open(path, "rb")), lambda: os.path.getsize(path)
+    import boto3
+
+    bucket, key = path.removeprefix("/vsis3/").split("/", 1)
+    s3 = boto3.client("s3", endpoint_url=f"http://{os.environ['AWS_S3_ENDPOINT']}")
+
+    def read(offset: int, length: int) -> bytes:
+        return s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}")["Body"].read()
+    return read, lambda: s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+
+
 def _make_runner(method: str, path: str, size: int, indexes: tuple[int, ...], in_max: float):
     """Import what `method` needs and return a zero-argument callable doing one full thumbnail."""
     if method.startswith("ours_"):
-        from handler.core import RenderOptions, open_path, render_thumbnail
+        from handler.core import RenderOptions, open_path, open_source, render_thumbnail
         from handler.core.options import ResamplingName
 
         options = RenderOptions(size=size, resampling=ResamplingName(method.split("_", 1)[1]))
+        if path.lower().endswith(".zip"):  # a SAFE product: through open_source's checks, as the service
+            read, object_size = _product_reader(path)
+
+            def run():
+                with open_source(read, object_size(), path) as source:
+                    thumb = render_thumbnail(source.dataset, options)
+                return thumb.content, (thumb.height, thumb.width)
+            return run
 
         def run():
             with open_path(path, bench_driver(path)) as dataset:
@@ -344,7 +369,9 @@ class CountingProxy:
                 for key, value in response.getheaders():
                     if key.lower() not in ("transfer-encoding", "connection", "content-length", "date", "server"):
                         self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
+                # a HEAD's Content-Length is the object's size (boto3's head_object), not its empty body's
+                head_length = response.getheader("Content-Length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", head_length or str(len(payload)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(payload)
