@@ -1,29 +1,28 @@
 """HTTP API: FastAPI routes around the raster core, served by Mangum on Lambda or uvicorn locally."""
 
-import json
 import os
 import re
 import tempfile
-import uuid
 from contextlib import contextmanager
 from enum import Enum
-from typing import Annotated, Iterator, NamedTuple
+from typing import Annotated, Iterator
 
 from aws_lambda_powertools.logging import correlation_paths
 from fastapi import Depends, FastAPI, File, Form, Path, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from mangum import Mangum
-from rasterio.io import DatasetReader
 
 from handler import s3_store
-from handler.core import RenderOptions, open_file, read_attributes, render_thumbnail
+from handler.core import RenderOptions, render_thumbnail
 from handler.core.deadline import Deadline
-from handler.core.errors import InputTooLarge, InvalidKey, InvalidRequest, ObjectNotFound, OutputTooLarge
 from handler.core.options import ImageFormat, Preset, ResamplingName, Stretch, parse_bands
-from handler.core.stac import GEOJSON, item_id, s3_href, scene_assets, stac_item
+from handler.core.stac import GEOJSON
 from handler.http_errors import error_response, install_error_handlers
 from handler.observability import logger, metrics, rendering_metrics, tracer
-from handler.scene import validate_key
+from handler.scene.errors import InputTooLarge, InvalidRequest, OutputTooLarge
+from handler.scene.items import describe, scene_item
+from handler.scene.sources import Scene, open_key, open_upload
+from handler.scene.uploads import new_upload, upload_result
 from handler.settings import Settings, running_on_lambda
 
 app = FastAPI(
@@ -49,7 +48,8 @@ def request_deadline(request: Request, settings: CurrentSettings) -> Deadline:
 
 
 RequestDeadline = Annotated[Deadline, Depends(request_deadline)]
-ImageFile = Annotated[UploadFile | None, File(description="A Sentinel-2 GeoTIFF or COG (up to 4 MiB on Lambda, "
+ImageFile = Annotated[UploadFile | None, File(description="A Sentinel-2 GeoTIFF or COG, JPEG 2000 band or TCI file, "
+                                                          "or SAFE product zip (up to 4 MiB on Lambda, "
                                                           "MAX_UPLOAD_BYTES (2 GiB) on a local server).")]
 ObjectKey = Annotated[str | None, Form(description="Instead of a file: a key in the input bucket, "
                                                    "e.g. uploads/scene.tif (for scenes over 4 MiB).")]
@@ -68,24 +68,11 @@ def spool_name(filename: str | None) -> str:
     return base if PLAIN_FILE_NAME.fullmatch(base) else "upload"
 
 
-# What a STAC Item calls an upload sent without a file name.
-UNNAMED_UPLOAD = "upload.tif"
-
-
 class AttributesFormat(str, Enum):
     """`json`: the attributes object; `stac`: the scene as a STAC Item."""
 
     json = "json"
     stac = "stac"
-
-
-class RequestInput(NamedTuple):
-    """An opened request input: the dataset, the bytes opened, and how a STAC Item names the scene."""
-
-    dataset: DatasetReader
-    size: int
-    item_id: str
-    href: str
 
 
 def upload_too_large(settings: Settings) -> str:
@@ -122,47 +109,18 @@ def spooled_upload(image_file: UploadFile, settings: Settings) -> Iterator[str]:
         yield path
 
 
-def require_input_bucket(settings: Settings, feature: str) -> str:
-    """The input bucket, or a 400 naming the feature this deployment cannot offer without one."""
-    if not settings.input_bucket:
-        raise InvalidKey(f"{feature} not available: this deployment has no INPUT_BUCKET.")
-    return settings.input_bucket
-
-
-def input_object(key: str, settings: Settings) -> s3_store.ObjectInfo:
-    """The object a `key` names in the input bucket: validated before any S3 or GDAL call."""
-    bucket = require_input_bucket(settings, "key is")
-    source = s3_store.head(bucket, validate_key(key, settings.input_prefix))
-    if source is None:
-        raise ObjectNotFound(f"No object {key!r} in the input bucket.")
-    return source
-
-
-def cog_copy_or(source: s3_store.ObjectInfo, settings: Settings) -> s3_store.ObjectInfo:
-    """The S3 trigger's COG copy of `source` when it was made from this version of it, else `source`:
-    the copy has overviews, so a thumbnail decodes one of them instead of the whole scene."""
-    outputs = settings.output_keys(source.key, source.bucket)
-    return s3_store.current_output(outputs.bucket, outputs.cog, source) or source
-
-
 @contextmanager
 def open_request_input(image_file: UploadFile | None, key: str | None, settings: Settings,
-                       prefer_cog_copy: bool = False) -> Iterator[RequestInput]:
-    """An upload, or a key in the input bucket (or its COG copy, for pixels only: attributes describe
-    the file as uploaded), opened. Its Item is named as the S3 trigger names it (key=) or after the
-    upload's file name, which is also its href (relative: the Item may be saved next to the file)."""
+                       for_pixels: bool = False) -> Iterator[Scene]:
+    """An upload (spooled to disk), or a key in the input bucket (its COG copy `for_pixels`), opened."""
     if (image_file is None) == (key is None):
         raise InvalidRequest("Send exactly one of image_file (a file upload) or key (an object in the input bucket).")
     if image_file is not None:
-        name = item_id(image_file.filename or UNNAMED_UPLOAD)
-        with spooled_upload(image_file, settings) as path, open_file(path) as dataset:
-            yield RequestInput(dataset, os.path.getsize(path), name, name)
+        with spooled_upload(image_file, settings) as path, open_upload(path, image_file.filename) as scene:
+            yield scene
     else:
-        source = input_object(key, settings)
-        name, href = settings.output_keys(source.key, source.bucket).item_id, s3_href(source.bucket, source.key)
-        pixels = cog_copy_or(source, settings) if prefer_cog_copy else source
-        with s3_store.open_object(pixels, settings.max_object_bytes) as dataset:
-            yield RequestInput(dataset, pixels.size, name, href)
+        with open_key(s3_store, settings, key, for_pixels) as scene:
+            yield scene
 
 
 @app.get("/health")
@@ -174,14 +132,13 @@ def health() -> dict:
 @app.post("/attributes", responses={200: {"content": {"application/json": {}, GEOJSON: {}}}})
 def attributes(settings: CurrentSettings, image_file: ImageFile = None, key: ObjectKey = None,
                format: Annotated[AttributesFormat, Form()] = AttributesFormat.json) -> JSONResponse:
-    """Size, CRS, bounds, band names and layout of a GeoTIFF, or (format=stac) its STAC Item."""
+    """Size, CRS, bounds, band names and layout of a scene (and its product metadata for a SAFE zip), or
+    (format=stac) its STAC Item."""
     with open_request_input(image_file, key, settings) as scene:
-        attributes = read_attributes(scene.dataset)
-        if format is AttributesFormat.json:
-            return JSONResponse(attributes)
-        item = stac_item(scene.item_id, attributes, scene_assets(scene.href, driver=attributes["driver"]),
-                         tags=scene.dataset.tags())
-    return JSONResponse(item, media_type=GEOJSON)
+        description = describe(scene.source)
+    if format is AttributesFormat.json:
+        return JSONResponse(description.attributes)
+    return JSONResponse(scene_item(scene.item_id, scene.href, description), media_type=GEOJSON)
 
 
 @app.post("/thumbnail", response_class=Response,
@@ -204,9 +161,8 @@ def thumbnail(
     """A true-colour (or preset) thumbnail, nodata transparent."""
     options = RenderOptions(size=target_resolution, preset=preset, bands=parse_bands(bands), stretch=stretch,
                             gain=gain, boa_offset=boa_offset, image_format=format, resampling=resampling)
-    with (open_request_input(image_file, key, settings, prefer_cog_copy=True) as scene,
-          rendering_metrics(scene.size)):
-        image = render_thumbnail(scene.dataset, options, deadline)
+    with open_request_input(image_file, key, settings, for_pixels=True) as scene, rendering_metrics(scene.size):
+        image = render_thumbnail(scene.source.dataset, options, deadline)
     if len(image.content) > settings.max_response_bytes:
         raise OutputTooLarge(f"The thumbnail is {len(image.content):,} bytes, over the {settings.max_response_bytes:,} "
                              "a Lambda response can carry; ask for a smaller target_resolution or format=jpeg.")
@@ -218,13 +174,7 @@ def thumbnail(
 @app.post("/uploads", status_code=201)
 def create_upload(settings: CurrentSettings) -> dict:
     """A presigned PUT for a new scene in the input bucket; the S3 trigger renders it on arrival."""
-    bucket = require_input_bucket(settings, "Uploads are")
-    upload_id = uuid.uuid4().hex
-    key = f"{settings.input_prefix}{upload_id}.tif"
-    url = s3_store.presigned_url("put_object", bucket, key, settings.presign_expires,
-                                 ContentType="image/tiff")
-    return {"id": upload_id, "key": key, "expires_in": settings.presign_expires, "result": f"/results/{upload_id}",
-            "upload": {"method": "PUT", "url": url, "headers": {"Content-Type": "image/tiff"}}}
+    return new_upload(s3_store, settings)
 
 
 @app.get("/results/{upload_id}", responses={202: {"description": "Uploaded, not rendered yet."}})
@@ -232,21 +182,8 @@ def result(settings: CurrentSettings,
            upload_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> JSONResponse:
     """Attributes and presigned URLs of the thumbnail and the STAC Item once the S3 trigger has
     rendered an upload, and of its COG copy when the trigger made one."""
-    key = f"{settings.input_prefix}{upload_id}.tif"
-    outputs = settings.output_keys(key, settings.input_bucket)
-    attributes_json = s3_store.read_bytes(outputs.bucket, outputs.attributes) if settings.input_bucket else None
-    if attributes_json is not None:
-        attributes = json.loads(attributes_json)
-        body = {"status": "done", "attributes": attributes, "thumbnail_url": s3_store.presigned_url(
-            "get_object", outputs.bucket, outputs.thumbnail, settings.presign_expires)}
-        source = s3_store.ObjectInfo(**attributes["source"])
-        for field, output in (("item_url", outputs.item), ("cog_url", outputs.cog)):
-            if s3_store.current_output(outputs.bucket, output, source):
-                body[field] = s3_store.presigned_url("get_object", outputs.bucket, output, settings.presign_expires)
-        return JSONResponse(body)
-    if settings.input_bucket and s3_store.head(settings.input_bucket, key) is not None:
-        return JSONResponse({"status": "pending"}, status_code=202)
-    raise ObjectNotFound(f"No upload {upload_id}.")
+    body = upload_result(s3_store, settings, upload_id)
+    return JSONResponse(body, status_code=202 if body["status"] == "pending" else 200)
 
 
 _mangum = Mangum(app, lifespan="off")

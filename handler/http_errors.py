@@ -5,13 +5,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from handler.core.errors import (EmptyInput, InputTooLarge, InvalidKey, InvalidRenderOptions, InvalidRequest,
-                                 ObjectNotFound, OutputTooLarge, RasterError, RasterTooLarge, UnreadableRaster,
+from handler.core.errors import (ArchiveTooLarge, DeadlineExceeded, EmptyInput, HeaderTooComplex, InvalidProduct,
+                                 InvalidRenderOptions, RasterError, RasterTooLarge, UnreadableRaster, UnsafeArchive,
                                  UnsupportedFormat)
-from handler.core.errors import ArchiveTooLarge, InvalidProduct, UnsafeArchive
-from handler.core.errors import DeadlineExceeded
-from handler.core.errors import HeaderTooComplex
 from handler.observability import logger, record_rejected
+from handler.scene.errors import InputTooLarge, InvalidKey, InvalidRequest, ObjectNotFound, OutputTooLarge
 
 STATUS_BY_ERROR: dict[type[RasterError], int] = {
     EmptyInput: 400,

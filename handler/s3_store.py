@@ -1,17 +1,21 @@
-"""S3 adapter: the only module that talks to S3 (boto3 for metadata and writes, GDAL /vsis3/ reads)."""
+"""S3 adapter: the only module that talks to S3 (boto3 for metadata and writes, GDAL /vsis3/ paths for
+pixel reads); it satisfies `handler.scene.store.Store`."""
 
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from functools import lru_cache, partial
+from contextlib import ExitStack
+from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
-from botocore.exceptions import ClientError
-from rasterio.io import DatasetReader
+from botocore.exceptions import BotoCoreError, ClientError
 
-from handler.core.errors import EmptyInput, InputTooLarge, InvalidKey
-from handler.core.reader import check_header, open_path
-from handler.core.tiff_scan import PagedReader
+from handler.core import gdal_config  # noqa: F401  (GDAL hardening before rasterio loads)
+
+from rasterio._err import (CPLE_AWSAccessDeniedError, CPLE_AWSBucketNotFoundError, CPLE_AWSError,
+                           CPLE_AWSInvalidCredentialsError, CPLE_AWSObjectNotFoundError,
+                           CPLE_AWSSignatureDoesNotMatchError, CPLE_HttpResponseError)
+
+from handler.scene.errors import InvalidKey
+from handler.scene.keys import has_dot_segment
+from handler.scene.store import ObjectInfo, WriteConflict
 
 # Outputs carry the source object's ETag so replayed events are recognised.
 SOURCE_ETAG = "source-etag"
@@ -19,27 +23,11 @@ MISSING = ("404", "NoSuchKey", "NotFound")
 NULL_VERSION = "null"  # the version id of objects put while versioning is suspended: names no version
 # A conditional write that lost: the key changed since it was looked at (or a concurrent one won).
 CONFLICT = ("PreconditionFailed", "ConditionalRequestConflict", *MISSING)
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What S3 says about an object right now (not what an event claimed)."""
-
-    bucket: str
-    key: str
-    size: int
-    etag: str
-    version_id: str | None = None  # set in versioned buckets
-
-    def same_version(self, other: "ObjectInfo | None") -> bool:
-        """True when `other` is this very version: same version id in a versioned bucket, else same ETag."""
-        if other is None:
-            return False
-        return other.version_id == self.version_id if self.version_id else other.etag == self.etag
-
-
-class WriteConflict(Exception):
-    """A conditional write lost: the output is no longer what the writer saw (another render wrote it)."""
+# S3 or network trouble: boto3's errors, and what GDAL's /vsis3/ reads raise for HTTP and AWS errors
+# (the core wraps those in UnreadableRaster; they stay in its cause chain).
+TRANSIENT_ERRORS = (BotoCoreError, ClientError, CPLE_HttpResponseError, CPLE_AWSError, CPLE_AWSObjectNotFoundError,
+                    CPLE_AWSAccessDeniedError, CPLE_AWSBucketNotFoundError, CPLE_AWSInvalidCredentialsError,
+                    CPLE_AWSSignatureDoesNotMatchError)
 
 
 @lru_cache(maxsize=1)
@@ -53,12 +41,6 @@ def s3_client():
 
 def is_missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in MISSING
-
-
-def has_dot_segment(key: str) -> bool:
-    """True for keys with '.' or '..' segments: GDAL normalises them in a /vsis3/ path and would
-    read another object than the one S3 was asked about."""
-    return any(part in (".", "..") for part in key.split("/"))
 
 
 def version_id(value: str | None) -> str | None:
@@ -141,16 +123,22 @@ def presigned_url(method: str, bucket: str, key: str, expires: int, **params) ->
                                               ExpiresIn=expires)
 
 
-@contextmanager
-def open_object(source: ObjectInfo, max_bytes: int) -> Iterator[DatasetReader]:
-    """Open an S3 object with GDAL range reads (/vsis3/) after key, size and header (TIFF or JPEG 2000) checks."""
-    if has_dot_segment(source.key):
+def gdal_path(bucket: str, key: str) -> str:
+    """GDAL's path of an object (range reads through /vsis3/); never one GDAL would normalise into another
+    object's (the key policy refuses such keys first)."""
+    if has_dot_segment(key):
         raise InvalidKey("Keys with '.' or '..' segments are not read.")
-    if source.size == 0:
-        raise EmptyInput("The object is empty.")
-    if source.size > max_bytes:
-        raise InputTooLarge(f"The object is {source.size:,} bytes; the limit is {max_bytes:,}.")
-    # Magic bytes and the TIFF or JPEG 2000 structure scan, through a few ranged GETs of at most a fixed byte budget.
-    driver = check_header(PagedReader(partial(read_range, source.bucket, source.key), source.size), source.size)
-    with open_path(f"/vsis3/{source.bucket}/{source.key}", driver) as dataset:
-        yield dataset
+    return f"/vsis3/{bucket}/{key}"
+
+
+def is_transient(error: BaseException) -> bool:
+    """True when S3 or the network failed (anywhere in the cause chain): worth a retry. Anything else
+    raised while reading an object comes from its content, which a retry would read again."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, TRANSIENT_ERRORS):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

@@ -3,8 +3,6 @@
 import os
 from dataclasses import dataclass, field, fields
 
-from handler.core.stac import item_id
-
 # A base64 multipart body must stay under Lambda's 6 MB synchronous payload limit.
 LAMBDA_UPLOAD_BYTES = 4 * 1024 * 1024
 # The local server has no payload limit: full-size exports (a 12-band L2A scene is ~72 MB) are fine.
@@ -51,45 +49,3 @@ class Settings:
         """Each field from the environment variable of its upper-cased name (INPUT_BUCKET, ...)."""
         return cls(**{f.name: f.type(os.environ[f.name.upper()])
                       for f in fields(cls) if f.name.upper() in os.environ})
-
-    @property
-    def thumbnails_prefix(self) -> str:
-        return f"{self.output_prefix}thumbnails/"
-
-    @property
-    def attributes_prefix(self) -> str:
-        return f"{self.output_prefix}attributes/"
-
-    @property
-    def cogs_prefix(self) -> str:
-        return f"{self.output_prefix}cogs/"
-
-    @property
-    def items_prefix(self) -> str:
-        return f"{self.output_prefix}items/"
-
-    @property
-    def output_prefixes(self) -> tuple[str, ...]:
-        return self.thumbnails_prefix, self.attributes_prefix, self.cogs_prefix, self.items_prefix
-
-    def output_keys(self, key: str, bucket: str) -> "OutputKeys":
-        """Where the S3 trigger writes the outputs of an input key: uploads/a/b.tif ->
-        thumbnails/a/b.tif.png, attributes/a/b.tif.json, cogs/a/b.tif and items/a/b.tif.json (the
-        STAC Item "a%2Fb.tif") under the output prefix. The input's file name is kept whole, so b.tif,
-        b.TIF and b.tiff never share outputs or an Item id."""
-        name = key[len(self.input_prefix):]
-        return OutputKeys(self.output_bucket or bucket, f"{self.thumbnails_prefix}{name}.png",
-                          f"{self.attributes_prefix}{name}.json", f"{self.cogs_prefix}{name}",
-                          f"{self.items_prefix}{name}.json", item_id(name))
-
-
-@dataclass(frozen=True)
-class OutputKeys:
-    """The output bucket, the four keys derived from one input key, and its STAC Item's id."""
-
-    bucket: str
-    thumbnail: str
-    attributes: str
-    cog: str
-    item: str
-    item_id: str

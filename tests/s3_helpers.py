@@ -9,7 +9,8 @@ from moto import mock_aws
 from handler import s3_store
 from handler.core import open_bytes, read_attributes
 from handler.local_pipeline import start_s3_store
-from handler.s3_trigger import Rendered
+from handler.scene.items import Description
+from handler.scene.processing import Rendered
 from tests.rasters import geotiff_bytes, reflectance_stack
 
 
@@ -45,7 +46,7 @@ def fake_rendered(tags: dict[str, str] | None = None) -> Rendered:
     (in-process moto cannot serve GDAL): real attributes, so the STAC Item is a real one."""
     with open_bytes(geotiff_bytes(reflectance_stack(12, height=60, width=90))) as dataset:
         attributes = read_attributes(dataset)
-    return Rendered(b"\x89PNG fake", attributes, tags or {}, wants_cog=False)
+    return Rendered(b"\x89PNG fake", Description(attributes, tags or {}, None), wants_cog=False)
 
 
 @contextmanager

@@ -6,7 +6,7 @@ import urllib.request
 import pytest
 from fastapi.testclient import TestClient
 
-from handler import s3_store
+from handler.scene import sources
 from handler.api import app
 from handler.core import cog, open_path
 from handler.s3_trigger import handler as s3_trigger
@@ -131,8 +131,9 @@ def test_key_thumbnails_read_the_triggers_cog_copy_while_it_is_current(s3, lambd
     s3.put_object(Bucket=BUCKET, Key="uploads/striped.tif", Body=striped)
     s3_trigger(s3_put_event((BUCKET, "uploads/striped.tif", len(striped))), lambda_context)
     opened = []
-    open_object = s3_store.open_object
-    monkeypatch.setattr(s3_store, "open_object", lambda source, limit: opened.append(source.key) or open_object(source, limit))
+    open_object = sources.open_object
+    monkeypatch.setattr(sources, "open_object",
+                        lambda store, info, limit: opened.append(info.key) or open_object(store, info, limit))
 
     form = {"key": "uploads/striped.tif", "target_resolution": "48"}
     from_copy = client.post("/thumbnail", data=form)

@@ -9,7 +9,7 @@ from botocore.exceptions import EndpointConnectionError
 
 from events.make_events import (S3_EVENT_SCENE, eventbridge_event, s3_put_event, s3_test_event, sqs_event,
                                 synthetic_geotiff)
-from handler import s3_store, s3_trigger
+from handler.scene import processing
 from handler.core.errors import UnsupportedFormat
 from handler.s3_events import MalformedRecord, ObjectEvent, read_notification
 from handler.s3_trigger import handler
@@ -33,7 +33,7 @@ def rendered(monkeypatch) -> list[str]:
     keys containing 'bad' like a file that is not a TIFF."""
     keys = []
 
-    def render(source, settings, deadline):
+    def render(store, source, settings, deadline):
         if "flaky" in source.key:
             raise EndpointConnectionError(endpoint_url="https://s3.amazonaws.com")
         if "bad" in source.key:
@@ -41,7 +41,7 @@ def rendered(monkeypatch) -> list[str]:
         keys.append(source.key)
         return fake_rendered()
 
-    monkeypatch.setattr(s3_trigger, "render_object", render)
+    monkeypatch.setattr(processing, "render_object", render)
     return keys
 
 

@@ -8,13 +8,16 @@ from botocore.exceptions import ClientError
 from rasterio._err import CPLE_HttpResponseError
 from rasterio.errors import RasterioIOError
 
-from handler import s3_store, s3_trigger
+from handler import s3_store
 from handler.core import cog, open_path
 from handler.core.errors import RasterTooLarge, UnreadableRaster
 from handler.s3_events import ObjectEvent
 from handler.core.stac import COG, GEOJSON, GEOTIFF, PNG
-from handler.s3_trigger import handler, skip_reason
-from handler.settings import OutputKeys, Settings
+from handler.s3_trigger import handler
+from handler.scene import processing
+from handler.scene.layout import OutputKeys, output_keys
+from handler.scene.processing import skip_reason
+from handler.settings import Settings
 from tests.conftest import requires_real_data
 from tests.rasters import REAL_DATA, geotiff_bytes, open_png, reflectance_stack
 from events.make_events import s3_put_event
@@ -74,11 +77,11 @@ def fake_render(monkeypatch):
     """Rendering replaced by fixed bytes (in-process moto cannot serve GDAL); records what it rendered."""
     rendered = []
 
-    def render(source, settings, deadline):
+    def render(store, source, settings, deadline):
         rendered.append(source)
         return FAKE
 
-    monkeypatch.setattr(s3_trigger, "render_object", render)
+    monkeypatch.setattr(processing, "render_object", render)
     return rendered
 
 
@@ -114,13 +117,13 @@ def test_skip_rules_for_other_buckets_and_other_event_kinds():
 def test_output_keys_keep_the_whole_file_name_so_extensions_never_collide():
     # Planted bug: the old layout (extension dropped) -> a.tif, a.TIF and a.tiff share outputs.
     settings = Settings()
-    assert settings.output_keys("uploads/a/b c.TIF", BUCKET) == OutputKeys(
+    assert output_keys(settings, "uploads/a/b c.TIF", BUCKET) == OutputKeys(
         BUCKET, "thumbnails/a/b c.TIF.png", "attributes/a/b c.TIF.json", "cogs/a/b c.TIF", "items/a/b c.TIF.json",
         "a%2Fb%20c.TIF")
     names = ["uploads/a.tif", "uploads/a.TIF", "uploads/a.tiff", "uploads/a.Tiff"]
     for field in ("thumbnail", "attributes", "cog", "item", "item_id"):
-        assert len({getattr(settings.output_keys(name, BUCKET), field) for name in names}) == len(names)
-    other = Settings(output_bucket="out", output_prefix="derived/").output_keys("uploads/x.tiff", BUCKET)
+        assert len({getattr(output_keys(settings, name, BUCKET), field) for name in names}) == len(names)
+    other = output_keys(Settings(output_bucket="out", output_prefix="derived/"), "uploads/x.tiff", BUCKET)
     assert (other.bucket, other.thumbnail) == ("out", "derived/thumbnails/x.tiff.png")
 
 
@@ -158,7 +161,7 @@ def test_transient_s3_errors_are_raised_for_retry(mocked_s3, lambda_context, mon
 
 
 def raises(error: Exception):
-    def render(source, settings, deadline):
+    def render(store, source, settings, deadline):
         raise error
     return render
 
@@ -188,7 +191,7 @@ def test_any_error_from_the_files_content_is_a_rejection_never_a_retry(mocked_s3
                                                                         error, code):
     # Planted bug: `except RasterError` instead of any exception -> the GDAL and numpy cases raise.
     scene = put(mocked_s3, "uploads/a.tif")
-    monkeypatch.setattr(s3_trigger, "render_object", raises(error))
+    monkeypatch.setattr(processing, "render_object", raises(error))
     assert results(invoke(lambda_context, scene)) == {"uploads/a.tif": ("rejected", code)}
     assert keys(mocked_s3) == ["uploads/a.tif"]
 
@@ -196,7 +199,7 @@ def test_any_error_from_the_files_content_is_a_rejection_never_a_retry(mocked_s3
 def test_s3_trouble_inside_gdal_reads_is_retried(mocked_s3, lambda_context, monkeypatch):
     # Planted bug: is_transient returning False -> the 503 becomes a rejection.
     scene = put(mocked_s3, "uploads/a.tif")
-    monkeypatch.setattr(s3_trigger, "render_object", raises(gdal_http_error(503)))
+    monkeypatch.setattr(processing, "render_object", raises(gdal_http_error(503)))
     with pytest.raises(RuntimeError, match="will be retried"):
         invoke(lambda_context, scene)
 
@@ -239,11 +242,11 @@ def test_object_replaced_during_the_render_writes_nothing(mocked_s3, lambda_cont
     # Planted bug: write_outputs without the source check -> the old render's outputs are written.
     scene = put(mocked_s3, "uploads/a.tif")
 
-    def render_while_replaced(source, settings, deadline):
+    def render_while_replaced(store, source, settings, deadline):
         mocked_s3.put_object(Bucket=BUCKET, Key="uploads/a.tif", Body=SCENE + b"new")
         return FAKE
 
-    monkeypatch.setattr(s3_trigger, "render_object", render_while_replaced)
+    monkeypatch.setattr(processing, "render_object", render_while_replaced)
     assert results(invoke(lambda_context, scene)) == {"uploads/a.tif": ("skipped", "changed_during_render")}
     assert keys(mocked_s3) == ["uploads/a.tif"]
 
@@ -267,8 +270,8 @@ def test_an_older_render_never_overwrites_outputs_a_newer_one_wrote(mocked_s3, m
         return current
 
     monkeypatch.setattr(s3_store, "head", head_then_newer_render_wins)
-    outputs = [s3_trigger.Output("thumbnails/a.tif.png", b"old png", "image/png")]
-    assert s3_trigger.write_outputs(old_source, BUCKET, outputs) is False
+    outputs = [processing.Output("thumbnails/a.tif.png", b"old png", "image/png")]
+    assert processing.write_outputs(s3_store, old_source, BUCKET, outputs) is False
     assert mocked_s3.get_object(Bucket=BUCKET, Key="thumbnails/a.tif.png")["Body"].read() == b"new png"
 
 
@@ -286,7 +289,7 @@ def test_conditional_put_refuses_a_changed_or_existing_output(mocked_s3):
 
 def test_outputs_that_keep_changing_make_the_event_retry(mocked_s3, lambda_context, monkeypatch):
     scene = put(mocked_s3, "uploads/a.tif")
-    monkeypatch.setattr(s3_trigger, "render_object", lambda source, settings, deadline: FAKE)
+    monkeypatch.setattr(processing, "render_object", lambda store, source, settings, deadline: FAKE)
 
     def always_lost(*args, **kwargs):
         raise s3_store.WriteConflict("lost")
@@ -385,7 +388,7 @@ def test_a_failed_cog_copy_keeps_the_outputs_and_writes_no_copy(served_s3, lambd
         open(path, "wb").write(b"II*\0partial")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(s3_trigger, "write_cog", disk_full)
+    monkeypatch.setattr(processing, "write_cog", disk_full)
     response = invoke(lambda_context, put(served_s3, "uploads/a.tif"))
     assert results(response) == {"uploads/a.tif": ("written", "cog_copy_failed")}
     assert keys(served_s3) == sorted(outputs_of("a.tif") + ["uploads/a.tif"])
@@ -418,7 +421,7 @@ def test_the_item_is_written_before_the_attributes_that_mark_the_set_complete(mo
     real_put = s3_store.put
     monkeypatch.setattr(s3_store, "put", lambda bucket, key, *args, **kwargs: written.append(key) or
                         real_put(bucket, key, *args, **kwargs))
-    monkeypatch.setattr(s3_trigger, "render_object", lambda source, settings, deadline: FAKE)
+    monkeypatch.setattr(processing, "render_object", lambda store, source, settings, deadline: FAKE)
     assert results(invoke(lambda_context, put(mocked_s3, "uploads/a.tif"))) == {"uploads/a.tif": ("written", "")}
     assert written == ["thumbnails/a.tif.png", "items/a.tif.json", "attributes/a.tif.json"]
     item = read_item(mocked_s3, "items/a.tif.json")

@@ -12,7 +12,7 @@ from referencing.exceptions import Unresolvable
 
 from handler.core import open_bytes, open_path, read_attributes
 from handler.core.product import ProductMetadata
-from handler.core.stac import COG, EXTENSIONS, GEOTIFF, PNG, Asset, item_id, s3_href, scene_assets, stac_item
+from handler.core.stac import COG, EXTENSIONS, GEOTIFF, PNG, Asset, item_id, s3_href, scene_assets, source_asset, stac_item
 from tests.conftest import requires_real_data
 from tests.rasters import REAL_DATA, geotiff_bytes, real_files, reflectance_stack
 from tests.stac_schemas import ITEM_SCHEMA, SCHEMAS, schema_registry, validate
@@ -270,8 +270,8 @@ def test_scene_assets_validate_with_their_roles_and_encoded_hrefs():
     href = s3_href("input", "uploads/my scene+1.tif")
     assert href == "s3://input/uploads/my%20scene%2B1.tif"
     item = item_of(geotiff_bytes(reflectance_stack(4)),
-                   scene_assets(href, "s3://output/thumbnails/x.png", "s3://output/cogs/x.tif"))
+                   scene_assets(source_asset(href, "GTiff", False), "s3://output/thumbnails/x.png", "s3://output/cogs/x.tif"))
     validate(item)
     assert {name: (a["type"], a["roles"], "bands" in a) for name, a in item["assets"].items()} == {
         "source": (GEOTIFF, ["data"], True), "thumbnail": (PNG, ["thumbnail"], False), "cog": (COG, ["data"], True)}
-    assert list(scene_assets("scene.tif")) == ["source"]
+    assert list(scene_assets(source_asset("scene.tif", "GTiff", False))) == ["source"]

@@ -1,4 +1,5 @@
-"""Errors the raster core raises for bad input; adapters map them to HTTP statuses or log lines.
+"""Errors the raster core raises for bad raster content; adapters map them to HTTP statuses or log lines
+(`handler.scene.errors` holds those of requests and objects).
 
 Every `RasterError` is permanent: retrying the same input gives the same answer.
 """
@@ -14,40 +15,10 @@ class RasterError(Exception):
         self.message = message
 
 
-class InvalidRequest(RasterError):
-    """The request does not say what to read (no file and no key, or both)."""
-
-    code = "invalid_request"
-
-
 class EmptyInput(RasterError):
     """The input has no bytes."""
 
     code = "empty_file"
-
-
-class InputTooLarge(RasterError):
-    """The input file is over the byte limit of the path it came through (request body, S3 object)."""
-
-    code = "input_too_large"
-
-
-class OutputTooLarge(RasterError):
-    """The encoded image is over the byte limit of the path it leaves through (a Lambda response)."""
-
-    code = "response_too_large"
-
-
-class InvalidKey(RasterError):
-    """An S3 key parameter is not a plain key under the input prefix (paths, URLs, other buckets)."""
-
-    code = "invalid_key"
-
-
-class ObjectNotFound(RasterError):
-    """The named S3 object (or result) does not exist."""
-
-    code = "not_found"
 
 
 class UnsupportedFormat(RasterError):

@@ -31,6 +31,7 @@ GEOTIFF = "image/tiff; application=geotiff"
 COG = "image/tiff; application=geotiff; profile=cloud-optimized"
 PNG = "image/png"
 JP2 = "image/jp2"
+ZIP = "application/zip"
 # What a source file is, by the GDAL driver that read it (the reader picks it from the magic bytes).
 SOURCE_MEDIA_TYPES = {"JP2OpenJPEG": JP2}
 GEOJSON = "application/geo+json"  # the media type of an Item
@@ -81,13 +82,19 @@ def s3_href(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{quote(key)}"
 
 
-def scene_assets(source: str, thumbnail: str | None = None, cog: str | None = None, *,
-                 driver: str = "GTiff") -> dict[str, Asset]:
-    """The assets of a scene by href: the file as uploaded (its media type from the `driver` that read
-    it), its thumbnail and its COG copy when there is one. Source and copy hold the same pixels, so both
-    are "data" (as Earth Search lists each band's COG and its original JP2); the copy's media type tells
-    clients which one reads in few range requests."""
-    assets = {"source": Asset(source, SOURCE_MEDIA_TYPES.get(driver, GEOTIFF), ("data",), "Scene as uploaded")}
+def source_asset(href: str, driver: str, is_product: bool) -> Asset:
+    """The file as uploaded: a raster ("data", its media type from the `driver` that read it), or a SAFE
+    product zip (an "archive": its bands are JPEG 2000 members, not pixels a client reads at `href`)."""
+    if is_product:
+        return Asset(href, ZIP, ("archive",), "SAFE product as uploaded")
+    return Asset(href, SOURCE_MEDIA_TYPES.get(driver, GEOTIFF), ("data",), "Scene as uploaded")
+
+
+def scene_assets(source: Asset, thumbnail: str | None = None, cog: str | None = None) -> dict[str, Asset]:
+    """The assets of a scene: its `source_asset`, its thumbnail and its COG copy when there is one.
+    Source and copy hold the same pixels, so both are "data" (as Earth Search lists each band's COG and
+    its original JP2); the copy's media type tells clients which one reads in few range requests."""
+    assets = {"source": source}
     if thumbnail is not None:
         assets["thumbnail"] = Asset(thumbnail, PNG, ("thumbnail",), "Thumbnail")
     if cog is not None:

@@ -20,10 +20,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from handler.api import app
-from handler.core.errors import InvalidRequest
+from handler.scene.errors import InvalidRequest
 from handler.http_errors import STATUS_BY_ERROR
 from handler.observability import logger
 from handler.s3_trigger import handler as trigger
+from handler.scene.layout import output_keys, output_prefixes
 from handler.settings import Settings
 from events.make_events import s3_put_event
 from tests.s3_helpers import moto_server
@@ -108,8 +109,8 @@ class S3Trigger:
                       if record.getMessage() == "input rejected"]
         (result,) = response["results"]
         settings = Settings.from_env()
-        outputs = settings.output_keys(key, BUCKET)
-        written = sorted(o["Key"] for prefix in settings.output_prefixes  # any output of this key, even a stray one
+        outputs = output_keys(settings, key, BUCKET)
+        written = sorted(o["Key"] for prefix in output_prefixes(settings)  # any output of this key, even a stray one
                          for o in self.s3.list_objects_v2(Bucket=outputs.bucket, Prefix=f"{prefix}{name}.")
                          .get("Contents", []))
         if result["status"] == "written":

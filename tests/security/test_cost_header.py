@@ -1,5 +1,5 @@
 """Cost of *opening* hostile TIFF structures: each is refused by the header scan within 2 s at a peak RSS
-of at most 400 MB, through an upload (the API) and through an S3 object (s3_store.open_object against
+of at most 400 MB, through an upload (the API) and through an S3 object (scene.sources.open_object against
 moto's server: ranged GETs). Without the scan GDAL spends the time or memory noted on each case
 (measured here, 2 cores). Each open runs in a fresh process; time and VmHWM are that process's own."""
 
@@ -38,10 +38,11 @@ import json, re, sys, time
 from handler import s3_store
 from handler.core import read_attributes
 from handler.core.errors import RasterError
+from handler.scene.sources import open_object
 start = time.monotonic()
 try:
-    with s3_store.open_object(s3_store.head(sys.argv[1], sys.argv[2]), 4 << 30) as dataset:
-        read_attributes(dataset)
+    with open_object(s3_store, s3_store.head(sys.argv[1], sys.argv[2]), 4 << 30) as source:
+        read_attributes(source.dataset)
     outcome = "ok"
 except RasterError as exc:
     outcome = exc.code

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from handler.core.errors import InvalidKey
-from handler.scene import validate_key
+from handler.scene.errors import InvalidKey
+from handler.scene.keys import validate_key
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from handler.scene.layout import output_prefixes
 from handler.settings import Settings
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -122,13 +123,13 @@ def test_output_bucket_objects_only_under_the_output_prefixes(function):
 
 @pytest.mark.parametrize("function, sid", [("S3TriggerFunction", "WriteOutputs"), ("ApiFunction", "ReadOutputs")])
 def test_every_output_the_code_writes_is_in_the_policy(function, sid):
-    """The trigger may write, and the API read, each prefix of Settings.output_prefixes (a prefix the
+    """The trigger may write, and the API read, each prefix of layout.output_prefixes (a prefix the
     code writes but the policy omits is an AccessDenied, retried until the event is dead-lettered)."""
     # Planted bug: items/* dropped from WriteOutputs in template.yaml -> the trigger's set lacks it.
     template = yaml.load(TEMPLATE.read_text(), Loader=CloudFormationLoader)
     (policy,) = [s for p in template["Resources"][function]["Properties"]["Policies"]
                  for s in p["Statement"] if s.get("Sid") == sid]
-    written = {f"/{prefix}*" for prefix in Settings().output_prefixes}
+    written = {f"/{prefix}*" for prefix in output_prefixes(Settings())}
     assert output_objects([text(r) for r in policy["Resource"]]) == written == set(OUTPUT_PREFIXES)
 
 

@@ -66,7 +66,7 @@ def forbidden_calls(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(reader, "_open", forbid("handler.core.reader._open"))
     monkeypatch.setattr(rasterio, "open", forbid("rasterio.open"))
-    for name in ("head", "read_prefix", "read_bytes", "open_object", "s3_client"):
+    for name in ("head", "read_range", "read_bytes", "gdal_path", "s3_client"):
         if hasattr(s3_store, name):
             monkeypatch.setattr(s3_store, name, forbid(f"s3_store.{name}"))
     return calls

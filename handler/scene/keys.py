@@ -1,18 +1,23 @@
-"""A scene's lifecycle between the entry points and the adapters, starting with which object keys are
-scenes: one policy for the S3 trigger, `key=` and `/uploads`, so any key the trigger renders also works
-through `key=` (spaces, `+`, `%`, `?`, non-ASCII ... are literal key characters for boto3 and GDAL alike).
-"""
+"""Which object keys are scenes: one policy for the S3 trigger, `key=` and `/uploads`, so any key the
+trigger renders also works through `key=` (spaces, `+`, `%`, `?`, non-ASCII ... are literal key
+characters for boto3 and GDAL alike)."""
 
 import re
 
-from handler.core.errors import InvalidKey
-from handler.s3_store import has_dot_segment
+from handler.scene.errors import InvalidKey
 
-# The file kinds rendered, by key suffix (any case): GeoTIFF / COG, and JPEG 2000 (Sentinel-2's band and TCI files).
-RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".j2k")
+# The file kinds rendered, by key suffix (any case): GeoTIFF / COG, JPEG 2000 (Sentinel-2's band and TCI
+# files) and zipped SAFE products (`S2B_MSIL2A_..._<generation>.SAFE.zip`).
+RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".j2k", ".zip")
 MAX_KEY_BYTES = 1024  # S3's own limit
 # Control characters (a newline would end a log line or a header), and braces, GDAL's archive-path syntax.
 _UNSAFE_CHARACTERS = re.compile(r"[\x00-\x1f\x7f{}]")
+
+
+def has_dot_segment(key: str) -> bool:
+    """True for keys with '.' or '..' segments: GDAL normalises them in a /vsis3/ path and would
+    read another object than the one S3 was asked about."""
+    return any(part in (".", "..") for part in key.split("/"))
 
 
 def key_problem(key: str, prefix: str) -> str | None:
@@ -34,5 +39,5 @@ def validate_key(key: str, prefix: str) -> str:
     bucket, which all fail the policy before any S3 or GDAL call."""
     if key_problem(key, prefix) is not None:
         raise InvalidKey(f"key must be an object key like '{prefix}<name>.tif' in the input bucket "
-                         f"(.tif, .tiff, .jp2 or .j2k).")
+                         f"(.tif, .tiff, .jp2, .j2k or a SAFE product's .zip).")
     return key

@@ -1,0 +1,47 @@
+"""Where a scene's outputs live: thumbnails/, attributes/, items/ (STAC) and cogs/ under the output prefix,
+each keyed by the input's name after the input prefix."""
+
+from dataclasses import dataclass
+
+from handler.core.stac import item_id
+from handler.scene.errors import InvalidKey
+from handler.settings import Settings
+
+OUTPUT_FOLDERS = ("thumbnails/", "attributes/", "cogs/", "items/")
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class OutputKeys:
+    """The output bucket, the four keys derived from one input key, and its STAC Item's id."""
+
+    bucket: str
+    thumbnail: str
+    attributes: str
+    cog: str
+    item: str
+    item_id: str
+
+
+def output_prefixes(settings: Settings) -> tuple[str, ...]:
+    """The folders outputs are written to (the trigger never renders what it wrote)."""
+    return tuple(f"{settings.output_prefix}{folder}" for folder in OUTPUT_FOLDERS)
+
+
+def output_keys(settings: Settings, key: str, bucket: str) -> OutputKeys:
+    """Where the outputs of an input key go: uploads/a/b.tif -> thumbnails/a/b.tif.png,
+    attributes/a/b.tif.json, cogs/a/b.tif and items/a/b.tif.json (the STAC Item "a%2Fb.tif") under the
+    output prefix. The input's file name is kept whole, so b.tif, b.TIF and b.tiff never share outputs
+    or an Item id; a COG copy of a JPEG 2000 file or a product zip is named `<name>.tif`."""
+    name = key[len(settings.input_prefix):]
+    thumbnails, attributes, cogs, items = output_prefixes(settings)
+    cog = name if name.lower().endswith(TIFF_SUFFIXES) else f"{name}.tif"
+    return OutputKeys(settings.output_bucket or bucket, f"{thumbnails}{name}.png", f"{attributes}{name}.json",
+                      f"{cogs}{cog}", f"{items}{name}.json", item_id(name))
+
+
+def require_input_bucket(settings: Settings, feature: str) -> str:
+    """The input bucket, or a 400 naming the feature this deployment cannot offer without one."""
+    if not settings.input_bucket:
+        raise InvalidKey(f"{feature} not available: this deployment has no INPUT_BUCKET.")
+    return settings.input_bucket

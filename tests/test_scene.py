@@ -1,0 +1,175 @@
+"""The scene lifecycle with an in-memory store (tests/memory_store.py): outputs and their order, replays,
+versions, the store's trouble against bad files, key= and its COG copy, the upload flow, SAFE zips.
+The S3 adapter's own behaviour (moto) is in test_s3_trigger.py and test_api_s3.py."""
+
+import json
+import zipfile
+from dataclasses import asdict
+
+import pytest
+
+from handler.core.stac import GEOJSON, PNG
+from handler.s3_events import ObjectEvent
+from handler.scene import processing
+from handler.scene.errors import ObjectNotFound
+from handler.scene.layout import output_keys
+from handler.scene.processing import InvocationTime, Outcome, process_object
+from handler.scene.sources import open_key
+from handler.scene.store import ObjectInfo
+from handler.scene.uploads import new_upload, upload_result
+from handler.settings import Settings
+from tests.conftest import requires_real_data
+from tests.memory_store import MemoryStore
+from tests.rasters import geotiff_bytes, open_png, reflectance_stack
+from tests.stac_schemas import validate
+
+BUCKET = "input"
+SETTINGS = Settings(input_bucket=BUCKET)
+SCENE = geotiff_bytes(reflectance_stack(12, height=60, width=90))
+ODD_KEY = "uploads/my scene+1 ü%3F.tif"  # spaces, '+', non-ASCII and '%' are literal key characters
+
+
+@pytest.fixture
+def store():
+    memory = MemoryStore()
+    yield memory
+    memory.close()
+
+
+def notified(info: ObjectInfo) -> ObjectEvent:
+    return ObjectEvent(info.bucket, info.key, info.size, info.etag, None, True)
+
+
+def process(store: MemoryStore, info: ObjectInfo, settings: Settings = SETTINGS) -> Outcome:
+    return process_object(store, notified(info), settings, InvocationTime(lambda: 60_000, 15))
+
+
+def puts(store: MemoryStore) -> list[str]:
+    return [key for method, key in store.log if method == "put"]
+
+
+def test_a_new_scene_gets_thumbnail_item_then_attributes_and_a_replay_does_nothing(store):
+    # Planted bug: attributes written before the Item in process_object -> the order differs.
+    info = store.upload(BUCKET, ODD_KEY, SCENE)
+    outputs = output_keys(SETTINGS, ODD_KEY, BUCKET)
+    assert process(store, info) == Outcome(ODD_KEY, "written")
+    assert puts(store) == [outputs.thumbnail, outputs.item, outputs.attributes]
+    thumbnail = store.objects[BUCKET, outputs.thumbnail]
+    assert (thumbnail.content_type, thumbnail.source_etag) == (PNG, info.etag)
+    assert open_png(thumbnail.body).size == (512, 341)
+    attributes = json.loads(store.objects[BUCKET, outputs.attributes].body)
+    assert attributes["source"] == asdict(info) and attributes["bands"] == 12
+    item = json.loads(store.objects[BUCKET, outputs.item].body)
+    assert store.objects[BUCKET, outputs.item].content_type == GEOJSON
+    validate(item)
+    assert item["id"] == outputs.item_id == "my%20scene%2B1%20%C3%BC%253F.tif"
+    assert item["assets"]["source"]["href"] == "s3://input/uploads/my%20scene%2B1%20%C3%BC%253F.tif"
+    store.log.clear()
+    assert process(store, info) == Outcome(ODD_KEY, "skipped", "already_processed")
+    assert puts(store) == [] and ("read_range", ODD_KEY) not in store.log
+
+
+def test_a_key_the_trigger_renders_works_through_key_equals(store):
+    info = store.upload(BUCKET, ODD_KEY, SCENE)
+    assert process(store, info).status == "written"
+    with open_key(store, SETTINGS, ODD_KEY) as scene:
+        assert (scene.source.dataset.count, scene.size) == (12, len(SCENE))
+        assert scene.item_id == output_keys(SETTINGS, ODD_KEY, BUCKET).item_id
+
+
+def test_a_version_replaced_during_the_render_writes_nothing(store, monkeypatch):
+    # Planted bug: write_outputs without its source check -> the old version's outputs are written.
+    info = store.upload(BUCKET, "uploads/a.tif", SCENE)
+    render = processing.render_object
+
+    def render_while_replaced(*args):
+        store.upload(BUCKET, "uploads/a.tif", SCENE + b"new")
+        return render(*args)
+    monkeypatch.setattr(processing, "render_object", render_while_replaced)
+    assert process(store, info) == Outcome("uploads/a.tif", "skipped", "changed_during_render")
+    assert store.keys(BUCKET) == ["uploads/a.tif"]
+
+
+def test_a_superseded_version_is_not_rendered(store):
+    old = store.upload(BUCKET, "uploads/a.tif", SCENE)
+    store.upload(BUCKET, "uploads/a.tif", SCENE + b"new")
+    assert process(store, old) == Outcome("uploads/a.tif", "skipped", "superseded")
+
+
+def test_store_trouble_is_raised_for_a_retry_and_a_bad_file_is_rejected(store):
+    # Planted bug: is_transient ignored in process_object -> the outage becomes a rejection.
+    info = store.upload(BUCKET, "uploads/flaky.tif", SCENE)
+    store.failing.add("uploads/flaky.tif")
+    with pytest.raises(Exception) as raised:
+        process(store, info)
+    assert store.is_transient(raised.value)
+    bad = store.upload(BUCKET, "uploads/bad.tif", b"II*\x00" + b"\x00" * 64)
+    outcome = process(store, bad)
+    assert (outcome.status, outcome.reason in ("unreadable_raster", "header_too_complex")) == ("rejected", True)
+    assert store.keys(BUCKET) == ["uploads/bad.tif", "uploads/flaky.tif"]
+
+
+def test_key_equals_reads_pixels_from_the_cog_copy_of_this_version_only(store):
+    # Planted bug: pixel_source ignoring the copy's source ETag -> the stale copy is read.
+    info = store.upload(BUCKET, "uploads/a.tif", SCENE)
+    cog = output_keys(SETTINGS, info.key, BUCKET).cog
+    copy = geotiff_bytes(reflectance_stack(12, height=60, width=90), overviews=(2,))
+    store.put(BUCKET, cog, copy, "image/tiff", info.etag, replaces=None)
+    for for_pixels, expected in ((True, cog), (False, info.key)):
+        store.log.clear()
+        with open_key(store, SETTINGS, info.key, for_pixels) as scene:
+            assert scene.size == len(copy if expected == cog else SCENE)
+        assert [key for method, key in store.log if method == "gdal_path"] == [expected]
+    store.upload(BUCKET, info.key, SCENE + b"new")
+    store.log.clear()
+    with open_key(store, SETTINGS, info.key, for_pixels=True):
+        pass
+    assert [key for method, key in store.log if method == "gdal_path"] == [info.key]
+
+
+def test_cog_copies_of_non_tiff_inputs_are_named_tif():
+    assert output_keys(SETTINGS, "uploads/T32_B04_10m.jp2", BUCKET).cog == "cogs/T32_B04_10m.jp2.tif"
+    assert output_keys(SETTINGS, "uploads/p.SAFE.zip", BUCKET).cog == "cogs/p.SAFE.zip.tif"
+    assert output_keys(SETTINGS, "uploads/a.TIFF", BUCKET).cog == "cogs/a.TIFF"
+
+
+def test_an_upload_goes_from_unknown_to_pending_to_done(store):
+    upload = new_upload(store, SETTINGS)
+    assert upload["key"] == f"uploads/{upload['id']}.tif" and upload["upload"]["method"] == "PUT"
+    with pytest.raises(ObjectNotFound):
+        upload_result(store, SETTINGS, upload["id"])
+    info = store.upload(BUCKET, upload["key"], SCENE)
+    assert upload_result(store, SETTINGS, upload["id"]) == {"status": "pending"}
+    process(store, info)
+    result = upload_result(store, SETTINGS, upload["id"])
+    assert result["status"] == "done" and result["attributes"]["source"]["etag"] == info.etag
+    outputs = output_keys(SETTINGS, upload["key"], BUCKET)
+    assert result["thumbnail_url"].startswith(f"memory://{BUCKET}/{outputs.thumbnail}")
+    assert result["item_url"].startswith(f"memory://{BUCKET}/{outputs.item}") and "cog_url" not in result
+    # Planted bug: no version check in upload_result -> the re-upload answers the old outputs as done.
+    store.upload(BUCKET, upload["key"], SCENE + b"new")
+    assert upload_result(store, SETTINGS, upload["id"]) == {"status": "pending"}
+
+
+@requires_real_data
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["stored", "deflated"])
+def test_a_safe_product_zip_renders_its_tci_and_carries_its_metadata(store, compression):
+    from tests.products import L2A_N0500, safe_zip
+    fixture = safe_zip(L2A_N0500, compression)
+    key = f"uploads/{L2A_N0500.product_id}.SAFE.zip"
+    info = store.upload(BUCKET, key, fixture.data)
+    assert process(store, info) == Outcome(key, "written")
+    outputs = output_keys(SETTINGS, key, BUCKET)
+    image = open_png(store.objects[BUCKET, outputs.thumbnail].body)
+    assert max(image.size) == 512 and image.convert("L").getextrema()[1] > 100  # the TCI, not black
+    attributes = json.loads(store.objects[BUCKET, outputs.attributes].body)
+    assert attributes["driver"] == "JP2OpenJPEG" and attributes["bands"] == 3
+    assert attributes["product"]["product_id"] == L2A_N0500.product_id
+    assert attributes["product"]["boa_offsets"]["B04"] == -1000
+    item = json.loads(store.objects[BUCKET, outputs.item].body)
+    validate(item)
+    assert item["properties"]["platform"] == "sentinel-2a"
+    assert item["properties"]["processing:version"] == L2A_N0500.baseline
+    assert item["assets"]["source"]["type"] == "application/zip"
+    with open_key(store, SETTINGS, key) as scene:
+        assert scene.source.product.tile_id == L2A_N0500.tile
