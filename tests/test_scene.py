@@ -18,7 +18,6 @@ from handler.scene.sources import open_key
 from handler.scene.store import ObjectInfo
 from handler.scene.uploads import new_upload, upload_result
 from handler.settings import Settings
-from tests.conftest import requires_real_data
 from tests.memory_store import MemoryStore
 from tests.rasters import geotiff_bytes, open_png, reflectance_stack
 from tests.stac_schemas import validate
@@ -151,7 +150,6 @@ def test_an_upload_goes_from_unknown_to_pending_to_done(store):
     assert upload_result(store, SETTINGS, upload["id"]) == {"status": "pending"}
 
 
-@requires_real_data
 @pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["stored", "deflated"])
 def test_a_safe_product_zip_renders_its_tci_and_carries_its_metadata(store, compression):
     from tests.products import L2A_N0500, safe_zip
