@@ -1,33 +1,11 @@
 """Static checks of template.yaml's IAM policies: least privilege, and no S3 loop at the IAM level
 (the S3 trigger can never write into the bucket that triggers it)."""
 
-from pathlib import Path
-
 import pytest
-import yaml
 
 from handler.scene.layout import output_prefixes
 from handler.settings import Settings
-
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
-
-
-class CloudFormationLoader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {suffix: value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _tag)
-
+from tests.template import TEMPLATE, load_template
 
 def text(resource) -> str:
     """A resource ARN as text: {'Sub': '${InputBucket.Arn}/uploads/*'} -> '${InputBucket.Arn}/uploads/*'."""
@@ -42,7 +20,7 @@ def text(resource) -> str:
 
 
 def statements(function: str) -> list[dict]:
-    template = yaml.load(TEMPLATE.read_text(), Loader=CloudFormationLoader)
+    template = load_template()
     policies = template["Resources"][function]["Properties"].get("Policies", [])
     found = []
     for policy in policies:
@@ -59,7 +37,7 @@ def statements(function: str) -> list[dict]:
 
 
 def is_input_bucket(resource: str) -> bool:
-    return "InputBucket" in resource or "-input-" in resource
+    return "InputBucket" in resource or "${BucketNamePrefix}" in resource
 
 
 @pytest.fixture(scope="module", params=["ApiFunction", "S3TriggerFunction"])
@@ -126,7 +104,7 @@ def test_every_output_the_code_writes_is_in_the_policy(function, sid):
     """The trigger may write, and the API read, each prefix of layout.output_prefixes (a prefix the
     code writes but the policy omits is an AccessDenied, retried until the event is dead-lettered)."""
     # Planted bug: items/* dropped from WriteOutputs in template.yaml -> the trigger's set lacks it.
-    template = yaml.load(TEMPLATE.read_text(), Loader=CloudFormationLoader)
+    template = load_template()
     (policy,) = [s for p in template["Resources"][function]["Properties"]["Policies"]
                  for s in p["Statement"] if s.get("Sid") == sid]
     written = {f"/{prefix}*" for prefix in output_prefixes(Settings())}
@@ -137,10 +115,13 @@ def test_trigger_renders_only_the_bucket_its_notification_and_policy_name():
     """The code-level bucket check (INPUT_BUCKET) names the same bucket as the S3 notification and the
     read policy: a record naming any other bucket is skipped before S3 or GDAL is called."""
     # Planted bug: INPUT_BUCKET: !Sub "${BucketNamePrefix}-other-..." in template.yaml -> the names differ.
-    template = yaml.load(TEMPLATE.read_text(), Loader=CloudFormationLoader)
+    template = load_template()
     input_bucket = text(template["Resources"]["InputBucket"]["Properties"]["BucketName"])
     trigger = template["Resources"]["S3TriggerFunction"]["Properties"]
     assert text(trigger["Environment"]["Variables"]["INPUT_BUCKET"]) == input_bucket
+    # the same !Sub, variables included (the stack-id suffix)
+    assert trigger["Environment"]["Variables"]["INPUT_BUCKET"] == template["Resources"]["InputBucket"]["Properties"][
+        "BucketName"]
     assert trigger["Events"]["Upload"]["Properties"]["Bucket"] == {"Ref": "InputBucket"}
     (reads,) = [s for s in statements("S3TriggerFunction") if s["actions"] == ["s3:GetObject"]]
     assert reads["resources"] == [f"arn:${{AWS::Partition}}:s3:::{input_bucket}/uploads/*"]
