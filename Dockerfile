@@ -15,8 +15,11 @@ COPY requirements.txt /tmp/requirements.txt
 RUN pip install --no-cache-dir --only-binary=:all: -r /tmp/requirements.txt --target "${LAMBDA_TASK_ROOT}" \
  && rm -rf /tmp/requirements.txt "${LAMBDA_TASK_ROOT}/bin"
 
-# Layer 3, the code: the only layer a handler change rebuilds.
+# Layer 3, the code: the only layer a handler change rebuilds. COPY keeps the checkout's modes, and Lambda
+# runs the image as a non-root user: a checkout made under umask 077 would fail only on AWS, so make
+# everything readable (and directories searchable) by all.
 COPY handler/ ${LAMBDA_TASK_ROOT}/handler/
-RUN python3 -m compileall -q "${LAMBDA_TASK_ROOT}/handler"
+RUN chmod -R a+rX "${LAMBDA_TASK_ROOT}/handler" \
+ && python3 -m compileall -q "${LAMBDA_TASK_ROOT}/handler"
 
 CMD ["handler.api.handler"]

@@ -135,6 +135,40 @@ lap "sam validate --lint; cfn-lint template.yaml"
 sam validate --lint
 cfn-lint template.yaml && echo "cfn-lint: clean"
 
+lap "SAM's translator on template.yaml under each AuthMode (what sam deploy runs; lint does not catch all)"
+"$STATE/sam-venv/bin/python" .ci/sam-local/translate-template.py template.yaml
+
+lap "checkov on template.yaml (offline): zero failed checks, every skip justified in the template"
+want_checkov=$(cat .ci/requirements-checkov.txt)
+if [ "$(cat "$STATE/checkov-venv/.installed" 2>/dev/null)" != "$want_checkov" ]; then
+  rm -rf "$STATE/checkov-venv"
+  "$PY" -m venv "$STATE/checkov-venv"
+  "$STATE/checkov-venv/bin/pip" install -q -r .ci/requirements-checkov.txt > "$LOG/pip-checkov.log" 2>&1 \
+    || { show "$LOG/pip-checkov.log"; exit 1; }
+  echo "$want_checkov" > "$STATE/checkov-venv/.installed"
+fi
+"$STATE/checkov-venv/bin/checkov" -f template.yaml --framework cloudformation --compact --quiet --skip-download \
+  > "$LOG/checkov.log" 2>&1 || { show "$LOG/checkov.log" 40; die "checkov found failed checks"; }
+grep -E 'Passed checks' "$LOG/checkov.log"
+
+lap "sam deploy --guided on a fresh account, every prompt at its default (AWS = moto on 127.0.0.1)"
+# Enter for every prompt must get past the questions (a missing auth setting aborts them with "Security
+# Constraints Not Satisfied!") to "Looking for resources needed for deployment"; what follows needs a real
+# account (moto's CloudFormation stops it there). Run on a copy: guided deploys save samconfig.toml.
+GUIDED=$LOG/guided; mkdir -p "$GUIDED"; cp template.yaml samconfig.toml "$GUIDED/"
+GUIDED_PORT=$("$APP_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$APP_PY" -m moto.server -H 127.0.0.1 -p "$GUIDED_PORT" > "$LOG/moto-guided.log" 2>&1 &
+GUIDED_MOTO=$!; PIDS+=($GUIDED_MOTO)
+for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$GUIDED_PORT/" && break; sleep 0.2; done
+(cd "$GUIDED" && yes "" | head -100 | AWS_ENDPOINT_URL="http://127.0.0.1:$GUIDED_PORT" AWS_ACCESS_KEY_ID=testing \
+  AWS_SECRET_ACCESS_KEY=testing AWS_REGION=eu-west-1 AWS_DEFAULT_REGION=eu-west-1 \
+  timeout 120 sam deploy --guided) > "$LOG/guided.log" 2>&1 || true
+stop "$GUIDED_MOTO"
+tr '\t' '\n' < "$LOG/guided.log" | grep -E '\[|Looking for|Error' | head -30
+grep -q 'Security Constraints Not Satisfied' "$LOG/guided.log" && die "sam deploy --guided aborts at its defaults"
+grep -q 'AWS Region \[eu-west-1\]' "$LOG/guided.log" || die "the guided region default is not the environment's"
+grep -q 'Looking for resources needed for deployment' "$LOG/guided.log" || die "sam deploy --guided stopped early"
+
 lap "sam build"
 t=$(ms)
 sam build > "$LOG/sam-build.log" 2>&1 || { show "$LOG/sam-build.log" 40; exit 1; }
@@ -149,12 +183,20 @@ lap "layer cache: a handler/ change rebuilds only the code layer"
 # The same sam build on a copy whose handler/ differs by one comment, tagged apart from the real image.
 CTX=$LOG/layer-check; mkdir -p "$CTX/layers/geo"
 cp -a Dockerfile .dockerignore requirements.txt handler "$CTX/"; cp -a layers/geo/requirements.txt "$CTX/layers/geo/"   # -a: modes are part of the layer cache key
+chmod -R go-rwx "$CTX/handler"   # as a checkout under umask 077: the image must still be readable by Lambda's user
 sed 's/DockerTag: python3.12-v1/DockerTag: layer-check/' template.yaml > "$CTX/template.yaml"
 echo "# a code change" >> "$CTX/handler/__init__.py"
 (cd "$CTX" && sam build) > "$LOG/layer-check.log" 2>&1 || { show "$LOG/layer-check.log"; exit 1; }
 grep -E '^Step [2-6]/|Using cache' "$LOG/layer-check.log" | cut -c1-90
 [ "$(grep -c 'Using cache' "$LOG/layer-check.log")" -ge 4 ] || die "the pip layers were rebuilt for a handler/ change"
+# Lambda runs images as a non-root user (sam local runs them as root, so only this shows it).
+docker run --rm --network host --user 993:990 -w /var/task --entrypoint /var/lang/bin/python3 apifunction:layer-check \
+  -c 'import handler.api, handler.s3_trigger; print("imports as uid 993 from a umask-077 checkout: ok")' \
+  || die "the image's code is not readable by a non-root user"
 docker rmi apifunction:layer-check > /dev/null 2>&1 || true
+
+lap "the image is one Lambda accepts: a single-platform manifest, no attestation index"
+docker save "$IMAGE" | "$APP_PY" .ci/sam-local/check-image.py || die "Lambda would reject the image's manifest"
 
 lap "import handler.api inside the image (its LAMBDA_TASK_ROOT; 5 fresh interpreters, informational)"
 IMPORT_S=$(for _ in 1 2 3 4 5; do

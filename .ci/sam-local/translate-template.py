@@ -1,0 +1,58 @@
+"""Translate template.yaml with SAM's own translator for each AuthMode, as `sam deploy` would, without AWS.
+
+Why: `sam validate --lint` and cfn-lint accept properties SAM's translator later refuses (an intrinsic in
+an HttpApi's DefaultAuthorizer passes both and fails only at deploy). Prints each mode's HTTP API routes
+and their security; exits non-zero when a mode does not translate or the routes are not what the template
+promises ($default only; AWS_IAM exactly under AuthMode IAM once CloudFormation resolves the condition).
+
+    AWS_DEFAULT_REGION=us-east-1 <sam venv>/bin/python .ci/sam-local/translate-template.py template.yaml
+"""
+
+import sys
+
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/sentinel2-thumbnails:local"  # what sam deploy fills in
+
+
+class NoManagedPolicies:
+    """The translator's managed-policy loader, offline: the template uses inline policies only."""
+
+    def load(self) -> dict:
+        return {}
+
+
+def resolve_condition(value, conditions: dict):
+    """CloudFormation's Fn::If over the one condition this template uses in the API body."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        name, when_true, when_false = value["Fn::If"]
+        return resolve_condition(when_true if conditions[name] else when_false, conditions)
+    return value
+
+
+def routes(path: str, auth_mode: str) -> dict[str, object]:
+    template = yaml_parse(open(path).read())
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function" and resource["Properties"].get("PackageType") == "Image":
+            resource["Properties"]["ImageUri"] = IMAGE_URI
+    output = transform(template, {"AuthMode": auth_mode}, NoManagedPolicies())
+    body = output["Resources"]["HttpApi"]["Properties"]["Body"]
+    conditions = {"RequireIam": auth_mode == "IAM"}
+    return {f"{method} {route}": resolve_condition(operation.get("security", {"Ref": "AWS::NoValue"}), conditions)
+            for route, methods in body["paths"].items() for method, operation in methods.items()}
+
+
+def main() -> None:
+    failures = []
+    for auth_mode, security in (("NONE", {"Ref": "AWS::NoValue"}), ("IAM", [{"AWS_IAM": []}])):
+        found = routes(sys.argv[1], auth_mode)
+        print(f"AuthMode={auth_mode}: {found}")
+        if found != {"x-amazon-apigateway-any-method $default": security}:
+            failures.append(auth_mode)
+    if failures:
+        sys.exit(f"unexpected routes for AuthMode {failures}")
+
+
+if __name__ == "__main__":
+    main()
