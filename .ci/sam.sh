@@ -295,6 +295,11 @@ EOF
   # The same object through the two other routes: S3 in an SQS message, S3 via EventBridge.
   invoke_trigger invoke-sqs events/sqs-s3-put.json '"batchItemFailures": \[\]'
   invoke_trigger invoke-eventbridge events/eventbridge-object-created.json '"already_processed"'
+  # A backfill job's task for the same object (S3 Batch Operations, schema 2.0; python -m handler.backfill):
+  # its outputs are current, a quick success; with the user argument force=true it is rendered again.
+  invoke_trigger invoke-batch events/batch-operations-task.json \
+    '"resultCode": "Succeeded", "resultString": "skipped:already_processed"'
+  invoke_trigger invoke-batch-force events/batch-operations-force.json '"resultCode": "Succeeded", "resultString": "written"'
 
   lap "sam local invoke S3TriggerFunction: a 4200x4200 upload without overviews gets a COG copy in cogs/"
   BIG_KEY=uploads/no-overviews-4200.tif

@@ -12,7 +12,8 @@ and deterministic, so re-running this script does not change the committed event
 The S3 trigger's events (direct S3 put, the same put in an SQS message, an S3 EventBridge "Object
 Created" event; and a put of a key S3 sends URL-encoded) name `--key` in `--bucket` with the size and ETag (MD5: a single-part upload) of the
 600 x 400 version of that scene, the one .ci/sam.sh uploads; `--etag ""` leaves the ETag out (the
-trigger then renders whatever version is current). Tests build their events with the same functions.
+trigger then renders whatever version is current). Two S3 Batch Operations invocations (schema 2.0)
+name the same object, one with the user argument force=true. Tests build their events with the same functions.
 
 Needs numpy and rasterio (requirements-dev.txt).
 """
@@ -22,7 +23,7 @@ import base64
 import hashlib
 import json
 from pathlib import Path
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus
 
 import numpy as np
 import rasterio
@@ -36,6 +37,7 @@ TIFF_NAME = "S2L2A_2022-06-09.tiff"
 S3_EVENT_SCENE = (600, 400)  # width, height of the scene the S3 events describe
 ENCODED_KEY = "uploads/my scene é+ü 2022-06-09.tiff"  # s3-put-encoded-key.json: "my+scene+%C3%A9%2B%C3%BC+..."
 EVENT_TIME = "2022-06-09T10:00:00Z"
+BATCH_JOB_ID = "f3cc4f60-61f6-4a2b-8a21-d07600c373ce"
 
 
 def synthetic_geotiff(width: int = 96, height: int = 64) -> bytes:
@@ -149,6 +151,24 @@ def eventbridge_event(bucket: str, key: str, size: int, etag: str | None = None,
     }
 
 
+def batch_task(bucket: str, s3_key: str, version_id: str | None = None, task_id: str = "dGFzay0w") -> dict:
+    """One task of an S3 Batch Operations invocation (schema 2.0); `s3_key` as the job's manifest lists it."""
+    return {"taskId": task_id, "s3Bucket": bucket, "s3Key": s3_key, "s3VersionId": version_id}
+
+
+def manifest_task(bucket: str, key: str, version_id: str | None = None, task_id: str = "dGFzay0w") -> dict:
+    """The task for an object as `python -m handler.backfill` lists it in a manifest: key URL-encoded, '/' kept
+    (handler.backfill.manifest_key, which tests hold this to)."""
+    return batch_task(bucket, quote(key, safe="/"), version_id, task_id)
+
+
+def batch_job_event(*tasks: dict, user_arguments: dict[str, str] | None = None, job_id: str = BATCH_JOB_ID,
+                    invocation_id: str = "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo") -> dict:
+    """An S3 Batch Operations LambdaInvoke invocation, schema 2.0 (the service sends one task at a time)."""
+    return {"invocationSchemaVersion": "2.0", "invocationId": invocation_id,
+            "job": {"id": job_id, "userArguments": user_arguments or {}}, "tasks": list(tasks)}
+
+
 def s3_test_event(bucket: str) -> dict:
     """What S3 sends once when a notification is configured (no object)."""
     return {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": EVENT_TIME, "Bucket": bucket,
@@ -182,7 +202,11 @@ def main() -> None:
     put = s3_put_event((args.bucket, args.key, len(scene), etag))
     events.update({"s3-put.json": put, "sqs-s3-put.json": sqs_event(put),
                    "s3-put-encoded-key.json": s3_put_event((args.bucket, ENCODED_KEY, len(scene), etag)),
-                   "eventbridge-object-created.json": eventbridge_event(args.bucket, args.key, len(scene), etag)})
+                   "eventbridge-object-created.json": eventbridge_event(args.bucket, args.key, len(scene), etag),
+                   "batch-operations-task.json": batch_job_event(manifest_task(args.bucket, args.key),
+                                                                 user_arguments={"force": "false"}),
+                   "batch-operations-force.json": batch_job_event(manifest_task(args.bucket, args.key),
+                                                                  user_arguments={"force": "true"})})
     args.out.mkdir(parents=True, exist_ok=True)
     for name, event in events.items():
         (args.out / name).write_text(json.dumps(event, indent=2) + "\n")

@@ -1,17 +1,24 @@
-"""moto's S3 server on 127.0.0.1 for tests where GDAL reads S3 itself; a faked render where it does not."""
+"""moto's S3 server on 127.0.0.1 for tests where GDAL reads S3 itself; a faked render where it does not,
+and the fixtures of the trigger's event-shape tests (an input bucket in-process, a render that fails on cue)."""
 
 import socket
 from contextlib import contextmanager
 
 import boto3
+import pytest
+from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 
 from handler import s3_store
 from handler.core import open_bytes, read_attributes
+from handler.core.errors import UnsupportedFormat
+from handler.scene import processing
 from handler.local_pipeline import start_s3_store
 from handler.scene.items import Description
 from handler.scene.processing import Rendered
 from tests.rasters import geotiff_bytes, reflectance_stack
+
+BUCKET = "input-bucket"  # the input bucket of the `s3` fixture (INPUT_BUCKET)
 
 
 def free_port() -> int:
@@ -61,3 +68,29 @@ def in_process_s3(monkeypatch, bucket: str):
             yield client
     finally:
         s3_store.s3_client.cache_clear()
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """In-process moto with BUCKET, the deployment's INPUT_BUCKET."""
+    monkeypatch.setenv("INPUT_BUCKET", BUCKET)
+    with in_process_s3(monkeypatch, BUCKET) as client:
+        yield client
+
+
+@pytest.fixture
+def rendered(monkeypatch) -> list[str]:
+    """Rendering faked; the keys rendered, in order. Keys containing 'flaky' fail like an S3 outage,
+    keys containing 'bad' like a file that is not a raster."""
+    keys = []
+
+    def render(store, source, settings, deadline):
+        if "flaky" in source.key:
+            raise EndpointConnectionError(endpoint_url="https://s3.amazonaws.com")
+        if "bad" in source.key:
+            raise UnsupportedFormat("Only GeoTIFF / COG files are accepted.")
+        keys.append(source.key)
+        return fake_rendered()
+
+    monkeypatch.setattr(processing, "render_object", render)
+    return keys

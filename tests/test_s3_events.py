@@ -5,44 +5,17 @@ import json
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
 
 from events.make_events import (S3_EVENT_SCENE, eventbridge_event, s3_put_event, s3_test_event, sqs_event,
                                 synthetic_geotiff)
-from handler.scene import processing
-from handler.core.errors import UnsupportedFormat
 from handler.s3_events import MalformedRecord, ObjectEvent, read_notification
 from handler.s3_trigger import handler
-from tests.s3_helpers import fake_rendered, in_process_s3, moto_server
+from tests import s3_helpers
+from tests.s3_helpers import BUCKET, moto_server
 
-BUCKET = "input-bucket"
+s3, rendered = s3_helpers.s3, s3_helpers.rendered  # the shared fixtures
 BODY = b"II*\x00 not rendered here"
 EVENTS = Path(__file__).resolve().parents[1] / "events"
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    monkeypatch.setenv("INPUT_BUCKET", BUCKET)
-    with in_process_s3(monkeypatch, BUCKET) as client:
-        yield client
-
-
-@pytest.fixture
-def rendered(monkeypatch) -> list[str]:
-    """Rendering faked; the keys rendered, in order. Keys containing 'flaky' fail like an S3 outage,
-    keys containing 'bad' like a file that is not a TIFF."""
-    keys = []
-
-    def render(store, source, settings, deadline):
-        if "flaky" in source.key:
-            raise EndpointConnectionError(endpoint_url="https://s3.amazonaws.com")
-        if "bad" in source.key:
-            raise UnsupportedFormat("Only GeoTIFF / COG files are accepted.")
-        keys.append(source.key)
-        return fake_rendered()
-
-    monkeypatch.setattr(processing, "render_object", render)
-    return keys
 
 
 def upload(s3, key: str) -> tuple:

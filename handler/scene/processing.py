@@ -34,7 +34,7 @@ class ObjectRequest(Protocol):
 
     bucket: str
     key: str
-    size: int
+    size: int | None  # None: the request does not say (an S3 Batch Operations task)
     created: bool
 
     def names(self, current: ObjectInfo) -> bool:
@@ -196,8 +196,10 @@ def render_in_time(store: Store, source: ObjectInfo, settings: Settings, time_le
         raise OutOfSharedTime(f"{source.key} ran out of the time earlier objects used") from error
 
 
-def process_object(store: Store, request: ObjectRequest, settings: Settings, time_left: InvocationTime) -> Outcome:
-    """Render the object version `request` names unless it is skipped, done already, superseded or bad.
+def process_object(store: Store, request: ObjectRequest, settings: Settings, time_left: InvocationTime, *,
+                   force: bool = False) -> Outcome:
+    """Render the object version `request` names unless it is skipped, done already, superseded or bad;
+    `force` renders it even when its outputs are current (the rendering changed), replacing them.
     Only the store's failures (and OutOfSharedTime) are raised, for a retry; bad files are rejections."""
     reason = skip_reason(request, settings)
     if reason:
@@ -210,7 +212,7 @@ def process_object(store: Store, request: ObjectRequest, settings: Settings, tim
     if source.size == 0:
         return Outcome(request.key, "skipped", "empty")
     outputs = output_keys(settings, request.key, request.bucket)
-    if store.current_output(outputs.bucket, outputs.attributes, source) is not None:
+    if not force and store.current_output(outputs.bucket, outputs.attributes, source) is not None:
         return Outcome(request.key, "skipped", "already_processed")
     try:
         rendered = render_in_time(store, source, settings, time_left)
