@@ -1,7 +1,6 @@
 """HTTP API: FastAPI routes around the raster core, served by Mangum on Lambda or uvicorn locally."""
 
 import os
-import re
 import tempfile
 from contextlib import contextmanager
 from enum import Enum
@@ -21,6 +20,7 @@ from handler.http_errors import error_response, install_error_handlers
 from handler.observability import logger, metrics, rendering_metrics, tracer
 from handler.scene.errors import InputTooLarge, InvalidRequest, OutputTooLarge
 from handler.scene.items import describe, scene_item
+from handler.scene.keys import plain_file_name
 from handler.scene.sources import Scene, open_key, open_upload
 from handler.scene.uploads import new_upload, upload_result
 from handler.settings import Settings, running_on_lambda
@@ -57,15 +57,12 @@ ObjectKey = Annotated[str | None, Form(description="Instead of a file: a key in 
 
 # Uploads are copied to disk this much at a time: memory never holds more than one chunk of them.
 SPOOL_CHUNK_BYTES = 1024 * 1024
-# A client's file name kept for the spooled copy (it may name the band: T32TQM_..._B04_10m.jp2).
-PLAIN_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
 def spool_name(filename: str | None) -> str:
-    """The upload's base name when it is plain (letters, digits, `_.-`), else 'upload': the core reads
-    band names of single-band JPEG 2000 files from it. It never leaves the upload's private directory."""
-    base = (filename or "").replace("\\", "/").rpartition("/")[2]
-    return base if PLAIN_FILE_NAME.fullmatch(base) else "upload"
+    """The upload's base name when it is plain, else 'upload': the core reads band names of single-band
+    JPEG 2000 files from it. It never leaves the upload's private directory."""
+    return plain_file_name(filename) or "upload"
 
 
 class AttributesFormat(str, Enum):
@@ -171,10 +168,18 @@ def thumbnail(
                              "X-Thumbnail-Radiometry": image.radiometry.source})
 
 
+@app.get("/config")
+def config(settings: CurrentSettings) -> dict:
+    """What a client needs to choose a path: the upload limit, and whether large scenes can go through S3."""
+    return {"max_upload_bytes": settings.max_upload_bytes, "s3_uploads": bool(settings.input_bucket)}
+
+
 @app.post("/uploads", status_code=201)
-def create_upload(settings: CurrentSettings) -> dict:
-    """A presigned PUT for a new scene in the input bucket; the S3 trigger renders it on arrival."""
-    return new_upload(s3_store, settings)
+def create_upload(settings: CurrentSettings,
+                  name: Annotated[str | None, Form(description="The file's name, e.g. T32TQM_..._TCI_10m.jp2 "
+                                                               "(its suffix sets the key's).")] = None) -> dict:
+    """A presigned POST (SigV4) for a new scene in the input bucket; the S3 trigger renders it on arrival."""
+    return new_upload(s3_store, settings, name)
 
 
 @app.get("/results/{upload_id}", responses={202: {"description": "Uploaded, not rendered yet."}})

@@ -146,9 +146,9 @@ def banner(port: int, s3_port: int) -> str:
     return f"""
 Local pipeline (no AWS account): API {api}  S3 http://127.0.0.1:{s3_port}  buckets {INPUT_BUCKET}, {OUTPUT_BUCKET}
   curl -X POST -F "image_file=@S2L2A_2022-06-09.tiff" {api}/attributes
-  curl -X POST {api}/uploads          # then PUT the scene to upload.url, and poll:
+  curl -X POST -F name=S2L2A_2022-06-09.tiff {api}/uploads   # then POST upload.fields + file=@... to upload.url
   curl {api}/results/<id>             # 202 pending, then 200 done (the trigger ran on the upload)
-  curl -X POST -F "key=uploads/<id>.tif" -F "target_resolution=1024" {api}/thumbnail --output scene.png
+  curl -X POST -F "key=<key>" -F "target_resolution=1024" {api}/thumbnail --output scene.png
 Ctrl-C stops the API, the S3 store and the trigger.
 """
 

@@ -1,6 +1,7 @@
 """S3 adapter: the only module that talks to S3 (boto3 for metadata and writes, GDAL /vsis3/ paths for
 pixel reads); it satisfies `handler.scene.store.Store`."""
 
+import os
 from contextlib import ExitStack
 from functools import lru_cache
 from pathlib import Path
@@ -32,11 +33,16 @@ TRANSIENT_ERRORS = (BotoCoreError, ClientError, CPLE_HttpResponseError, CPLE_AWS
 
 @lru_cache(maxsize=1)
 def s3_client():
-    """One client per process (endpoint from AWS_ENDPOINT_URL_S3 when set, e.g. moto's server).
-    boto3 is imported here, not at module load: uploads never need it, and it costs ~0.1 s of cold start."""
+    """One client per process, signing with SigV4 (new buckets refuse SigV2) in the bucket's region and
+    addressing buckets by virtual host, as S3 wants; path-style only for a local stand-in
+    (AWS_ENDPOINT_URL_S3, e.g. moto's server on 127.0.0.1). boto3 is imported here, not at module load:
+    uploads never need it, and it costs ~0.1 s of cold start."""
     import boto3
+    from botocore.config import Config
 
-    return boto3.client("s3")
+    local = bool(os.environ.get("AWS_ENDPOINT_URL_S3"))
+    return boto3.client("s3", config=Config(signature_version="s3v4",
+                                            s3={"addressing_style": "path" if local else "virtual"}))
 
 
 def is_missing(error: ClientError) -> bool:
@@ -118,9 +124,23 @@ def put(bucket: str, key: str, body: bytes | Path, content_type: str, source_eta
 
 
 def presigned_url(method: str, bucket: str, key: str, expires: int, **params) -> str:
-    """A time-limited URL for `get_object` or `put_object` on one key."""
+    """A time-limited URL for `get_object` on one key."""
     return s3_client().generate_presigned_url(method, Params={"Bucket": bucket, "Key": key, **params},
                                               ExpiresIn=expires)
+
+
+def presigned_post(bucket: str, key: str, expires: int, content_type: str, max_bytes: int) -> dict:
+    """A presigned POST (SigV4 policy) for exactly `key`, of `content_type`, 1..max_bytes long: S3 refuses
+    any other key, type or size, and the form after `expires` seconds."""
+    return s3_client().generate_presigned_post(
+        bucket, key, Fields={"Content-Type": content_type},
+        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]], ExpiresIn=expires)
+
+
+def list_keys(bucket: str, prefix: str, limit: int) -> list[str]:
+    """Up to `limit` keys under `prefix` (one ListObjectsV2 call)."""
+    response = s3_client().list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=limit)
+    return [item["Key"] for item in response.get("Contents", [])]
 
 
 def gdal_path(bucket: str, key: str) -> str:

@@ -77,12 +77,21 @@ class MemoryStore:
     def presigned_url(self, method: str, bucket: str, key: str, expires: int, **params: str) -> str:
         return f"memory://{bucket}/{key}?method={method}&expires={expires}"
 
+    def presigned_post(self, bucket: str, key: str, expires: int, content_type: str, max_bytes: int) -> dict:
+        return {"url": f"memory://{bucket}", "fields": {"key": key, "Content-Type": content_type,
+                                                        "max-bytes": str(max_bytes), "expires": str(expires)}}
+
+    def list_keys(self, bucket: str, prefix: str, limit: int) -> list[str]:
+        self.log.append(("list_keys", prefix))
+        return [key for key in self.keys(bucket) if key.startswith(prefix)][:limit]
+
     def gdal_path(self, bucket: str, key: str) -> str:
         self.log.append(("gdal_path", key))
         stored = self.objects[bucket, key]
         file = self._files.get((bucket, key, stored.etag))
         if file is None:
-            file = self._files[bucket, key, stored.etag] = MemoryFile(stored.body)
+            # named like the key (a single-band JPEG 2000 file's name names its band), in a folder of its own
+            file = self._files[bucket, key, stored.etag] = MemoryFile(stored.body, filename=key.rpartition("/")[2])
         return file.name
 
     def is_transient(self, error: BaseException) -> bool:

@@ -1,8 +1,13 @@
 """Large-scene paths of the API: key= reads from the input bucket, presigned uploads, results."""
 
+import base64
 import json
+import os
+import urllib.parse
 import urllib.request
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -12,7 +17,8 @@ from handler.core import cog, open_path
 from handler.s3_trigger import handler as s3_trigger
 from tests.rasters import as_array, geotiff_bytes, open_png, reflectance_stack
 from events.make_events import s3_put_event
-from tests.s3_helpers import moto_server
+from tests.s3_helpers import free_port, moto_server
+from tests.s3_post_policy import post_policy_server
 from tests.stac_schemas import validate
 
 BUCKET = "input-bucket"
@@ -89,23 +95,76 @@ def test_missing_object_is_404_and_both_inputs_is_422(s3):
     assert both.status_code == 422 and both.json()["error"]["code"] == "invalid_request"
 
 
-def test_presigned_upload_then_trigger_then_result(s3, lambda_context):
-    created = client.post("/uploads")
-    assert created.status_code == 201
-    body = created.json()
-    assert client.get(body["result"]).status_code == 404  # nothing uploaded yet
-    put = urllib.request.Request(body["upload"]["url"], data=SCENE, method="PUT", headers=body["upload"]["headers"])
-    assert urllib.request.urlopen(put).status == 200
-    assert client.get(body["result"]).json() == {"status": "pending"}
-    s3_trigger(s3_put_event((BUCKET, body["key"], len(SCENE))), lambda_context)
-    done = client.get(body["result"]).json()
+@pytest.fixture
+def enforcing_s3(s3):
+    """moto plus a stand-in for S3's POST endpoint that enforces the policy (moto's does not)."""
+    def store(bucket: str, key: str, data: bytes, content_type: str) -> None:
+        s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+    with post_policy_server(store, os.environ["AWS_SECRET_ACCESS_KEY"], free_port()) as url:
+        yield url
+
+
+def post_to(stand_in: str, upload: dict, data: bytes, fields: dict | None = None) -> httpx.Response:
+    """The browser's (or curl's) form POST of `data` with the upload's fields (the file last), sent to the
+    policy-enforcing stand-in instead of moto."""
+    bucket_path = urllib.parse.urlsplit(upload["upload"]["url"]).path
+    return httpx.post(stand_in + bucket_path, data={**upload["upload"]["fields"], **(fields or {})},
+                      files={"file": ("scene", data, upload["upload"]["fields"]["Content-Type"])})
+
+
+def test_uploads_are_presigned_posts_signed_with_sigv4_that_fix_key_type_and_size(s3):
+    # Planted bug: generate_presigned_post without the content-length-range condition -> the check fails.
+    upload = client.post("/uploads", data={"name": "T32TQM_20220609T101559_TCI_10m.jp2"}).json()
+    fields = upload["upload"]["fields"]
+    policy = json.loads(base64.b64decode(fields["policy"]))
+    assert upload["key"] == f"uploads/{upload['id']}/T32TQM_20220609T101559_TCI_10m.jp2"
+    assert fields["x-amz-algorithm"] == "AWS4-HMAC-SHA256" and "x-amz-signature" in fields
+    assert fields["x-amz-credential"].endswith(f"/{os.environ['AWS_DEFAULT_REGION']}/s3/aws4_request")
+    assert {"key": upload["key"]} in policy["conditions"] and {"bucket": BUCKET} in policy["conditions"]
+    assert {"Content-Type": "image/jp2"} in policy["conditions"] and fields["Content-Type"] == "image/jp2"
+    assert ["content-length-range", 1, upload["max_bytes"]] in policy["conditions"]
+    expires = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    assert timedelta(0) < expires - datetime.now(UTC) <= timedelta(seconds=upload["expires_in"])
+    assert client.post("/uploads").json()["key"].endswith("/scene.tif")  # the default name
+    assert client.post("/uploads", data={"name": "C:\\data\\a.tif"}).json()["key"].endswith("/a.tif")  # base name
+    for bad in ("..", "scene.png", "my scene.tif", ".tif", "x" * 200 + ".tif"):
+        assert client.post("/uploads", data={"name": bad}).json()["error"]["code"] == "invalid_request", bad
+
+
+def test_the_s3_stand_in_refuses_what_the_policy_does_not_allow(enforcing_s3, s3, monkeypatch):
+    monkeypatch.setenv("MAX_OBJECT_BYTES", "1000")
+    upload = client.post("/uploads").json()
+    assert post_to(enforcing_s3, upload, b"x" * 1001).text == "<Error><Code>EntityTooLarge</Code></Error>"
+    other_key = post_to(enforcing_s3, upload, b"x" * 10, {"key": "uploads/elsewhere.tif"})
+    other_type = post_to(enforcing_s3, upload, b"x" * 10, {"Content-Type": "text/html"})
+    assert other_key.status_code == other_type.status_code == 403
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET)  # nothing was stored
+    assert post_to(enforcing_s3, upload, b"x" * 1000).status_code == 204
+
+
+def test_presigned_upload_then_trigger_then_result(enforcing_s3, s3, lambda_context):
+    upload = client.post("/uploads", data={"name": "S2L2A_2022-06-09.tiff"}).json()
+    assert client.get(upload["result"]).status_code == 404  # nothing uploaded yet
+    assert post_to(enforcing_s3, upload, SCENE).status_code == 204
+    assert client.get(upload["result"]).json() == {"status": "pending"}
+    s3_trigger(s3_put_event((BUCKET, upload["key"], len(SCENE))), lambda_context)
+    done = client.get(upload["result"]).json()
     assert done["status"] == "done" and done["attributes"]["bands"] == 12
     assert open_png(urllib.request.urlopen(done["thumbnail_url"]).read()).size == (512, 341)
     # Planted bug: item_url presigning outputs.attributes -> the fetched JSON is no Item.
     item = json.loads(urllib.request.urlopen(done["item_url"]).read())
     validate(item)
-    assert item["id"] == f"{body['id']}.tif" and item["assets"]["source"]["href"] == f"s3://{BUCKET}/{body['key']}"
+    assert item["id"] == f"{upload['id']}%2FS2L2A_2022-06-09.tiff"
+    assert item["assets"]["source"]["href"] == f"s3://{BUCKET}/{upload['key']}"
     assert "cog_url" not in done
+
+
+def test_config_tells_a_client_which_path_to_take(monkeypatch):
+    monkeypatch.setenv("MAX_UPLOAD_BYTES", "12345")
+    monkeypatch.delenv("INPUT_BUCKET", raising=False)
+    assert client.get("/config").json() == {"max_upload_bytes": 12345, "s3_uploads": False}
+    monkeypatch.setenv("INPUT_BUCKET", BUCKET)
+    assert client.get("/config").json()["s3_uploads"] is True
 
 
 def test_result_ids_are_validated():
@@ -158,4 +217,4 @@ def test_results_link_the_cog_copy_when_the_trigger_made_one(s3, lambda_context,
     with open_path(str(tmp_path / "copy.tif")) as copy:
         assert copy.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
     item = json.loads(urllib.request.urlopen(done["item_url"]).read())
-    assert item["assets"]["cog"]["href"] == f"s3://{BUCKET}/cogs/{body['id']}.tif"
+    assert item["assets"]["cog"]["href"] == f"s3://{BUCKET}/cogs/{body['id']}/scene.tif"

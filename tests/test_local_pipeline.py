@@ -59,10 +59,11 @@ def test_upload_trigger_results_and_key_thumbnail(pipeline, tmp_path):
     _, port, _ = pipeline
     scene = seed_sized_export(tmp_path / "S2L2A_2022-06-09.tiff")
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-        upload = client.post("/uploads").json()
+        upload = client.post("/uploads", data={"name": scene.name}).json()
         assert client.get(f"/results/{upload['id']}").status_code == 404  # nothing uploaded yet
-        put = httpx.put(upload["upload"]["url"], content=scene.read_bytes(), headers=upload["upload"]["headers"])
-        assert put.status_code == 200
+        post = httpx.post(upload["upload"]["url"], data=upload["upload"]["fields"],
+                          files={"file": (scene.name, scene.read_bytes(), "image/tiff")})
+        assert post.status_code == 204
 
         result = wait_for_result(client, upload["id"])
         assert result.status_code == 200 and result.json()["status"] == "done"

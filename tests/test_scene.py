@@ -19,6 +19,7 @@ from handler.scene.store import ObjectInfo
 from handler.scene.uploads import new_upload, upload_result
 from handler.settings import Settings
 from tests.memory_store import MemoryStore
+from tests.products import band_jp2
 from tests.rasters import geotiff_bytes, open_png, reflectance_stack
 from tests.stac_schemas import validate
 
@@ -133,20 +134,22 @@ def test_cog_copies_of_non_tiff_inputs_are_named_tif():
 
 
 def test_an_upload_goes_from_unknown_to_pending_to_done(store):
-    upload = new_upload(store, SETTINGS)
-    assert upload["key"] == f"uploads/{upload['id']}.tif" and upload["upload"]["method"] == "PUT"
+    upload = new_upload(store, SETTINGS, "T32TQM_20220609T101559_B04_10m.jp2")
+    assert upload["key"] == f"uploads/{upload['id']}/T32TQM_20220609T101559_B04_10m.jp2"
+    assert upload["upload"]["fields"]["Content-Type"] == "image/jp2" and upload["upload"]["method"] == "POST"
     with pytest.raises(ObjectNotFound):
         upload_result(store, SETTINGS, upload["id"])
-    info = store.upload(BUCKET, upload["key"], SCENE)
+    info = store.upload(BUCKET, upload["key"], band_jp2())
     assert upload_result(store, SETTINGS, upload["id"]) == {"status": "pending"}
     process(store, info)
     result = upload_result(store, SETTINGS, upload["id"])
     assert result["status"] == "done" and result["attributes"]["source"]["etag"] == info.etag
+    assert result["attributes"]["band_names"] == ["B04"]  # the upload's file name names the band
     outputs = output_keys(SETTINGS, upload["key"], BUCKET)
     assert result["thumbnail_url"].startswith(f"memory://{BUCKET}/{outputs.thumbnail}")
     assert result["item_url"].startswith(f"memory://{BUCKET}/{outputs.item}") and "cog_url" not in result
     # Planted bug: no version check in upload_result -> the re-upload answers the old outputs as done.
-    store.upload(BUCKET, upload["key"], SCENE + b"new")
+    store.upload(BUCKET, upload["key"], SCENE)
     assert upload_result(store, SETTINGS, upload["id"]) == {"status": "pending"}
 
 

@@ -12,6 +12,15 @@ RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".j2k", ".zip")
 MAX_KEY_BYTES = 1024  # S3's own limit
 # Control characters (a newline would end a log line or a header), and braces, GDAL's archive-path syntax.
 _UNSAFE_CHARACTERS = re.compile(r"[\x00-\x1f\x7f{}]")
+# A client's file name kept as is (spooled uploads, upload keys): letters, digits and `_.-`, no leading dot.
+_PLAIN_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def plain_file_name(filename: str | None) -> str | None:
+    """The base name of a client's file name when it is plain (`T32TQM_..._B04_10m.jp2`), else None: it may
+    name a band, and it never carries a path, a space or a character a key or a shell would read."""
+    base = (filename or "").replace("\\", "/").rpartition("/")[2]
+    return base if _PLAIN_FILE_NAME.fullmatch(base) else None
 
 
 def has_dot_segment(key: str) -> bool:

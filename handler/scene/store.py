@@ -52,7 +52,14 @@ class Store(Protocol):
         (None: only if it does not exist); else raise WriteConflict."""
 
     def presigned_url(self, method: str, bucket: str, key: str, expires: int, **params: str) -> str:
-        """A time-limited URL for `get_object` or `put_object` on one key."""
+        """A time-limited URL for `get_object` on one key."""
+
+    def presigned_post(self, bucket: str, key: str, expires: int, content_type: str, max_bytes: int) -> dict:
+        """A time-limited browser/curl upload of one key: `{"url", "fields"}` whose signed policy fixes the
+        key and content type and bounds the size to 1..max_bytes."""
+
+    def list_keys(self, bucket: str, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` keys under `prefix`, in key order."""
 
     def gdal_path(self, bucket: str, key: str) -> str:
         """The path GDAL opens the object's bytes with."""
