@@ -28,6 +28,7 @@ bench: $(VENV)/.installed  ## speed and memory vs rio-tiler (bench/README.md); n
 	$(BIN)/python -m bench.cog_copy_bench --quick
 	$(BIN)/python -m bench.seed_upload_bench --repeat 2
 	$(BIN)/python -m bench.jp2_bench
+	$(BIN)/python -m bench.burst_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .aws-sam

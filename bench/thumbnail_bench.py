@@ -382,6 +382,7 @@ class CountingProxy:
                     if "," in rng:
                         proxy.multirange += 1
                     proxy.log.append((self.command, rng, response.status, len(payload)))
+                    proxy.paths.append(self.path)
 
             do_GET = do_HEAD = do_PUT = do_POST = _forward
 
@@ -397,6 +398,7 @@ class CountingProxy:
             self.bytes = 0
             self.multirange = 0
             self.log = []
+            self.paths = []  # each request's path, in the order of `log`
 
     def stop(self):
         self.server.shutdown()
