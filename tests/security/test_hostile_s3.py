@@ -15,7 +15,7 @@ import pytest
 from handler import s3_store
 from handler.s3_trigger import handler
 from tests.rasters import geotiff_bytes, reflectance_stack
-from events.make_events import eventbridge_event, s3_put_event, sqs_event
+from events.make_events import batch_job_event, eventbridge_event, manifest_task, s3_put_event, sqs_event
 from tests.s3_helpers import moto_server
 from tests.security.hostile import (SCENE, CountingServer, assert_no_leak, deflate_bomb, empty_geotiff, header_bomb,
                                     mrf_xml, raw_vrt, simple_source_vrt, wms_xml)
@@ -217,10 +217,11 @@ def test_records_naming_another_bucket_are_never_read(s3, lambda_context, monkey
         "uploads/secret.tif"]
 
 
-@pytest.mark.parametrize("route", ["s3", "sqs", "eventbridge"])
+@pytest.mark.parametrize("route", ["s3", "sqs", "eventbridge", "batch"])
 def test_hostile_files_are_never_retried_whatever_route_brings_them(s3, lambda_context, route):
     """Through every route S3 notifications take, bad files are rejections: the direct and EventBridge
-    invocations return, the SQS batch reports no failed message, and nothing is written."""
+    invocations return, the SQS batch reports no failed message, a Batch Operations job answers
+    PermanentFailure (never TemporaryFailure, which it would retry), and nothing is written."""
     # Planted bug: is_transient always True -> direct/EventBridge raise, SQS reports every message.
     objects = {"uploads/vrt.tif": raw_vrt("/proc/self/environ").encode(), "uploads/bomb.tif": header_bomb(),
                "uploads/cut.tif": SCENE[:300], "uploads/pdf.tif": b"%PDF-1.7 " + bytes(200),
@@ -232,6 +233,10 @@ def test_hostile_files_are_never_retried_whatever_route_brings_them(s3, lambda_c
     if route == "sqs":
         response = handler(sqs_event(*[s3_put_event(notice) for notice in notices]), lambda_context)
         assert response == {"batchItemFailures": []}
+    elif route == "batch":
+        tasks = [manifest_task(BUCKET, key, task_id=key) for _, key, *_ in notices]
+        answers = handler(batch_job_event(*tasks), lambda_context)["results"]
+        assert {answer["resultCode"] for answer in answers} == {"PermanentFailure"}, answers
     else:
         for notice in notices:
             event = s3_put_event(notice) if route == "s3" else eventbridge_event(*notice)
