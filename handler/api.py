@@ -25,10 +25,15 @@ from handler.scene.sources import Scene, open_key, open_upload
 from handler.scene.uploads import new_upload, upload_result
 from handler.settings import Settings, running_on_lambda
 
+# API_DOCS=false (template parameter ApiDocs) hides /docs, /redoc and /openapi.json.
+_DOCS = os.environ.get("API_DOCS", "true").lower() != "false"
 app = FastAPI(
     title="Sentinel-2 thumbnails",
-    description="Attributes and true-colour thumbnails of Sentinel-2 GeoTIFFs, uploaded or in S3.",
+    description="Attributes and true-colour thumbnails of Sentinel-2 scenes (GeoTIFF, JPEG 2000, SAFE zips), "
+                "uploaded or in S3.",
     version="1.0.0",
+    docs_url="/docs" if _DOCS else None, redoc_url="/redoc" if _DOCS else None,
+    openapi_url="/openapi.json" if _DOCS else None,
 )
 install_error_handlers(app)
 

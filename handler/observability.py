@@ -17,7 +17,8 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "sentinel2-thumbnails")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Sentinel2Thumbnails")
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE, auto_patch=False)  # botocore is patched by the S3 adapter only
+# Nothing is patched at import (cold start): the S3 adapter patches botocore when it creates its client.
+tracer = Tracer(service=SERVICE, auto_patch=False)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 set_span_factory(tracer.provider.in_subsegment)

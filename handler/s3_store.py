@@ -14,6 +14,7 @@ from rasterio._err import (CPLE_AWSAccessDeniedError, CPLE_AWSBucketNotFoundErro
                            CPLE_AWSInvalidCredentialsError, CPLE_AWSObjectNotFoundError,
                            CPLE_AWSSignatureDoesNotMatchError, CPLE_HttpResponseError)
 
+from handler.observability import tracer
 from handler.scene.errors import InvalidKey
 from handler.scene.keys import has_dot_segment
 from handler.scene.store import ObjectInfo, WriteConflict
@@ -40,6 +41,7 @@ def s3_client():
     import boto3
     from botocore.config import Config
 
+    tracer.patch(["botocore"])  # S3 calls become X-Ray subsegments (a no-op when tracing is off)
     local = bool(os.environ.get("AWS_ENDPOINT_URL_S3"))
     return boto3.client("s3", config=Config(signature_version="s3v4",
                                             s3={"addressing_style": "path" if local else "virtual"}))

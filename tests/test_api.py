@@ -1,5 +1,7 @@
 """HTTP API through FastAPI's TestClient: contract of /attributes, /thumbnail and error bodies."""
 
+import os
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -124,3 +126,15 @@ def test_thumbnail_past_the_request_deadline_is_413(monkeypatch):
     assert_error(post("/thumbnail"), 413, "deadline_exceeded")
     monkeypatch.setenv("REQUEST_DEADLINE_SECONDS", "25")
     assert post("/thumbnail").status_code == 200
+
+
+def test_docs_can_be_turned_off():
+    """API_DOCS=false (template parameter ApiDocs) removes /docs and /openapi.json; the routes stay."""
+    import subprocess
+    import sys
+    script = ("from fastapi.testclient import TestClient; from handler.api import app; c = TestClient(app); "
+              "print(c.get('/docs').status_code, c.get('/openapi.json').status_code, c.get('/health').status_code)")
+    for value, expected in (("false", "404 404 200"), ("true", "200 200 200")):
+        out = subprocess.run([sys.executable, "-c", script], env={**os.environ, "API_DOCS": value},
+                             capture_output=True, text=True, check=True).stdout.split()
+        assert " ".join(out) == expected, (value, out)

@@ -159,6 +159,20 @@ def test_presigned_upload_then_trigger_then_result(enforcing_s3, s3, lambda_cont
     assert "cog_url" not in done
 
 
+def test_a_rejected_upload_reaches_failed_with_its_code(enforcing_s3, s3, lambda_context):
+    # Planted bug: upload_result ignoring status objects -> the rejected upload stays pending forever.
+    upload = client.post("/uploads").json()
+    assert post_to(enforcing_s3, upload, b"\x89PNG\r\n\x1a\n not a scene").status_code == 204
+    s3_trigger(s3_put_event((BUCKET, upload["key"], 20)), lambda_context)
+    result = client.get(upload["result"])
+    assert result.status_code == 200 and result.json()["status"] == "failed"
+    assert result.json()["error"]["code"] == "unsupported_format" and "PNG" in result.json()["error"]["message"]
+    s3.put_object(Bucket=BUCKET, Key=upload["key"], Body=SCENE)  # a fixed file under the same key
+    assert client.get(upload["result"]).json() == {"status": "pending"}
+    s3_trigger(s3_put_event((BUCKET, upload["key"], len(SCENE))), lambda_context)
+    assert client.get(upload["result"]).json()["status"] == "done"
+
+
 def test_config_tells_a_client_which_path_to_take(monkeypatch):
     monkeypatch.setenv("MAX_UPLOAD_BYTES", "12345")
     monkeypatch.delenv("INPUT_BUCKET", raising=False)
@@ -218,3 +232,18 @@ def test_results_link_the_cog_copy_when_the_trigger_made_one(s3, lambda_context,
         assert copy.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
     item = json.loads(urllib.request.urlopen(done["item_url"]).read())
     assert item["assets"]["cog"]["href"] == f"s3://{BUCKET}/cogs/{body['id']}/scene.tif"
+
+
+def test_s3_calls_are_traced_when_tracing_is_on(monkeypatch):
+    """The S3 client is created after botocore is patched for X-Ray (Powertools skips it when disabled)."""
+    # Planted bug: no tracer.patch in s3_client -> S3 calls are missing from traces.
+    from handler import s3_store
+    from handler.observability import tracer
+    patched = []
+    monkeypatch.setattr(tracer, "patch", lambda modules: patched.append(list(modules)))
+    s3_store.s3_client.cache_clear()
+    try:
+        s3_store.s3_client()
+    finally:
+        s3_store.s3_client.cache_clear()
+    assert patched == [["botocore"]]

@@ -119,15 +119,15 @@ def test_output_keys_keep_the_whole_file_name_so_extensions_never_collide():
     settings = Settings()
     assert output_keys(settings, "uploads/a/b c.TIF", BUCKET) == OutputKeys(
         BUCKET, "thumbnails/a/b c.TIF.png", "attributes/a/b c.TIF.json", "cogs/a/b c.TIF", "items/a/b c.TIF.json",
-        "a%2Fb%20c.TIF")
+        "a%2Fb%20c.TIF", "status/a/b c.TIF.json")
     names = ["uploads/a.tif", "uploads/a.TIF", "uploads/a.tiff", "uploads/a.Tiff"]
-    for field in ("thumbnail", "attributes", "cog", "item", "item_id"):
+    for field in ("thumbnail", "attributes", "cog", "item", "item_id", "status"):
         assert len({getattr(output_keys(settings, name, BUCKET), field) for name in names}) == len(names)
     other = output_keys(Settings(output_bucket="out", output_prefix="derived/"), "uploads/x.tiff", BUCKET)
     assert (other.bucket, other.thumbnail) == ("out", "derived/thumbnails/x.tiff.png")
 
 
-def test_skipped_and_rejected_objects_write_nothing(mocked_s3, lambda_context, monkeypatch):
+def test_skipped_objects_write_nothing_and_rejected_ones_only_why(mocked_s3, lambda_context, monkeypatch):
     monkeypatch.setenv("MAX_OBJECT_BYTES", str(len(SCENE) - 1))
     notes = put(mocked_s3, "uploads/notes.tif", b"%PDF-1.7 not a tiff")
     big = put(mocked_s3, "uploads/big.tif")
@@ -139,7 +139,10 @@ def test_skipped_and_rejected_objects_write_nothing(mocked_s3, lambda_context, m
         "uploads/notes.tif": ("rejected", "unsupported_format"), "uploads/big.tif": ("rejected", "input_too_large"),
         "uploads/empty.tif": ("skipped", "empty"), "thumbnails/loop.tif": ("skipped", "output_prefix"),
         "uploads/folder/": ("skipped", "folder"), "uploads/gone.tif": ("skipped", "deleted")}
-    assert keys(mocked_s3) == ["thumbnails/loop.tif", "uploads/big.tif", "uploads/empty.tif", "uploads/notes.tif"]
+    assert keys(mocked_s3) == ["status/big.tif.json", "status/notes.tif.json", "thumbnails/loop.tif", "uploads/big.tif",
+                               "uploads/empty.tif", "uploads/notes.tif"]
+    status = json.loads(mocked_s3.get_object(Bucket=BUCKET, Key="status/notes.tif.json")["Body"].read())
+    assert status["error"]["code"] == "unsupported_format" and status["source"]["etag"] == notes[3]
 
 
 def test_replay_of_a_processed_object_does_no_work(mocked_s3, lambda_context, fake_render):
@@ -193,7 +196,7 @@ def test_any_error_from_the_files_content_is_a_rejection_never_a_retry(mocked_s3
     scene = put(mocked_s3, "uploads/a.tif")
     monkeypatch.setattr(processing, "render_object", raises(error))
     assert results(invoke(lambda_context, scene)) == {"uploads/a.tif": ("rejected", code)}
-    assert keys(mocked_s3) == ["uploads/a.tif"]
+    assert keys(mocked_s3) == ["status/a.tif.json", "uploads/a.tif"]
 
 
 def test_s3_trouble_inside_gdal_reads_is_retried(mocked_s3, lambda_context, monkeypatch):
@@ -330,7 +333,8 @@ def test_output_bucket_and_truncated_objects(served_s3, lambda_context, monkeypa
     assert results(response) == {"uploads/ok.tif": ("written", ""),
                                  "uploads/cut.tif": ("rejected", "unreadable_raster"),
                                  "uploads/half.tif": ("rejected", "unreadable_raster")}
-    assert keys(served_s3, "output-bucket") == outputs_of("ok.tif")
+    assert keys(served_s3, "output-bucket") == sorted(outputs_of("ok.tif") + ["status/cut.tif.json",
+                                                                              "status/half.tif.json"])
     assert hrefs(read_item(served_s3, "items/ok.tif.json", "output-bucket")) == {
         "source": (f"s3://{BUCKET}/uploads/ok.tif", GEOTIFF, ["data"]),
         "thumbnail": ("s3://output-bucket/thumbnails/ok.tif.png", PNG, ["thumbnail"])}
@@ -343,7 +347,7 @@ def test_a_scene_that_cannot_render_in_the_invocations_time_is_a_rejection(serve
     lambda_context.remaining_ms = 15_000  # all of it kept for writing outputs
     response = invoke(lambda_context, put(served_s3, "uploads/a.tif"))
     assert results(response) == {"uploads/a.tif": ("rejected", "deadline_exceeded")}
-    assert keys(served_s3) == ["uploads/a.tif"]
+    assert keys(served_s3) == ["status/a.tif.json", "uploads/a.tif"]
 
 
 def test_a_later_object_out_of_the_time_others_used_is_retried_not_rejected(served_s3, lambda_context,

@@ -106,7 +106,18 @@ def test_store_trouble_is_raised_for_a_retry_and_a_bad_file_is_rejected(store):
     bad = store.upload(BUCKET, "uploads/bad.tif", b"II*\x00" + b"\x00" * 64)
     outcome = process(store, bad)
     assert (outcome.status, outcome.reason in ("unreadable_raster", "header_too_complex")) == ("rejected", True)
-    assert store.keys(BUCKET) == ["uploads/bad.tif", "uploads/flaky.tif"]
+    assert store.keys(BUCKET) == ["status/bad.tif.json", "uploads/bad.tif", "uploads/flaky.tif"]
+
+
+def test_a_replayed_rejection_answers_again_without_rendering(store, monkeypatch):
+    # Planted bug: process_object without the current_rejection check -> the bad file is rendered again.
+    bad = store.upload(BUCKET, "uploads/bad.tif", b"%PDF-1.7")
+    assert process(store, bad) == Outcome("uploads/bad.tif", "rejected", "unsupported_format")
+    monkeypatch.setattr(processing, "render_object", lambda *args: pytest.fail("rendered again"))
+    assert process(store, bad) == Outcome("uploads/bad.tif", "rejected", "unsupported_format")
+    fixed = store.upload(BUCKET, "uploads/bad.tif", SCENE)  # a new version is rendered
+    monkeypatch.undo()
+    assert process(store, fixed) == Outcome("uploads/bad.tif", "written")
 
 
 def test_key_equals_reads_pixels_from_the_cog_copy_of_this_version_only(store):

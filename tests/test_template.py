@@ -110,3 +110,40 @@ def test_checkov_skips_say_why():
     skips = [(name, skip) for name, resource in RESOURCES.items()
              for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])]
     assert skips and all(fnmatchcase(skip["id"], "CKV_AWS_*") and len(skip["comment"]) > 30 for _, skip in skips)
+
+
+@pytest.mark.parametrize("bucket, prefix", [("InputBucket", "uploads/"), ("OutputBucket", "cogs/")])
+def test_uploads_and_their_cog_copies_expire_after_the_configured_days(bucket, prefix):
+    # Planted bug: no ExpireUploads rule -> abandoned uploads accumulate forever.
+    rules = RESOURCES[bucket]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (conditional,) = [rule["If"] for rule in rules if "If" in rule]
+    condition, rule, otherwise = conditional
+    assert condition == "ExpireUploads" and otherwise == {"Ref": "AWS::NoValue"}
+    assert rule["Prefix"] == prefix and rule["ExpirationInDays"] == {"Ref": "UploadExpirationDays"}
+    assert TEMPLATE["Conditions"]["ExpireUploads"] == {"Not": [{"Equals": [{"Ref": "UploadExpirationDays"}, 0]}]}
+    assert not any(rule.get("Prefix", "").startswith(("thumbnails/", "items/", "attributes/", "status/"))
+                   for rule in rules if "Prefix" in rule)  # the catalogue stays
+
+
+def test_account_protection_settings_reach_their_resources():
+    # Planted bug: ReservedConcurrentExecutions: !Ref ApiReservedConcurrency (0 would throttle every call).
+    api, trigger = (RESOURCES[name]["Properties"] for name in ("ApiFunction", "S3TriggerFunction"))
+    assert api["ReservedConcurrentExecutions"] == {"If": ["ReserveApiConcurrency", {"Ref": "ApiReservedConcurrency"},
+                                                          {"Ref": "AWS::NoValue"}]}
+    assert trigger["ReservedConcurrentExecutions"]["If"][0] == "ReserveTriggerConcurrency"
+    assert TEMPLATE["Conditions"]["ReserveApiConcurrency"] == {"Not": [{"Equals": [{"Ref": "ApiReservedConcurrency"}, 0]}]}
+    routes = RESOURCES["HttpApi"]["Properties"]["DefaultRouteSettings"]
+    assert routes == {"ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+                      "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"}}
+    assert api["Environment"]["Variables"]["API_DOCS"] == {"Ref": "ApiDocs"}
+
+
+def test_cors_is_off_for_the_api_and_never_a_bare_wildcard_by_default():
+    parameter = TEMPLATE["Parameters"]["CorsAllowedOrigins"]
+    assert parameter["Default"] == ""
+    api_cors = RESOURCES["HttpApi"]["Properties"]["CorsConfiguration"]["If"]
+    assert api_cors[0] == "HasCorsOrigins" and api_cors[2] == {"Ref": "AWS::NoValue"}
+    (rule,) = RESOURCES["InputBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    condition, configured, default = rule["AllowedOrigins"]["If"]
+    assert rule["AllowedMethods"] == ["POST"] and configured == {"Split": [",", {"Ref": "CorsAllowedOrigins"}]}
+    assert default == [{"Sub": "https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}"}]

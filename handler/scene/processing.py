@@ -22,6 +22,7 @@ from handler.scene.items import Description, describe, scene_item
 from handler.scene.keys import key_problem
 from handler.scene.layout import OutputKeys, output_keys, output_prefixes
 from handler.scene.sources import open_object
+from handler.scene.status import current_rejection, rejection_json
 from handler.scene.store import ObjectInfo, Store, WriteConflict
 from handler.settings import Settings
 
@@ -128,14 +129,17 @@ def item_json(source: ObjectInfo, outputs: OutputKeys, rendered: Rendered, *, wi
     return json.dumps(item, indent=2).encode()
 
 
-def reject(source: ObjectInfo, error: Exception) -> Outcome:
-    """Log and count a file whose content failed to render (never retried)."""
+def reject(store: Store, source: ObjectInfo, outputs: OutputKeys, error: Exception) -> Outcome:
+    """Log and count a file whose content failed to render (never retried), and record why in its status
+    object, under the same version guard as outputs, so its upload's result reads `failed`."""
     if isinstance(error, RasterError):
         code, message = error.code, error.message
     else:  # GDAL/rasterio (or numpy) errors that escaped the core: still the file's doing
         code, message = UnreadableRaster.code, "The file could not be rendered."
     record_rejected(code, message, bucket=source.bucket, key=source.key, size=source.size,
                     error_type=type(error).__name__)
+    write_outputs(store, source, outputs.bucket,
+                  [Output(outputs.status, rejection_json(source, code, message), "application/json")])
     return Outcome(source.key, "rejected", code)
 
 
@@ -214,12 +218,15 @@ def process_object(store: Store, request: ObjectRequest, settings: Settings, tim
     outputs = output_keys(settings, request.key, request.bucket)
     if not force and store.current_output(outputs.bucket, outputs.attributes, source) is not None:
         return Outcome(request.key, "skipped", "already_processed")
+    previous = None if force else current_rejection(store, outputs.bucket, outputs.status, source)
+    if previous is not None:  # a replay of a rejected version: the same answer, without a render
+        return Outcome(request.key, "rejected", previous["code"])
     try:
         rendered = render_in_time(store, source, settings, time_left)
     except Exception as error:  # noqa: BLE001 - sorted into the store's trouble (raised) and the file's fault
         if isinstance(error, OutOfSharedTime) or store.is_transient(error):
             raise
-        return reject(source, error)
+        return reject(store, source, outputs, error)
     created = datetime.now(UTC)
     attributes = json.dumps(rendered.description.attributes, indent=2).encode()
     # Thumbnail, then the Item, attributes last: the attributes object marks the set as complete.

@@ -12,6 +12,7 @@ from typing import Any
 from handler.scene.errors import InvalidRequest, ObjectNotFound
 from handler.scene.keys import RASTER_SUFFIXES, plain_file_name
 from handler.scene.layout import output_keys, require_input_bucket
+from handler.scene.status import current_rejection
 from handler.scene.store import ObjectInfo, Store
 from handler.settings import Settings
 
@@ -51,9 +52,10 @@ def find_upload(store: Store, settings: Settings, upload_id: str) -> str | None:
 
 
 def upload_result(store: Store, settings: Settings, upload_id: str) -> dict[str, Any]:
-    """`{"status": "done", attributes, presigned URLs}` once the trigger wrote the outputs of the upload's
-    current version (the Item's and the COG copy's only while made from it), `{"status": "pending"}`
-    while the upload exists without them (not rendered yet, or re-uploaded since); ObjectNotFound otherwise."""
+    """An upload's state: 404 (ObjectNotFound) before its file arrives, then `pending` until the trigger
+    has rendered its current version, then `done` (attributes and presigned URLs of the thumbnail, and
+    of the Item and COG copy made from that version) or `failed` (the error that rejected the file).
+    A re-upload to the same key is `pending` again."""
     bucket = require_input_bucket(settings, "Uploads are")
     key = find_upload(store, settings, upload_id)
     current = store.head(bucket, key) if key else None
@@ -63,7 +65,8 @@ def upload_result(store: Store, settings: Settings, upload_id: str) -> dict[str,
     attributes_json = store.read_bytes(outputs.bucket, outputs.attributes)
     attributes = json.loads(attributes_json) if attributes_json is not None else None
     if attributes is None or not ObjectInfo(**attributes["source"]).same_version(current):
-        return {"status": "pending"}
+        error = current_rejection(store, outputs.bucket, outputs.status, current)
+        return {"status": "pending"} if error is None else {"status": "failed", "error": error}
 
     def url(output: str) -> str:
         return store.presigned_url("get_object", outputs.bucket, output, settings.presign_expires)

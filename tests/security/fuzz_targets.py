@@ -118,7 +118,7 @@ class S3Trigger:
             outcome = "written"
         else:
             assert result["status"] == "rejected", result
-            assert written == [], f"a rejected file left outputs: {written}"
+            assert written == [outputs.status], f"a rejected file left outputs other than why: {written}"
             outcome = result["reason"]
             assert outcome in STATUS_BY_CODE, result
             assert rejections == [outcome], f"logged rejections {rejections}, expected [{outcome!r}]"

@@ -21,7 +21,7 @@ from tests.security.hostile import (SCENE, CountingServer, assert_no_leak, defla
                                     mrf_xml, raw_vrt, simple_source_vrt, wms_xml)
 
 BUCKET = "input-bucket"
-OUTPUTS = ("thumbnails/", "attributes/")
+OUTPUTS = ("thumbnails/", "attributes/")  # what every render writes (a rejection writes status/ only)
 SMALL = geotiff_bytes(reflectance_stack(12, height=30, width=40))  # the decoy: 40 x 30, SCENE is 90 x 60
 
 
@@ -111,11 +111,12 @@ def test_hostile_bodies_under_skipped_keys_are_never_opened(s3, lambda_context, 
     assert outputs(s3) == ["attributes/../uploads/evil.tif", "thumbnails/evil.tif"]  # the planted ones only
 
 
-def test_rejected_object_replayed_is_rejected_again_and_still_writes_nothing(s3, lambda_context):
+def test_rejected_object_replayed_is_rejected_again_and_writes_only_why(s3, lambda_context):
     objects = {"uploads/vrt.tif": raw_vrt("/etc/hostname").encode()}
     for _ in range(3):
         assert drop(s3, lambda_context, objects) == {"uploads/vrt.tif": ("rejected", "unsupported_format")}
     assert outputs(s3) == []
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="status/")["Contents"]] == ["status/vrt.tif.json"]
 
 
 def test_side_car_files_next_to_an_upload_are_never_read(s3, lambda_context):

@@ -86,7 +86,7 @@ def test_api_writes_only_new_uploads():
             assert all(is_input_bucket(r) and r.endswith("/uploads/*") for r in statement["resources"]), statement
 
 
-OUTPUT_PREFIXES = ("/thumbnails/*", "/attributes/*", "/cogs/*", "/items/*")
+OUTPUT_PREFIXES = ("/thumbnails/*", "/attributes/*", "/cogs/*", "/items/*", "/status/*")
 
 
 def output_objects(resources: list[str]) -> set[str]:
