@@ -5,13 +5,14 @@ PYTHON ?= $(shell for p in python3.12 /root/.pyenv/versions/3.12.*/bin/python3.1
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve pipeline test bench clean
+.PHONY: serve pipeline test sample events bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/geo/requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.12 is required (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements-dev.txt
+	@echo "Installing the dependencies into $(VENV) (about a minute the first time)..."
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -r requirements-dev.txt
 	touch $@
 
 serve: $(VENV)/.installed  ## the API on http://localhost:8000 (no AWS account needed)
@@ -22,6 +23,12 @@ pipeline: $(VENV)/.installed  ## the API plus a local S3 store and the S3 trigge
 
 test: $(VENV)/.installed  ## the offline test suite
 	$(BIN)/python -m pytest
+
+sample: $(VENV)/.installed  ## S2L2A_2022-06-09.tiff, the README's sample scene (real pixels when ../shared has them)
+	$(BIN)/python -m tests.sample S2L2A_2022-06-09.tiff
+
+events: $(VENV)/.installed  ## regenerate events/*.json for sam local invoke
+	$(BIN)/python events/make_events.py
 
 bench: $(VENV)/.installed  ## speed and memory vs rio-tiler (bench/README.md); not part of the tests
 	$(BIN)/python -m bench.thumbnail_bench --quick

@@ -325,7 +325,7 @@ def describe_input(label: str, path: str, size: int, size_mb: float | None = Non
 
     options = RenderOptions(size=size)
     with open_path(path, bench_driver(path)) as ds:
-        indexes = select_bands(ds, options)
+        indexes, _ = select_bands(ds, options)
         radiometry = dataset_radiometry(ds)
         gain = 1.0 if radiometry.source == "display_uint8" else options.gain
         in_max = round(1.0 / gain / radiometry.scale - radiometry.offset, 3)

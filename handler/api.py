@@ -170,6 +170,7 @@ def thumbnail(
                              "a Lambda response can carry; ask for a smaller target_resolution or format=jpeg.")
     return Response(content=image.content, media_type=image.media_type,
                     headers={"X-Thumbnail-Bands": ",".join(map(str, image.bands)),
+                             "X-Thumbnail-Band-Order": image.band_order,
                              "X-Thumbnail-Radiometry": image.radiometry.source})
 
 

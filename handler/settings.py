@@ -24,15 +24,14 @@ class Settings:
     """`max_upload_bytes` follows the runtime (Lambda's payload limit there, GB locally) and
     `max_response_bytes` keeps base64 responses under Lambda's 6 MB payload limit;
     the S3 trigger renders objects of `input_bucket` (any bucket when empty) under `input_prefix` and
-    writes `thumbnails/`, `items/` (STAC) and `attributes/` under `output_prefix` in `output_bucket`
-    (the source bucket when empty), and `cogs/` copies of inputs up to `cog_copy_max_bytes` that lack
-    overviews (0: none)."""
+    writes `thumbnails/`, `items/` (STAC), `attributes/` and `status/` in `output_bucket` (the source
+    bucket when empty; the folders are fixed, as the IAM policies name them), and `cogs/` copies of
+    inputs up to `cog_copy_max_bytes` that lack overviews (0: none)."""
 
     max_upload_bytes: int = field(default_factory=default_upload_bytes)
     input_bucket: str = ""
     input_prefix: str = "uploads/"
     output_bucket: str = ""
-    output_prefix: str = ""
     thumbnail_size: int = 512
     max_object_bytes: int = 4 * 1024**3
     max_response_bytes: int = 4_500_000

@@ -138,3 +138,17 @@ def test_docs_can_be_turned_off():
         out = subprocess.run([sys.executable, "-c", script], env={**os.environ, "API_DOCS": value},
                              capture_output=True, text=True, check=True).stdout.split()
         assert " ".join(out) == expected, (value, out)
+
+
+@pytest.mark.parametrize("data, descriptions, form, order, bands", [
+    (reflectance_stack(12), None, {}, "assumed", "4,3,2"),
+    (reflectance_stack(3), None, {}, "as_stored", "1,2,3"),
+    (reflectance_stack(3), ("B2", "B3", "B4"), {}, "described", "3,2,1"),
+    (reflectance_stack(3), None, {"bands": "3,2,1"}, "requested", "3,2,1")])
+def test_the_band_order_used_is_said_so_a_blue_first_file_is_noticed(data, descriptions, form, order, bands):
+    # Planted bug: select_bands reporting "described" for every file -> the unknown 3-band file hides it.
+    upload = {"image_file": ("scene.tif", geotiff_bytes(data, descriptions=descriptions))}
+    response = client.post("/thumbnail", files=upload, data={"target_resolution": "32", **form})
+    assert (response.headers["X-Thumbnail-Band-Order"], response.headers["X-Thumbnail-Bands"]) == (order, bands)
+    if not form:
+        assert client.post("/attributes", files=upload).json()["band_order"] == order

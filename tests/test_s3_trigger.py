@@ -123,8 +123,8 @@ def test_output_keys_keep_the_whole_file_name_so_extensions_never_collide():
     names = ["uploads/a.tif", "uploads/a.TIF", "uploads/a.tiff", "uploads/a.Tiff"]
     for field in ("thumbnail", "attributes", "cog", "item", "item_id", "status"):
         assert len({getattr(output_keys(settings, name, BUCKET), field) for name in names}) == len(names)
-    other = output_keys(Settings(output_bucket="out", output_prefix="derived/"), "uploads/x.tiff", BUCKET)
-    assert (other.bucket, other.thumbnail) == ("out", "derived/thumbnails/x.tiff.png")
+    other = output_keys(Settings(output_bucket="out"), "uploads/x.tiff", BUCKET)
+    assert (other.bucket, other.thumbnail) == ("out", "thumbnails/x.tiff.png")
 
 
 def test_skipped_objects_write_nothing_and_rejected_ones_only_why(mocked_s3, lambda_context, monkeypatch):

@@ -10,7 +10,7 @@ from rasterio.warp import transform_bounds
 
 from handler.core.product import ProductMetadata
 from handler.core.reader import GDAL_ERRORS
-from handler.core.sentinel2 import band_names, dataset_radiometry
+from handler.core.sentinel2 import dataset_radiometry, named_bands
 
 
 def _json_safe(value: Any) -> Any:
@@ -45,6 +45,7 @@ def _compression(dataset: DatasetReader) -> str | None:
 def read_attributes(dataset: DatasetReader, product: ProductMetadata | None = None) -> dict[str, Any]:
     """Size, georeferencing, layout and Sentinel-2 band names of an open dataset (no pixel reads); for the
     image of a SAFE product (`Source.product`), also `product`: what its metadata says about the scene."""
+    names, order = named_bands(dataset.count, dataset.descriptions, dataset.name)
     attributes = {
         "width": dataset.width,
         "height": dataset.height,
@@ -56,7 +57,8 @@ def read_attributes(dataset: DatasetReader, product: ProductMetadata | None = No
         "transform": list(dataset.transform)[:6],
         "nodata": dataset.nodata,
         "dtypes": list(dataset.dtypes),
-        "band_names": band_names(dataset.count, dataset.descriptions, dataset.name),
+        "band_names": names,
+        "band_order": order,  # how the names were found: described, file_name, assumed (from the count), as_stored
         "resolution": list(dataset.res),
         "bbox_wgs84": _bbox_wgs84(dataset),
         "overviews": dataset.overviews(1),

@@ -24,13 +24,15 @@ class Thumbnail:
     width: int
     height: int
     bands: tuple[int, ...]
+    band_order: str  # how `bands` were chosen (bands.select_bands)
     radiometry: Radiometry
 
 
 def render_display(dataset: DatasetReader, options: RenderOptions,
-                   deadline: Deadline = NO_DEADLINE) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], Radiometry]:
-    """(display uint8 (1|3, rows, cols), valid mask, band indexes used, radiometry applied) for `options`."""
-    indexes = select_bands(dataset, options)
+                   deadline: Deadline = NO_DEADLINE) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], str, Radiometry]:
+    """(display uint8 (1|3, rows, cols), valid mask, band indexes used, their order's source, radiometry
+    applied) for `options`."""
+    indexes, order = select_bands(dataset, options)
     shape = thumbnail_shape(dataset.width, dataset.height, options.size)
     data = read_bands(dataset, indexes, shape, options.gdal_resampling, deadline)
     radiometry = dataset_radiometry(dataset, options.boa_offset, data.values, data.valid)
@@ -42,12 +44,12 @@ def render_display(dataset: DatasetReader, options: RenderOptions,
     else:
         gain = 1.0 if radiometry.source == "display_uint8" else options.gain
         display = gain_stretch(reflectance, gain)
-    return display, data.valid, indexes, radiometry
+    return display, data.valid, indexes, order, radiometry
 
 
 def render_thumbnail(dataset: DatasetReader, options: RenderOptions, deadline: Deadline = NO_DEADLINE) -> Thumbnail:
     """Render and encode a thumbnail of an open dataset; `DeadlineExceeded` once `deadline` passes."""
-    display, valid, indexes, radiometry = render_display(dataset, options, deadline)
+    display, valid, indexes, order, radiometry = render_display(dataset, options, deadline)
     deadline.check()
     content = encode_image(display, valid, options.image_format)
-    return Thumbnail(content, options.media_type, display.shape[2], display.shape[1], indexes, radiometry)
+    return Thumbnail(content, options.media_type, display.shape[2], display.shape[1], indexes, order, radiometry)

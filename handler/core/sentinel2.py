@@ -53,16 +53,29 @@ def band_from_filename(name: str) -> str | None:
     return match.group("band") if match else None
 
 
-def band_names(count: int, descriptions: Sequence[str | None], file_name: str = "") -> list[str]:
-    """Name of each band: descriptions win when present, then a single band's ESA file name
-    (..._B04_10m.jp2, whose JPEG 2000 carries no band name), else the Sentinel-2 order for the band
-    count (12 = L2A, 13 = L1C, 4 = B02,B03,B04,B08), else rio-tiler style 'b1', 'b2', ..."""
+# How band names were found (attributes' `band_order`, the thumbnail's X-Thumbnail-Band-Order): the file
+# says (descriptions), ESA's file name says (a single band), Sentinel-2's order for the band count is
+# assumed (12 = L2A, 13 = L1C, 4 = B02,B03,B04,B08), or nothing says and bands are taken as stored.
+DESCRIBED, FILE_NAME, ASSUMED, AS_STORED = "described", "file_name", "assumed", "as_stored"
+
+
+def named_bands(count: int, descriptions: Sequence[str | None], file_name: str = "") -> tuple[list[str], str]:
+    """Name of each band, and how it was found: descriptions win when present, then a single band's ESA
+    file name (..._B04_10m.jp2, whose JPEG 2000 carries no band name), else the Sentinel-2 order for the
+    band count, else rio-tiler style 'b1', 'b2', ..."""
     if any(descriptions):
-        return [canonical_band_name(d) or d or f"b{i}" for i, d in enumerate(descriptions, start=1)]
+        return [canonical_band_name(d) or d or f"b{i}" for i, d in enumerate(descriptions, start=1)], DESCRIBED
     named = band_from_filename(file_name) if count == 1 else None
     if named in _KNOWN:
-        return [named]
-    return list(BANDS_BY_COUNT.get(count) or (f"b{i}" for i in range(1, count + 1)))
+        return [named], FILE_NAME
+    if count in BANDS_BY_COUNT:
+        return list(BANDS_BY_COUNT[count]), ASSUMED
+    return [f"b{i}" for i in range(1, count + 1)], AS_STORED
+
+
+def band_names(count: int, descriptions: Sequence[str | None], file_name: str = "") -> list[str]:
+    """The names of `named_bands`."""
+    return named_bands(count, descriptions, file_name)[0]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from handler.core.stac import item_id
 from handler.scene.errors import InvalidKey
 from handler.settings import Settings
 
+# The folders outputs are written to, in the output bucket (the trigger never renders what it wrote there).
 OUTPUT_FOLDERS = ("thumbnails/", "attributes/", "cogs/", "items/", "status/")
 TIFF_SUFFIXES = (".tif", ".tiff")
 
@@ -24,11 +25,6 @@ class OutputKeys:
     status: str  # why the trigger rejected the input, when it did
 
 
-def output_prefixes(settings: Settings) -> tuple[str, ...]:
-    """The folders outputs are written to (the trigger never renders what it wrote)."""
-    return tuple(f"{settings.output_prefix}{folder}" for folder in OUTPUT_FOLDERS)
-
-
 def output_keys(settings: Settings, key: str, bucket: str) -> OutputKeys:
     """Where the outputs of an input key go: uploads/a/b.tif -> thumbnails/a/b.tif.png,
     attributes/a/b.tif.json, cogs/a/b.tif and items/a/b.tif.json (the STAC Item "a%2Fb.tif") under the
@@ -36,7 +32,7 @@ def output_keys(settings: Settings, key: str, bucket: str) -> OutputKeys:
     b.tif, b.TIF and b.tiff never share outputs or an Item id; a COG copy of a JPEG 2000 file or a product
     zip is named `<name>.tif`."""
     name = key[len(settings.input_prefix):]
-    thumbnails, attributes, cogs, items, status = output_prefixes(settings)
+    thumbnails, attributes, cogs, items, status = OUTPUT_FOLDERS
     cog = name if name.lower().endswith(TIFF_SUFFIXES) else f"{name}.tif"
     return OutputKeys(settings.output_bucket or bucket, f"{thumbnails}{name}.png", f"{attributes}{name}.json",
                       f"{cogs}{cog}", f"{items}{name}.json", item_id(name), f"{status}{name}.json")

@@ -20,7 +20,7 @@ from handler.core.stac import COG, GEOJSON, PNG, s3_href
 from handler.observability import logger, record_rejected, rendering_metrics
 from handler.scene.items import Description, describe, scene_item
 from handler.scene.keys import key_problem
-from handler.scene.layout import OutputKeys, output_keys, output_prefixes
+from handler.scene.layout import OUTPUT_FOLDERS, OutputKeys, output_keys
 from handler.scene.sources import open_object
 from handler.scene.status import current_rejection, rejection_json
 from handler.scene.store import ObjectInfo, Store, WriteConflict
@@ -98,7 +98,7 @@ def skip_reason(request: ObjectRequest, settings: Settings) -> str | None:
     if request.key.endswith("/"):
         return "folder"
     if ((settings.output_bucket or request.bucket) == request.bucket
-            and request.key.startswith(output_prefixes(settings))):
+            and request.key.startswith(OUTPUT_FOLDERS)):
         return "output_prefix"
     problem = key_problem(request.key, settings.input_prefix)  # the same policy as key=
     if problem:

@@ -24,7 +24,7 @@ from handler.scene.errors import InvalidRequest
 from handler.http_errors import STATUS_BY_ERROR
 from handler.observability import logger
 from handler.s3_trigger import handler as trigger
-from handler.scene.layout import output_keys, output_prefixes
+from handler.scene.layout import OUTPUT_FOLDERS, output_keys
 from handler.settings import Settings
 from events.make_events import s3_put_event
 from tests.s3_helpers import moto_server
@@ -110,7 +110,7 @@ class S3Trigger:
         (result,) = response["results"]
         settings = Settings.from_env()
         outputs = output_keys(settings, key, BUCKET)
-        written = sorted(o["Key"] for prefix in output_prefixes(settings)  # any output of this key, even a stray one
+        written = sorted(o["Key"] for prefix in OUTPUT_FOLDERS  # any output of this key, even a stray one
                          for o in self.s3.list_objects_v2(Bucket=outputs.bucket, Prefix=f"{prefix}{name}.")
                          .get("Contents", []))
         if result["status"] == "written":

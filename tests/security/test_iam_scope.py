@@ -3,8 +3,7 @@
 
 import pytest
 
-from handler.scene.layout import output_prefixes
-from handler.settings import Settings
+from handler.scene.layout import OUTPUT_FOLDERS
 from tests.template import TEMPLATE, load_template
 
 def text(resource) -> str:
@@ -101,13 +100,13 @@ def test_output_bucket_objects_only_under_the_output_prefixes(function):
 
 @pytest.mark.parametrize("function, sid", [("S3TriggerFunction", "WriteOutputs"), ("ApiFunction", "ReadOutputs")])
 def test_every_output_the_code_writes_is_in_the_policy(function, sid):
-    """The trigger may write, and the API read, each prefix of layout.output_prefixes (a prefix the
+    """The trigger may write, and the API read, each folder of layout.OUTPUT_FOLDERS (a prefix the
     code writes but the policy omits is an AccessDenied, retried until the event is dead-lettered)."""
     # Planted bug: items/* dropped from WriteOutputs in template.yaml -> the trigger's set lacks it.
     template = load_template()
     (policy,) = [s for p in template["Resources"][function]["Properties"]["Policies"]
                  for s in p["Statement"] if s.get("Sid") == sid]
-    written = {f"/{prefix}*" for prefix in output_prefixes(Settings())}
+    written = {f"/{prefix}*" for prefix in OUTPUT_FOLDERS}
     assert output_objects([text(r) for r in policy["Resource"]]) == written == set(OUTPUT_PREFIXES)
 
 

@@ -6,7 +6,8 @@ pins themselves (`--no-deps --disable-pip`: fast, no virtualenv); PIP_AUDIT_FULL
 `pip-audit -r requirements.txt -r layers/geo/requirements.txt`, which resolves and audits every
 transitive dependency in a temporary virtualenv (minutes, needs the package index).
 
-Standalone: `python -m pytest tests/security/test_pip_audit.py -s`.
+Marked `network`: the offline suite (`make test`, CI) deselects it, so its answer never depends on today's
+newest release or on reaching PyPI. Run it with `python -m pytest -m network -s`.
 """
 
 import importlib.util
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.network
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ("requirements.txt", "layers/geo/requirements.txt")
 PYPI = "https://pypi.org/pypi"
