@@ -37,6 +37,7 @@ app = FastAPI(
 )
 install_error_handlers(app)
 
+Settings.from_env()  # a bad deployment setting fails the start-up, with its name, not the first request
 CurrentSettings = Annotated[Settings, Depends(Settings.from_env)]
 # Seconds kept from Lambda's remaining time to encode and return the answer.
 ANSWER_MARGIN_SECONDS = 1.0

@@ -30,6 +30,12 @@ STATUS_BY_ERROR: dict[type[RasterError], int] = {
 }
 
 
+def status_of(error: RasterError) -> int:
+    """The status of the nearest class in `error`'s hierarchy that has one (a new subclass of
+    InputTooLarge is a 413 too); 400 for any other input error."""
+    return next((STATUS_BY_ERROR[kind] for kind in type(error).__mro__ if kind in STATUS_BY_ERROR), 400)
+
+
 def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
 
@@ -49,7 +55,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RasterError)
     async def raster_error(request: Request, exc: RasterError) -> JSONResponse:
         record_rejected(exc.code, exc.message, path=request.url.path)
-        return error_response(STATUS_BY_ERROR.get(type(exc), 400), exc.code, exc.message)
+        return error_response(status_of(exc), exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

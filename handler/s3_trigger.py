@@ -99,6 +99,9 @@ def process_batch_job(event: dict, settings: Settings, time_left: InvocationTime
             "results": [answer for task, answer in zip(tasks, answers) if task.task_id]}
 
 
+Settings.from_env()  # a bad deployment setting fails the start-up, with its name, not every event
+
+
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context

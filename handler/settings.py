@@ -19,6 +19,10 @@ def default_upload_bytes() -> int:
     return LAMBDA_UPLOAD_BYTES if running_on_lambda() else LOCAL_UPLOAD_BYTES
 
 
+class InvalidSetting(ValueError):
+    """An environment variable holds a value its setting cannot take (MAX_UPLOAD_BYTES=4MB)."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """`max_upload_bytes` follows the runtime (Lambda's payload limit there, GB locally) and
@@ -45,6 +49,15 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        """Each field from the environment variable of its upper-cased name (INPUT_BUCKET, ...)."""
-        return cls(**{f.name: f.type(os.environ[f.name.upper()])
-                      for f in fields(cls) if f.name.upper() in os.environ})
+        """Each field from the environment variable of its upper-cased name (INPUT_BUCKET, ...); a value
+        of the wrong type is an InvalidSetting naming the variable (the entry points read the settings at
+        import, so a bad deployment fails at start-up, not as a 500 on its first request)."""
+        values = {}
+        for f in fields(cls):
+            name = f.name.upper()
+            if name in os.environ:
+                try:
+                    values[f.name] = f.type(os.environ[name])
+                except ValueError:
+                    raise InvalidSetting(f"{name}={os.environ[name]!r} is not a valid {f.type.__name__}") from None
+        return cls(**values)
