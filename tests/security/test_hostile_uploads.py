@@ -342,7 +342,9 @@ def test_oversize_chunked_body_without_content_length_is_413_with_s3_hint(on_lam
     assert "S3" in assert_error(response, 413, "input_too_large")["message"]
 
 
-def test_lying_content_length_and_garbage_multipart_never_500():
+def test_garbage_multipart_bodies_never_500():
+    """Bodies httpx frames honestly; lying, duplicate and chunked framing is sent over raw sockets to a
+    real server process in test_raw_http.py."""
     responses = [
         client.post("/attributes", content=b"--x\r\nnot really multipart",
                     headers={"Content-Type": "multipart/form-data; boundary=x"}),
