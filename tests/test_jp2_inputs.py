@@ -18,7 +18,7 @@ from handler.s3_trigger import handler
 from rasterio.enums import Resampling
 from tests.products import BAND_JP2_NAME, TCI_JP2_NAME, band_jp2, codestream, jp2_file, tci_jp2
 from tests.rasters import as_array
-from tests.s3_helpers import moto_server
+from tests.s3_helpers import served_input_bucket
 from tests.stac_schemas import validate
 
 client = TestClient(app)
@@ -79,9 +79,7 @@ def test_the_read_plan_reads_a_resolution_level_and_weights_jpeg_2000():
 
 @pytest.fixture(scope="module")
 def served_s3():
-    with pytest.MonkeyPatch.context() as monkeypatch, moto_server(monkeypatch) as s3:
-        monkeypatch.setenv("INPUT_BUCKET", BUCKET)
-        s3.create_bucket(Bucket=BUCKET)
+    with served_input_bucket(BUCKET) as s3:
         yield s3
 
 

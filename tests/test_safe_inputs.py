@@ -15,7 +15,7 @@ from handler.api import app
 from handler.s3_trigger import handler
 from tests.products import L1C_N0500, L2A_N0214, L2A_N0500, safe_zip
 from tests.rasters import as_array
-from tests.s3_helpers import moto_server
+from tests.s3_helpers import served_input_bucket
 from tests.stac_schemas import validate
 
 client = TestClient(app)
@@ -78,9 +78,7 @@ def test_a_zip_that_is_not_a_product_is_refused():
 
 @pytest.fixture(scope="module")
 def served_s3():
-    with pytest.MonkeyPatch.context() as monkeypatch, moto_server(monkeypatch) as s3:
-        monkeypatch.setenv("INPUT_BUCKET", BUCKET)
-        s3.create_bucket(Bucket=BUCKET)
+    with served_input_bucket(BUCKET) as s3:
         yield s3
 
 
