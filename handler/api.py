@@ -24,6 +24,7 @@ from handler.scene.keys import plain_file_name
 from handler.scene.sources import Scene, open_key, open_upload
 from handler.scene.uploads import new_upload, upload_result
 from handler.settings import Settings, running_on_lambda
+from handler.viewer import install_viewer
 
 # API_DOCS=false (template parameter ApiDocs) hides /docs, /redoc and /openapi.json.
 _DOCS = os.environ.get("API_DOCS", "true").lower() != "false"
@@ -36,6 +37,7 @@ app = FastAPI(
     openapi_url="/openapi.json" if _DOCS else None,
 )
 install_error_handlers(app)
+install_viewer(app)  # GET /: the viewer page
 
 Settings.from_env()  # a bad deployment setting fails the start-up, with its name, not the first request
 CurrentSettings = Annotated[Settings, Depends(Settings.from_env)]

@@ -172,3 +172,12 @@ def test_error_statuses_follow_the_class_hierarchy():
     class ChunkedBodyTooLarge(InputTooLarge):
         pass
     assert status_of(ChunkedBodyTooLarge("too big")) == 413
+
+
+def test_the_viewer_page_is_served_at_the_root_and_calls_the_api_with_relative_urls():
+    # Planted bug: install_viewer(app) removed from api.py -> "/" is a 404 (and the template test's "/").
+    response = client.get("/")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "<script" in page and "http://" not in page.replace("http://www.w3.org", "")  # nothing fetched
+    assert "fetch('/" not in page and 'fetch("/' not in page  # relative: works under a stage path

@@ -1,19 +1,11 @@
 """The API as a browser meets it behind API Gateway's stage path: every route under /prod, nothing at the
 host's root. A page that calls `/thumbnail` (a leading slash) instead of `thumbnail` gets 404s here.
 
-    uvicorn tests.browser.stage:app        (imported only by that child process: it may add a route)
+    uvicorn tests.browser.stage:app
 """
 
-from starlette.routing import NoMatchFound
-
 from handler.api import app as api
-from handler.viewer import router
 from tests.browser.stack import STAGE
-
-try:  # api.py serves the viewer at `/`; until it does, include its router here.
-    api.url_path_for("viewer")
-except NoMatchFound:
-    api.include_router(router)
 
 
 async def app(scope, receive, send):
