@@ -55,7 +55,8 @@ def lambda_event(messages: list[dict]) -> dict:
     """The SQS event Lambda's event source mapping builds from received messages."""
     return {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                          "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
-                         "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{UPLOADS_QUEUE}",
+                         "eventSource": "aws:sqs",
+                         "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{UPLOADS_QUEUE}",
                          "awsRegion": "us-east-1"} for m in messages]}
 
 
@@ -145,7 +146,8 @@ def wait_until_drained(sqs, queue: str, timeout: float) -> float:
 def drop(s3, sqs, queue: str, args: argparse.Namespace) -> tuple[dict[str, float], dict[str, str], Counter]:
     """Put the burst at once; upload time and kind per key, and what was sent besides plain uploads."""
     kinds = scenes()
-    plan = [(f"uploads/burst/{i:04d}-{kinds[i % len(kinds)][0]}.tif", kinds[i % len(kinds)]) for i in range(args.scenes)]
+    plan = [(f"uploads/burst/{i:04d}-{kinds[i % len(kinds)][0]}.tif", kinds[i % len(kinds)])
+            for i in range(args.scenes)]
     plan += [(f"uploads/burst/bad-{i}.tif", ("bad", BAD_BODY)) for i in range(args.bad)]
     plan.append((POISON, kinds[0]))
     replayed = {key for key, _ in plan[: args.scenes][:: max(1, args.scenes // args.replays)][: args.replays]}
@@ -230,7 +232,8 @@ def machine() -> str:
                   if line.startswith("model name")), platform.processor())
     memory = next(int(line.split()[1]) // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
                   if line.startswith("MemTotal"))
-    return f"{os.cpu_count()} cores ({model}), {memory / 1024:.0f} GB RAM, Linux {platform.release()}, Python {platform.python_version()}"
+    return (f"{os.cpu_count()} cores ({model}), {memory / 1024:.0f} GB RAM, Linux {platform.release()}, "
+            f"Python {platform.python_version()}")
 
 
 def fmt(values: list[float]) -> str:
@@ -289,7 +292,8 @@ def report(args, burst: dict, replay: dict, peaks: list[float], dead: tuple[int,
         "Outcomes:", "", "| outcome | count |", "|---|---|",
         *[f"| {outcome} | {n} |" for outcome, n in sorted(replay["outcomes"].items(), key=lambda kv: -kv[1])], "",
         "## Per 100 concurrent Lambdas", "",
-        f"At the measured {per_minute / args.workers:.0f} scenes/min per worker ({60 * args.workers / per_minute:.2f} s "
+        f"At the measured {per_minute / args.workers:.0f} scenes/min per worker "
+        f"({60 * args.workers / per_minute:.2f} s "
         f"per scene, queue handling included; `process_object` alone {scene_seconds:.2f} s), 100 concurrent "
         f"instances as fast as one core of this machine would render about {100 * per_minute / args.workers:,.0f} "
         "scenes/min. The README's Capacity section puts this against Lambda's CPU share, reserved concurrency, "

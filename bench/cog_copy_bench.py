@@ -79,7 +79,8 @@ def main(argv=None) -> None:
                 times[name] = tb.run_worker(method, inp, worker_args, env, 5, warmup=True).get("median_s")
         lines.append(
             f"| {side}² 12-band, no overviews | {copied['seconds']:.1f} s | {copied['peak_mb']:.0f} MB "
-            f"(after imports {copied['baseline_mb']:.0f}) | {plain.stat().st_size / 1e6:.0f} -> {copied['bytes'] / 1e6:.0f} MB "
+            f"(after imports {copied['baseline_mb']:.0f}) | "
+            f"{plain.stat().st_size / 1e6:.0f} -> {copied['bytes'] / 1e6:.0f} MB "
             f"| {tb.fmt_s(times['original'])} | {tb.fmt_s(times['copy'])} | {tb.fmt_s(times['peer'])} "
             f"| {times['original'] / times['copy']:.0f}x |")
     report = "\n".join(lines) + "\n"

@@ -599,7 +599,8 @@ def build_report(inputs: list[Input], remote: list[tuple[Input, dict]], imports:
                   "One cold process per run (nothing cached between runs); median of the runs. moto copies the "
                   "whole object in Python for every range request, so remote times exaggerate the per-request "
                   "cost; byte and request counts are exact.", "",
-                  "| input | method | median time | bytes fetched | requests (response sizes) | peak MB | ours / rio-tiler (time; bytes) |",
+                  "| input | method | median time | bytes fetched | requests (response sizes) | peak MB "
+                  "| ours / rio-tiler (time; bytes) |",
                   "|---|---|---|---|---|---|---|"]
         for inp, results in remote:
             for i, method in enumerate(m for m in REMOTE_METHODS if m in results):
@@ -637,7 +638,8 @@ def build_report(inputs: list[Input], remote: list[tuple[Input, dict]], imports:
     if notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     lines += ["", "## Details", "",
-              "| input | method | median | runs | first call | peak MB | RSS after imports MB | ru_maxrss MB (inherited) "
+              "| input | method | median | runs | first call | peak MB | RSS after imports MB "
+              "| ru_maxrss MB (inherited) "
               "| output | PNG bytes |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for inp in inputs:

@@ -10,10 +10,11 @@ compressed, with a nodata corner: small enough to ride in an HTTP API event as a
 and deterministic, so re-running this script does not change the committed events.
 
 The S3 trigger's events (direct S3 put, the same put in an SQS message, an S3 EventBridge "Object
-Created" event; and a put of a key S3 sends URL-encoded) name `--key` in `--bucket` with the size and ETag (MD5: a single-part upload) of the
-600 x 400 version of that scene, the one .ci/sam.sh uploads; `--etag ""` leaves the ETag out (the
-trigger then renders whatever version is current). Two S3 Batch Operations invocations (schema 2.0)
-name the same object, one with the user argument force=true. Tests build their events with the same functions.
+Created" event; and a put of a key S3 sends URL-encoded) name `--key` in `--bucket` with the size and ETag
+(MD5: a single-part upload) of the 600 x 400 version of that scene, the one .ci/sam.sh uploads;
+`--etag ""` leaves the ETag out (the trigger then renders whatever version is current). Two S3 Batch
+Operations invocations (schema 2.0) name the same object, one with the user argument force=true.
+Tests build their events with the same functions.
 
 Needs numpy and rasterio (requirements-dev.txt).
 """
@@ -26,7 +27,6 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import numpy as np
-import rasterio
 from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 

@@ -42,7 +42,8 @@ def new_upload(store: Store, settings: Settings, name: str | None = None) -> dic
     media_type = UPLOAD_MEDIA_TYPES[file_name[file_name.rindex("."):].lower()]
     post = store.presigned_post(bucket, key, settings.presign_expires, media_type, settings.max_object_bytes)
     return {"id": upload_id, "key": key, "expires_in": settings.presign_expires, "max_bytes": settings.max_object_bytes,
-            "result": f"results/{upload_id}", "upload": {"method": "POST", "url": post["url"], "fields": post["fields"]}}
+            "result": f"results/{upload_id}",
+            "upload": {"method": "POST", "url": post["url"], "fields": post["fields"]}}
 
 
 def find_upload(store: Store, settings: Settings, upload_id: str) -> str | None:
