@@ -11,9 +11,8 @@ from handler.core.spans import span
 
 _PIL_FORMAT = {ImageFormat.png: "PNG", ImageFormat.jpeg: "JPEG", ImageFormat.webp: "WEBP"}
 # PNG: zlib's Z_RLE strategy (run-length matches only, after PNG's per-row filters) instead of the
-# default match search: 2-4x faster than Pillow's default (encoding was most of a thumbnail's time),
-# and on the real Sentinel-2 files 4-19 % smaller than zlib level 2 (bench/RESULTS.md; only the
-# synthetic scenes, one 120 px tile repeated, come out larger). The level makes no difference here.
+# default match search: faster than Pillow's default (encoding was most of a thumbnail's time) and
+# smaller on the real Sentinel-2 files (bench/RESULTS.md has the numbers). The level makes no difference.
 _SAVE_OPTIONS = {ImageFormat.png: {"compress_type": zlib.Z_RLE}, ImageFormat.jpeg: {"quality": 85},
                  ImageFormat.webp: {"quality": 85}}
 
