@@ -18,6 +18,7 @@ from handler.core.options import ImageFormat, Preset, ResamplingName, Stretch, p
 from handler.core.stac import GEOJSON
 from handler.http_errors import error_response, install_error_handlers
 from handler.observability import logger, metrics, rendering_metrics, tracer
+from handler.responses import Config, Health, Result, Upload
 from handler.scene.errors import InputTooLarge, InvalidRequest, OutputTooLarge
 from handler.scene.items import describe, scene_item
 from handler.scene.keys import plain_file_name
@@ -128,7 +129,7 @@ def open_request_input(image_file: UploadFile | None, key: str | None, settings:
             yield scene
 
 
-@app.get("/health")
+@app.get("/health", response_model=Health)
 def health() -> dict:
     """Liveness probe."""
     return {"status": "ok"}
@@ -177,13 +178,13 @@ def thumbnail(
                              "X-Thumbnail-Radiometry": image.radiometry.source})
 
 
-@app.get("/config")
+@app.get("/config", response_model=Config)
 def config(settings: CurrentSettings) -> dict:
     """What a client needs to choose a path: the upload limit, and whether large scenes can go through S3."""
     return {"max_upload_bytes": settings.max_upload_bytes, "s3_uploads": bool(settings.input_bucket)}
 
 
-@app.post("/uploads", status_code=201)
+@app.post("/uploads", status_code=201, response_model=Upload)
 def create_upload(settings: CurrentSettings,
                   name: Annotated[str | None, Form(description="The file's name, e.g. T32TQM_..._TCI_10m.jp2 "
                                                                "(its suffix sets the key's).")] = None) -> dict:
@@ -191,11 +192,13 @@ def create_upload(settings: CurrentSettings,
     return new_upload(s3_store, settings, name)
 
 
-@app.get("/results/{upload_id}", responses={202: {"description": "Uploaded, not rendered yet."}})
+@app.get("/results/{upload_id}", response_model=Result, response_model_exclude_none=True,
+         responses={202: {"model": Result, "description": "Uploaded, not rendered yet."}})
 def result(settings: CurrentSettings,
            upload_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> JSONResponse:
-    """Attributes and presigned URLs of the thumbnail and the STAC Item once the S3 trigger has
-    rendered an upload, and of its COG copy when the trigger made one."""
+    """An upload's state (README: upload states): pending (202) until the S3 trigger has handled its
+    current version, then done (attributes and presigned URLs of the thumbnail, Item and COG copy) or
+    failed (the error that rejected the file)."""
     body = upload_result(s3_store, settings, upload_id)
     return JSONResponse(body, status_code=202 if body["status"] == "pending" else 200)
 
