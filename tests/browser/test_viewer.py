@@ -35,7 +35,8 @@ def png_named_tif(path, size=(64, 48)):
     """A PNG renamed .tif: the API must say what it is."""
     from PIL import Image
     buffer = io.BytesIO()
-    Image.fromarray(np.random.default_rng(7).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(buffer, "PNG")
+    pixels = np.random.default_rng(7).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(buffer, "PNG")
     path.write_bytes(buffer.getvalue())
     return path
 
@@ -65,7 +66,8 @@ def test_small_geotiff_goes_directly_and_shows_thumbnail_attributes_and_footprin
     assert thumbnail_size(page) == (300, 225)
     # Nodata is transparent: the image's upper-left corner (nodata in the scene) has alpha 0.
     alpha = page.page.eval_on_selector("#thumb", """img => {
-        const canvas = document.createElement("canvas"); canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+        const canvas = document.createElement("canvas");
+        canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
         const context = canvas.getContext("2d"); context.drawImage(img, 0, 0);
         return [context.getImageData(5, 5, 1, 1).data[3], context.getImageData(250, 200, 1, 1).data[3]]; }""")
     assert alpha == [0, 255]
@@ -106,7 +108,7 @@ def test_small_geotiff_goes_directly_and_shows_thumbnail_attributes_and_footprin
 def test_large_geotiff_goes_through_s3_the_trigger_and_results(page, s3_pipeline, tmp_path):
     api = s3_pipeline.api
     s3_posts = []
-    page.page.on("request", lambda request: s3_posts.append(request) if f":{s3_pipeline.s3_port}/" in request.url else None)
+    page.page.on("request", lambda request: f":{s3_pipeline.s3_port}/" in request.url and s3_posts.append(request))
     page.open(api.url)
     record_status(page)
     page.choose(large_scene(tmp_path / "S2_large_scene.tif"))
@@ -227,7 +229,8 @@ def test_polling_stops_after_the_limit_with_a_message_and_can_resume(page, s3_pi
     the upload id; "Keep waiting" resumes it, and the real answer (the trigger has run meanwhile) is shown."""
     pending = {"on": True}
     page.page.route("**/prod/results/*", lambda route: route.fulfill(
-        status=202, content_type="application/json", body='{"status": "pending"}') if pending["on"] else route.continue_())
+        status=202, content_type="application/json", body='{"status": "pending"}'
+    ) if pending["on"] else route.continue_())
     page.page.clock.install()
     page.open(s3_pipeline.api.url)
     page.choose(large_scene(tmp_path / "S2_large_scene.tif"))
@@ -251,3 +254,19 @@ def test_polling_stops_after_the_limit_with_a_message_and_can_resume(page, s3_pi
     page.page.click("#error-action:has-text('Keep waiting')")
     run_clock_until("done")
     assert thumbnail_size(page) == (512, 384)
+
+
+def test_s3_refusing_the_upload_shows_its_code_and_message(page, s3_pipeline, tmp_path):
+    """S3's own XML error (routed here: moto checks no POST policy) is shown with its code."""
+    bucket_url = f"http://127.0.0.1:{s3_pipeline.s3_port}/local-input"
+    page.page.route(bucket_url, lambda route: route.fulfill(
+        status=403, content_type="application/xml",
+        headers={"Access-Control-Allow-Origin": s3_pipeline.api.origin},
+        body="<?xml version='1.0' encoding='UTF-8'?>\n<Error><Code>AccessDenied</Code>"
+             "<Message>Invalid according to Policy: Policy expired.</Message></Error>"))
+    page.open(s3_pipeline.api.url)
+    page.choose(large_scene(tmp_path / "S2_large_scene.tif"))
+    assert page.wait_for_state("done", "error") == "error"
+    assert page.text("#error-message") == ("S3 refused the upload: Invalid according to Policy: Policy expired. "
+                                           "AccessDenied")
+    assert "HTTP 403 from 127.0.0.1:" in page.text("#error-detail")
