@@ -72,8 +72,15 @@ def test_auth_is_the_templates_setting_so_guided_deploys_do_not_ask():
     assert api["Auth"] and RESOURCES["ApiFunction"]["Properties"]["Events"]["Api"]["Properties"]["ApiId"] == {
         "Ref": "HttpApi"}
     security = api["DefinitionBody"]["paths"]["$default"]["x-amazon-apigateway-any-method"]["security"]
-    assert security == {"If": ["RequireIam", [{"AWS_IAM": []}], {"Ref": "AWS::NoValue"}]}
+    assert security == {"If": ["RequireIam", [{"AWS_IAM": []}],
+                               {"If": ["RequireJwt", [{"JwtAuthorizer": []}], {"Ref": "AWS::NoValue"}]}]}
     assert TEMPLATE["Conditions"]["RequireIam"] == {"Equals": [{"Ref": "AuthMode"}, "IAM"]}
+    assert TEMPLATE["Conditions"]["RequireJwt"] == {"Equals": [{"Ref": "AuthMode"}, "JWT"]}
+    jwt = api["DefinitionBody"]["components"]["securitySchemes"]["JwtAuthorizer"]["If"]
+    assert jwt[0] == "RequireJwt" and jwt[2] == {"Ref": "AWS::NoValue"}  # no authorizer with an empty issuer
+    assert jwt[1]["x-amazon-apigateway-authorizer"]["jwtConfiguration"] == {
+        "issuer": {"Ref": "JwtIssuer"}, "audience": [{"Ref": "JwtAudience"}]}
+    assert TEMPLATE["Rules"]["JwtNeedsAnIssuer"]["RuleCondition"] == {"Equals": [{"Ref": "AuthMode"}, "JWT"]}
     assert TEMPLATE["Parameters"]["AuthMode"]["Default"] == "NONE"  # the README's curl commands work
 
 

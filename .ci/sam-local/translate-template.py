@@ -3,7 +3,8 @@
 Why: `sam validate --lint` and cfn-lint accept properties SAM's translator later refuses (an intrinsic in
 an HttpApi's DefaultAuthorizer passes both and fails only at deploy). Prints each mode's HTTP API routes
 and their security; exits non-zero when a mode does not translate or the routes are not what the template
-promises ($default only; AWS_IAM exactly under AuthMode IAM once CloudFormation resolves the condition).
+promises ($default only; AWS_IAM exactly under AuthMode IAM, the JWT authorizer exactly under AuthMode JWT,
+once CloudFormation resolves the conditions).
 
     AWS_DEFAULT_REGION=us-east-1 <sam venv>/bin/python .ci/sam-local/translate-template.py template.yaml
 """
@@ -24,7 +25,7 @@ class NoManagedPolicies:
 
 
 def resolve_condition(value, conditions: dict):
-    """CloudFormation's Fn::If over the one condition this template uses in the API body."""
+    """CloudFormation's Fn::If over the conditions this template uses in the API body."""
     if isinstance(value, dict) and "Fn::If" in value:
         name, when_true, when_false = value["Fn::If"]
         return resolve_condition(when_true if conditions[name] else when_false, conditions)
@@ -32,23 +33,31 @@ def resolve_condition(value, conditions: dict):
 
 
 def routes(path: str, auth_mode: str) -> dict[str, object]:
+    """Each route's security, and the names of the security schemes that exist, under `auth_mode`."""
     template = yaml_parse(open(path).read())
     for resource in template["Resources"].values():
         if resource["Type"] == "AWS::Serverless::Function" and resource["Properties"].get("PackageType") == "Image":
             resource["Properties"]["ImageUri"] = IMAGE_URI
-    output = transform(template, {"AuthMode": auth_mode}, NoManagedPolicies())
+    parameters = {"AuthMode": auth_mode, "JwtIssuer": "https://issuer.example", "JwtAudience": "client"}
+    output = transform(template, parameters, NoManagedPolicies())
     body = output["Resources"]["HttpApi"]["Properties"]["Body"]
-    conditions = {"RequireIam": auth_mode == "IAM"}
-    return {f"{method} {route}": resolve_condition(operation.get("security", {"Ref": "AWS::NoValue"}), conditions)
-            for route, methods in body["paths"].items() for method, operation in methods.items()}
+    conditions = {"RequireIam": auth_mode == "IAM", "RequireJwt": auth_mode == "JWT"}
+    found = {f"{method} {route}": resolve_condition(operation.get("security", {"Ref": "AWS::NoValue"}), conditions)
+             for route, methods in body["paths"].items() for method, operation in methods.items()}
+    schemes = body.get("components", {}).get("securitySchemes", {})
+    found["schemes"] = sorted(name for name, scheme in schemes.items()
+                              if resolve_condition(scheme, conditions) != {"Ref": "AWS::NoValue"})
+    return found
 
 
 def main() -> None:
     failures = []
-    for auth_mode, security in (("NONE", {"Ref": "AWS::NoValue"}), ("IAM", [{"AWS_IAM": []}])):
+    expected = {"NONE": ({"Ref": "AWS::NoValue"}, ["AWS_IAM"]), "IAM": ([{"AWS_IAM": []}], ["AWS_IAM"]),
+                "JWT": ([{"JwtAuthorizer": []}], ["AWS_IAM", "JwtAuthorizer"])}
+    for auth_mode, (security, schemes) in expected.items():
         found = routes(sys.argv[1], auth_mode)
         print(f"AuthMode={auth_mode}: {found}")
-        if found != {"x-amazon-apigateway-any-method $default": security}:
+        if found != {"x-amazon-apigateway-any-method $default": security, "schemes": schemes}:
             failures.append(auth_mode)
     if failures:
         sys.exit(f"unexpected routes for AuthMode {failures}")
