@@ -98,7 +98,8 @@ def test_uint8_rgb_follows_the_colour_interpretation():
 
 def test_the_api_returns_the_same_pixels():
     client = TestClient(app)
-    response = client.post("/thumbnail", files={"image_file": ("scene.tif", geotiff_bytes(stack(L2A_BANDS)), "image/tiff")},
+    content = geotiff_bytes(stack(L2A_BANDS))
+    response = client.post("/thumbnail", files={"image_file": ("scene.tif", content, "image/tiff")},
                            data={"target_resolution": "18"})
     assert response.status_code == 200, response.text
     assert response.headers["x-thumbnail-bands"] == "4,3,2"

@@ -172,7 +172,8 @@ def test_other_client_errors_leak_nothing(monkeypatch, logs, long_secrets):
     sent = [
         client.get("/no/such/route"), client.delete("/health"), client.get("/results/not-an-id"),
         client.post("/thumbnail"), client.post("/attributes", data={"key": "a", "format": "yaml"}),
-        client.post("/attributes", content=b"--x\r\nnot multipart", headers={"Content-Type": "multipart/form-data; boundary=x"}),
+        client.post("/attributes", content=b"--x\r\nnot multipart",
+                    headers={"Content-Type": "multipart/form-data; boundary=x"}),
         client.post("/attributes", content=b"{}", headers={"Content-Type": "application/json"}),
         upload("/thumbnail", SCENE),  # over MAX_UPLOAD_BYTES
         client.get("/results/" + "0" * 32), client.post("/uploads"),  # no INPUT_BUCKET
@@ -181,7 +182,8 @@ def test_other_client_errors_leak_nothing(monkeypatch, logs, long_secrets):
         check(response)
 
 
-HOSTILE_KEYS = ["../etc/passwd", "/etc/passwd", "uploads/../../x.tif", "uploads/a.tif\x00.png", "uploads/" + "a" * 2000 + ".tif",
+HOSTILE_KEYS = ["../etc/passwd", "/etc/passwd", "uploads/../../x.tif", "uploads/a.tif\x00.png",
+                "uploads/" + "a" * 2000 + ".tif",
                 "s3://other/x.tif", "/vsis3/other/x.tif", "/vsicurl/http://127.0.0.1/x.tif", "uploads/a.vrt",
                 "uploads/%2e%2e/x.tif", "thumbnails/x.tif.png", "uploads/", ""]
 

@@ -11,6 +11,7 @@ upload. After every case the server process must still run, log no unhandled exc
 """
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -63,7 +64,7 @@ class Server:
 def server(tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("uvicorn") / "server.log"
-    env = {**__import__("os").environ, "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES)}
+    env = {**os.environ, "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES)}
     with open(log, "wb") as sink:
         process = subprocess.Popen([sys.executable, "-m", "uvicorn", "handler.api:app", "--host", "127.0.0.1",
                                     "--port", str(port), "--log-level", "warning"],
