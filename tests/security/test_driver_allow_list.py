@@ -151,6 +151,14 @@ def test_a_dataset_opened_by_a_driver_off_the_list_is_refused(rasters, name, mon
     assert len(opened) == 1 and opened[0].closed
 
 
+def test_the_hdf5_driver_on_a_netcdf4_file_is_refused_after_open(rasters):
+    """netCDF-4 files are HDF5 files: GDAL's HDF5 driver opens them too."""
+    with rasterio.open(rasters["netcdf4_hdf5"], driver="HDF5") as dataset:
+        assert dataset.driver.startswith("HDF5")  # HDF5Image for a file of one dataset
+    with pytest.raises(UnsupportedFormat, match=r"The HDF5\w* format is not accepted"):
+        reader._open(str(rasters["netcdf4_hdf5"]), "HDF5")
+
+
 def test_libertiff_the_other_reader_of_tiff_bytes_is_refused_after_open(tmp_path):
     path = tmp_path / "scene.tif"
     path.write_bytes(geotiff_bytes(reflectance_stack(3, height=16, width=16)))
