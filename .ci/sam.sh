@@ -360,6 +360,9 @@ grep -q 'HTTP 200' "$WORK/thumbnail.status" || { show "$LOG/start-api.log" 40; d
 "$APP_PY" -c 'import sys; from PIL import Image; im = Image.open(sys.argv[1]); print("output.png:", im.format, im.size, im.mode); assert im.format == "PNG" and max(im.size) == 200' "$WORK/output.png"
 START_COLD=$(grep -oE '[0-9.]+s\]' "$WORK/attributes.out" | tr -d 's]')
 curl -sS -w '  [HTTP %{http_code}]\n' "http://127.0.0.1:$API_PORT/health" | tee "$WORK/health.out"
+# The viewer page at the root: the $default route reaches "/" too (a /{proxy+} route would not).
+curl -sS "http://127.0.0.1:$API_PORT/" | grep -q '<title>Sentinel-2 thumbnails' || die "GET / is not the viewer page"
+echo "GET /: the viewer page"
 grep -q 'HTTP 200' "$WORK/health.out" || die "/health failed"
 WARM_API=()
 for _ in 1 2 3; do
