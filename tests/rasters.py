@@ -10,7 +10,8 @@ from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 
 # The real Copernicus files live beside the repository (../shared/data/sentinel2), never inside it.
-REAL_DATA = Path(os.environ.get("SENTINEL2_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "sentinel2"))
+REAL_DATA = Path(os.environ.get("SENTINEL2_DATA",
+                                Path(__file__).resolve().parents[2] / "shared" / "data" / "sentinel2"))
 
 
 def profile(count: int, dtype: str, width: int, height: int, **extra) -> dict:
@@ -80,5 +81,6 @@ def as_array(content: bytes) -> np.ndarray:
     return np.asarray(open_png(content))
 
 
-__all__ = ["REAL_DATA", "SEED_SHAPE", "seed_sized_export", "geotiff_bytes", "write_geotiff", "reflectance_stack", "real_files", "as_array",
+__all__ = ["REAL_DATA", "SEED_SHAPE", "seed_sized_export", "geotiff_bytes", "write_geotiff", "reflectance_stack",
+           "real_files", "as_array",
            "open_png", "rasterio"]

@@ -205,7 +205,8 @@ def test_backfill_end_to_end_renders_skips_and_forces(served, lambda_context):
                      f"{BUCKET},uploads/sub/b%2Bc.TIF"]
     # Run again: every scene is current, a quick success. Forced: rendered again.
     _, again = backfill_job(served, lambda_context, "job-2")
-    assert "by result: skipped:already_processed 3, rejected:unsupported_format 1, skipped:unsupported_suffix 1" in again
+    assert ("by result: skipped:already_processed 3, rejected:unsupported_format 1, skipped:unsupported_suffix 1"
+            in again)
     _, forced = backfill_job(served, lambda_context, "job-3", force=True)
     assert "by result: written 3, rejected:unsupported_format 1, skipped:unsupported_suffix 1" in forced
 

@@ -36,7 +36,8 @@ def test_copy_is_a_cog_with_the_same_pixels_and_metadata(striped_scene, tmp_path
         assert {k: copy.tags()[k] for k in TAGS} == TAGS
         assert render_thumbnail(copy, options).content == expected_png
         copied_attributes = read_attributes(copy)
-    for field in ("width", "height", "bands", "crs", "transform", "bbox", "dtype", "nodata", "band_names", "radiometry"):
+    for field in ("width", "height", "bands", "crs", "transform", "bbox", "dtype", "nodata", "band_names",
+                  "radiometry"):
         assert copied_attributes[field] == expected_attributes[field], field
 
 

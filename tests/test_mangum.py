@@ -24,7 +24,8 @@ def http_api_v2_event(path: str, body: bytes) -> dict:
 def rest_v1_event(path: str, body: bytes) -> dict:
     return {
         "resource": "/{proxy+}", "path": path, "httpMethod": "POST",
-        "headers": {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}", "Host": "abc.execute-api.us-east-1.amazonaws.com"},
+        "headers": {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+                    "Host": "abc.execute-api.us-east-1.amazonaws.com"},
         "multiValueHeaders": {"Content-Type": [f"multipart/form-data; boundary={BOUNDARY}"],
                               "Host": ["abc.execute-api.us-east-1.amazonaws.com"]},
         "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": {"proxy": path[1:]},

@@ -1,5 +1,6 @@
 """S3 trigger: skips, loop guard, idempotency, rejections, versions and conditional writes (mock_aws),
-and real renders (thumbnails, attributes, STAC Items) via moto's server. Event shapes (SQS, EventBridge, malformed) are in test_s3_events.py."""
+and real renders (thumbnails, attributes, STAC Items) via moto's server. Event shapes (SQS, EventBridge,
+malformed) are in test_s3_events.py."""
 
 import json
 
@@ -98,7 +99,8 @@ def invoke(lambda_context, *objects):
 
 @pytest.mark.parametrize("key, size, reason", [
     ("uploads/folder/", 0, "folder"), ("thumbnails/a.tif", 10, "output_prefix"),
-    ("attributes/a.tif", 10, "output_prefix"), ("cogs/a.tif", 10, "output_prefix"), ("items/a.tif", 10, "output_prefix"),
+    ("attributes/a.tif", 10, "output_prefix"), ("cogs/a.tif", 10, "output_prefix"),
+    ("items/a.tif", 10, "output_prefix"),
     ("other/a.tif", 10, "outside_input_prefix"),
     ("uploads/a.png", 10, "unsupported_suffix"), ("uploads/a.tif", 0, "empty"), ("uploads/a.TIFF", 10, None),
 ])
@@ -435,5 +437,6 @@ def test_the_item_is_written_before_the_attributes_that_mark_the_set_complete(mo
 def test_the_item_takes_its_datetime_from_the_files_tags(served_s3, lambda_context):
     # Planted bug: render_object passing no tags -> datetime null with a start/end range.
     tagged = geotiff_bytes(reflectance_stack(4, height=20, width=30), tags={"SENSING_TIME": "2022-06-09T10:15:59Z"})
-    assert results(invoke(lambda_context, put(served_s3, "uploads/a.tif", tagged))) == {"uploads/a.tif": ("written", "")}
+    response = invoke(lambda_context, put(served_s3, "uploads/a.tif", tagged))
+    assert results(response) == {"uploads/a.tif": ("written", "")}
     assert read_item(served_s3, "items/a.tif.json")["properties"]["datetime"] == "2022-06-09T10:15:59Z"

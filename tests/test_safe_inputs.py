@@ -20,8 +20,10 @@ from tests.stac_schemas import validate
 
 client = TestClient(app)
 BUCKET = "safe-bucket"
-PRODUCTS = {"l2a-05.00-deflated": (L2A_N0500, zipfile.ZIP_DEFLATED), "l2a-05.00-stored": (L2A_N0500, zipfile.ZIP_STORED),
-            "l2a-02.14-stored": (L2A_N0214, zipfile.ZIP_STORED), "l1c-05.00-deflated": (L1C_N0500, zipfile.ZIP_DEFLATED)}
+PRODUCTS = {"l2a-05.00-deflated": (L2A_N0500, zipfile.ZIP_DEFLATED),
+            "l2a-05.00-stored": (L2A_N0500, zipfile.ZIP_STORED),
+            "l2a-02.14-stored": (L2A_N0214, zipfile.ZIP_STORED),
+            "l1c-05.00-deflated": (L1C_N0500, zipfile.ZIP_DEFLATED)}
 
 
 def zip_name(spec) -> str:

@@ -12,7 +12,8 @@ from referencing.exceptions import Unresolvable
 
 from handler.core import open_bytes, open_path, read_attributes
 from handler.core.product import ProductMetadata
-from handler.core.stac import COG, EXTENSIONS, GEOTIFF, PNG, Asset, item_id, s3_href, scene_assets, source_asset, stac_item
+from handler.core.stac import (COG, EXTENSIONS, GEOTIFF, PNG, Asset, item_id, s3_href, scene_assets, source_asset,
+                               stac_item)
 from tests.conftest import requires_real_data
 from tests.rasters import REAL_DATA, geotiff_bytes, real_files, reflectance_stack
 from tests.stac_schemas import ITEM_SCHEMA, SCHEMAS, schema_registry, validate

@@ -138,7 +138,8 @@ def test_account_protection_settings_reach_their_resources():
     assert api["ReservedConcurrentExecutions"] == {"If": ["ReserveApiConcurrency", {"Ref": "ApiReservedConcurrency"},
                                                           {"Ref": "AWS::NoValue"}]}
     assert trigger["ReservedConcurrentExecutions"]["If"][0] == "ReserveTriggerConcurrency"
-    assert TEMPLATE["Conditions"]["ReserveApiConcurrency"] == {"Not": [{"Equals": [{"Ref": "ApiReservedConcurrency"}, 0]}]}
+    assert TEMPLATE["Conditions"]["ReserveApiConcurrency"] == {
+        "Not": [{"Equals": [{"Ref": "ApiReservedConcurrency"}, 0]}]}
     routes = RESOURCES["HttpApi"]["Properties"]["DefaultRouteSettings"]
     assert routes == {"ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
                       "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"}}

@@ -106,8 +106,10 @@ def test_hostile_bodies_under_skipped_keys_are_never_opened(s3, lambda_context, 
                "uploads/evil.vrt": vrt, "uploads/evil.tif.aux.xml": vrt, "other/evil.tif": vrt}
     assert drop(s3, lambda_context, objects) == {
         "uploads/evil.tif/": ("skipped", "folder"), "thumbnails/evil.tif": ("skipped", "output_prefix"),
-        "attributes/../uploads/evil.tif": ("skipped", "output_prefix"), "uploads/evil.vrt": ("skipped", "unsupported_suffix"),
-        "uploads/evil.tif.aux.xml": ("skipped", "unsupported_suffix"), "other/evil.tif": ("skipped", "outside_input_prefix")}
+        "attributes/../uploads/evil.tif": ("skipped", "output_prefix"),
+        "uploads/evil.vrt": ("skipped", "unsupported_suffix"),
+        "uploads/evil.tif.aux.xml": ("skipped", "unsupported_suffix"),
+        "other/evil.tif": ("skipped", "outside_input_prefix")}
     assert outputs(s3) == ["attributes/../uploads/evil.tif", "thumbnails/evil.tif"]  # the planted ones only
 
 
@@ -116,7 +118,8 @@ def test_rejected_object_replayed_is_rejected_again_and_writes_only_why(s3, lamb
     for _ in range(3):
         assert drop(s3, lambda_context, objects) == {"uploads/vrt.tif": ("rejected", "unsupported_format")}
     assert outputs(s3) == []
-    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="status/")["Contents"]] == ["status/vrt.tif.json"]
+    statuses = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="status/")["Contents"]]
+    assert statuses == ["status/vrt.tif.json"]
 
 
 def test_side_car_files_next_to_an_upload_are_never_read(s3, lambda_context):
