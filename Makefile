@@ -37,6 +37,7 @@ bench: $(VENV)/.installed  ## speed and memory vs rio-tiler (bench/README.md); n
 	$(BIN)/python -m bench.seed_upload_bench --repeat 2
 	$(BIN)/python -m bench.jp2_bench
 	$(BIN)/python -m bench.burst_bench
+	$(BIN)/python -m bench.lambda_bench  # needs Docker and the sam build image (bench/RESULTS-lambda.md)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .aws-sam

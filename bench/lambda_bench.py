@@ -1,0 +1,450 @@
+"""The API function on Lambda's terms: cold start, warm latency, peak memory and cost per memory size.
+
+    python -m bench.lambda_bench                              # 512, 1024, 1769, 3008 MB -> bench/RESULTS-lambda.md
+    python -m bench.lambda_bench --memory 1769,3008 --warm 20 --cold 5
+    python -m bench.lambda_bench --image apifunction:python3.12-v1 --output /tmp/r.md --chart /tmp/r.png
+
+Runs the image `sam build` produces (`apifunction:python3.12-v1`, built by `sam build` or `.ci/sam.sh`)
+under the Lambda Runtime Interface Emulator that is its entrypoint, in Docker with the CPU and memory
+Lambda gives a function of that size: `--memory=<MB>m` and `--cpus=<MB>/1769` (Lambda's one vCPU per
+1769 MB), capped at this machine's core count (on a 2-core machine 3008 MB gets 1.70 CPUs, as on Lambda,
+but 5307 MB and more would get 2, not 3-6: not comparable, and not run by default). Every container uses
+`--network host` and the RIE listens on 127.0.0.1 only.
+
+For each memory size:
+* cold start: `--cold` fresh containers; the wall time from `docker run` to the first response of the
+  small committed event (events/http-api-thumbnail.json: a 96 x 64 upload, 64 px thumbnail), and the RIE's
+  Duration of that first invoke (the RIE starts the runtime on the first invoke, so that Duration holds
+  the interpreter start, `import handler.api` and the first render: its "Init Duration" is always ~0 and
+  is not used);
+* warm: in the first container, `--warm` invokes each of the small event and of a ~3.5 MB upload
+  (a 1160 x 1160 12-band synthetic scene from events/make_events.py, 512 px thumbnail, the API's default),
+  p50/p95 of the RIE's handler Duration (what Lambda bills) and of the client's wall time;
+* key: `--warm-key` invokes of a `key=` thumbnail (512 px) of the 10980 x 10980 12-band COG that
+  bench/thumbnail_bench.py caches (`--key-scene`), in the input bucket of a moto S3 server on 127.0.0.1
+  (GDAL range reads over loopback HTTP: no network latency, unlike S3); skipped when that file is missing;
+* peak memory: VmHWM of the container's python process (the RIE's "Max Memory Used" is just the memory
+  size), and the container cgroup's peak usage (includes the page cache of the image's files);
+* billed GB-s and dollars per 1,000 warm requests of the 3.5 MB upload: ceil(p50 Duration in ms) x memory,
+  at the us-east-1 prices assumed below, plus $0.20 per million requests. The arm64 column applies the arm64
+  price to the x86_64 durations measured here: a price comparison, not a measurement of arm64.
+
+Needs Docker (a dockerd this user can reach) and the image; the venv's numpy/rasterio for the events,
+and matplotlib (or else Pillow) for the chart. Progress goes to stderr.
+"""
+
+import argparse
+import base64
+import contextlib
+import datetime
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from events import make_events
+
+ROOT = Path(__file__).resolve().parent.parent
+
+IMAGE = "apifunction:python3.12-v1"
+MB_PER_VCPU = 1769
+# us-east-1 list prices assumed (Lambda pricing page): per GB-second of duration, and per request.
+PRICE_GBS = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
+PRICE_REQUEST = 0.20 / 1_000_000
+UPLOAD_SIDE = 1160  # a 1160 x 1160 x 12 synthetic scene: ~3.5 MB deflated
+ENV = {  # what the template and Lambda set, plus dummy credentials (nothing here talks to AWS)
+    "POWERTOOLS_SERVICE_NAME": "sentinel2-thumbnails", "POWERTOOLS_METRICS_NAMESPACE": "Sentinel2Thumbnails",
+    "POWERTOOLS_LOG_LEVEL": "WARNING", "INPUT_PREFIX": "uploads/", "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_EC2_METADATA_DISABLED": "true", "AWS_LAMBDA_FUNCTION_TIMEOUT": "30", "_HANDLER": "handler.api.handler",
+}
+
+
+def log(*args) -> None:
+    print(*args, file=sys.stderr, flush=True)
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def docker(*args: str, check: bool = True) -> str:
+    return subprocess.run(["docker", *args], check=check, capture_output=True, text=True).stdout.strip()
+
+
+def make_upload_event(side: int = UPLOAD_SIDE, size: int = 512) -> tuple[bytes, int]:
+    """An HTTP API event uploading a side x side 12-band scene; and the scene's size in bytes."""
+    tiff = make_events.synthetic_geotiff(side, side)
+    body = make_events.multipart({"target_resolution": str(size)}, "image_file", make_events.TIFF_NAME, tiff)
+    event = make_events.http_api_event("POST", "/thumbnail", body,
+                                       f"multipart/form-data; boundary={make_events.BOUNDARY}")
+    return json.dumps(event).encode(), len(tiff)
+
+
+class MotoS3:
+    """A moto S3 server on 127.0.0.1 with the input and output buckets, `scene` uploaded under KEY."""
+    INPUT, OUTPUT, KEY = "bench-input", "bench-output", "uploads/synthetic-10980-cog.tif"
+
+    def __init__(self, scene: Path):
+        self.scene, self.port = scene, free_port()
+
+    def __enter__(self) -> "MotoS3":
+        import boto3
+        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        endpoint = f"http://127.0.0.1:{self.port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(endpoint, timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+        for bucket in (self.INPUT, self.OUTPUT):
+            s3.create_bucket(Bucket=bucket)
+        s3.upload_file(str(self.scene), self.INPUT, self.KEY)
+        self.env = {"INPUT_BUCKET": self.INPUT, "OUTPUT_BUCKET": self.OUTPUT, "AWS_ENDPOINT_URL_S3": endpoint,
+                    "AWS_S3_ENDPOINT": f"127.0.0.1:{self.port}", "AWS_HTTPS": "NO", "AWS_VIRTUAL_HOSTING": "FALSE"}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def make_key_event(key: str, size: int = 512) -> bytes:
+    """An HTTP API event asking for a thumbnail of `key` in the input bucket (a form without a file)."""
+    body = b"".join(f'--{make_events.BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                    f"{value}\r\n".encode() for name, value in {"key": key, "target_resolution": size}.items())
+    body += f"--{make_events.BOUNDARY}--\r\n".encode()
+    event = make_events.http_api_event("POST", "/thumbnail", body,
+                                       f"multipart/form-data; boundary={make_events.BOUNDARY}")
+    return json.dumps(event).encode()
+
+
+class Container:
+    """The image under its RIE entrypoint with Lambda's limits for `memory` MB; stopped on exit."""
+
+    def __init__(self, image: str, memory: int, cpus: float, env: dict[str, str] | None = None):
+        self.image, self.memory, self.cpus, self.env = image, memory, cpus, env or {}
+        self.port, self.api_port = free_port(), free_port()
+        self.name = f"lambda-bench-{os.getpid()}-{memory}-{self.port}"
+        self.url = f"http://127.0.0.1:{self.port}/2015-03-31/functions/function/invocations"
+
+    def __enter__(self) -> "Container":
+        env = [arg for name, value in {**ENV, **self.env,
+                                                            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory)}.items()
+               for arg in ("-e", f"{name}={value}")]
+        self.t_start = time.perf_counter()
+        docker("run", "-d", "--name", self.name, "--network", "host", f"--cpus={self.cpus:.3f}",
+               f"--memory={self.memory}m", f"--memory-swap={self.memory}m", *env,
+               "--entrypoint", "/usr/local/bin/aws-lambda-rie", self.image,
+               "--runtime-interface-emulator-address", f"127.0.0.1:{self.port}",
+               "--runtime-api-address", f"127.0.0.1:{self.api_port}", "/var/runtime/bootstrap")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.01)
+        else:
+            raise RuntimeError(f"the RIE of {self.name} did not listen: {docker('logs', self.name, check=False)}")
+        self.t_listen = time.perf_counter() - self.t_start
+        return self
+
+    def __exit__(self, *exc) -> None:
+        docker("rm", "-f", self.name, check=False)
+
+    def invoke(self, event: bytes) -> float:
+        """Wall seconds of one invoke; the result must be a 200 PNG response."""
+        t = time.perf_counter()
+        raw = urllib.request.urlopen(urllib.request.Request(self.url, data=event), timeout=120).read()
+        wall = time.perf_counter() - t
+        out = json.loads(raw)
+        if out.get("statusCode") != 200 or base64.b64decode(out.get("body", ""))[:4] != b"\x89PNG":
+            raise RuntimeError(f"not a PNG response: {raw[:300]!r}")
+        return wall
+
+    def durations(self) -> list[float]:
+        """The RIE's REPORT Duration (ms) of every invoke so far, in order."""
+        logs = subprocess.run(["docker", "logs", self.name], capture_output=True, text=True)
+        return [float(m) for m in re.findall(r"REPORT RequestId: \S+.*?\tDuration: ([0-9.]+) ms",
+                                             logs.stdout + logs.stderr)]
+
+    def peak_memory(self) -> tuple[float | None, float | None]:
+        """(VmHWM of the container's python process, the cgroup's peak usage), in MB; None if unreadable."""
+        hwm = None
+        for line in docker("top", self.name, "-o", "pid,comm", check=False).splitlines()[1:]:
+            pid, comm = line.split(None, 1)
+            if comm.startswith("python"):
+                status = Path(f"/proc/{pid}/status").read_text()
+                hwm = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+        cid = docker("inspect", self.name, "--format", "{{.Id}}")
+        for path in (f"/sys/fs/cgroup/memory/docker/{cid}/memory.max_usage_in_bytes",     # v1, cgroupfs
+                     f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/memory.peak",       # v2, systemd
+                     f"/sys/fs/cgroup/docker/{cid}/memory.peak"):                         # v2, cgroupfs
+            try:
+                return hwm, int(Path(path).read_text()) / 1024**2
+            except (OSError, ValueError):
+                continue
+        return hwm, None
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile, nearest rank (p95 of 10 values is the largest)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def cost_per_1000(duration_ms: float, memory: int, arch: str) -> tuple[float, float]:
+    """(billed GB-s, dollars) for 1,000 requests of `duration_ms` each at `memory` MB."""
+    gbs = 1000 * math.ceil(duration_ms) / 1000 * memory / 1024
+    return gbs, gbs * PRICE_GBS[arch] + 1000 * PRICE_REQUEST
+
+
+def measure(image: str, memory: int, cpus: float, small: bytes, upload: bytes, cold: int, warm: int,
+            key: bytes | None = None, warm_key: int = 0, env: dict[str, str] | None = None) -> dict:
+    row = {"memory": memory, "cpus": cpus, "load_before": loadavg(), "key_p50": None, "key_p95": None}
+    starts, first_durations, listens = [], [], []
+    for index in range(cold):
+        with Container(image, memory, cpus, env) as box:
+            first_wall = box.invoke(small)
+            starts.append(time.perf_counter() - box.t_start)
+            listens.append(box.t_listen)
+            first_durations.append(box.durations()[0])
+            if index == 0:  # the warm runs, in the first container
+                small_wall = [box.invoke(small) for _ in range(warm)]
+                upload_first = box.invoke(upload)
+                upload_wall = [box.invoke(upload) for _ in range(warm)]
+                if key is not None:
+                    box.invoke(key)
+                    key_wall = [box.invoke(key) for _ in range(warm_key)]
+                durations = box.durations()
+                small_ms, upload_ms = durations[1:1 + warm], durations[2 + warm:2 + 2 * warm]
+                if key is not None:
+                    key_ms = durations[3 + 2 * warm:]
+                    row.update(key_p50=pct(key_ms, 0.5), key_p95=pct(key_ms, 0.95),
+                               key_wall_p50=pct(key_wall, 0.5) * 1000)
+                row["rss_mb"], row["cgroup_mb"] = box.peak_memory()
+        log(f"  {memory} MB cold #{index + 1}: docker run -> first response {starts[-1]:.2f} s "
+            f"(RIE listening {listens[-1]:.2f} s, first invoke {first_wall:.2f} s)")
+    row.update(
+        cold_s=statistics.median(starts), cold_all=starts, listen_s=statistics.median(listens),
+        first_ms=statistics.median(first_durations),
+        small_p50=pct(small_ms, 0.5), small_p95=pct(small_ms, 0.95), small_wall_p50=pct(small_wall, 0.5) * 1000,
+        upload_first_s=upload_first, upload_p50=pct(upload_ms, 0.5), upload_p95=pct(upload_ms, 0.95),
+        upload_wall_p50=pct(upload_wall, 0.5) * 1000, load_after=loadavg())
+    for arch in PRICE_GBS:
+        row[f"gbs_{arch}"], row[f"usd_{arch}"] = cost_per_1000(row["upload_p50"], memory, arch)
+    if key is not None:
+        for arch in PRICE_GBS:
+            row[f"key_usd_{arch}"] = cost_per_1000(row["key_p50"], memory, arch)[1]
+    log(f"  {memory} MB: key p50 {row['key_p50']} ms; warm upload p50 {row['upload_p50']:.0f} ms, "
+        f"p95 {row['upload_p95']:.0f} ms; "
+        f"small p50 {row['small_p50']:.0f} ms; python peak RSS {row['rss_mb']} MB; load {row['load_after']}")
+    return row
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    mem = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) // 1024
+    cgroup = "v2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "v1"
+    return (f"{model}, {os.cpu_count()} cores, {mem} MB RAM, Linux {platform.release()}, "
+            f"Docker {docker('version', '--format', '{{.Server.Version}}', check=False)}, cgroup {cgroup}")
+
+
+def image_matches_head(image: str) -> str:
+    """Whether handler/ in the image is the checkout's HEAD (the image may have been built from a work tree)."""
+    script = ("import hashlib, pathlib; [print(hashlib.sha1(p.read_bytes()).hexdigest(), p) "
+              "for p in sorted(pathlib.Path('handler').rglob('*')) if p.is_file() and '__pycache__' not in p.parts]")
+    inside = docker("run", "--rm", "--network", "host", "-w", "/var/task", "--entrypoint", "/var/lang/bin/python3",
+                    image, "-c", script, check=False)
+    image_files = dict(line.split(" ", 1)[::-1] for line in inside.splitlines())
+    head = subprocess.run(["git", "ls-tree", "-r", "HEAD", "--name-only", "handler"], cwd=ROOT,
+                          capture_output=True, text=True).stdout.split()
+    differ = [path for path in head if not path.endswith(".pyc") and image_files.get(path) != hashlib.sha1(
+        subprocess.run(["git", "show", f"HEAD:{path}"], cwd=ROOT, capture_output=True).stdout).hexdigest()]
+    extra = sorted(set(image_files) - set(head))
+    if not differ and not extra:
+        return "yes (every handler/ file in the image is HEAD's)"
+    return f"no: {len(differ)} handler/ files differ from HEAD ({', '.join(differ[:5])}), {len(extra)} not in HEAD"
+
+
+def report(rows: list[dict], args, meta: dict) -> str:
+    lines = [
+        "# The API function on Lambda's terms (`python -m bench.lambda_bench`)",
+        "",
+        f"Run {meta['when']} on {meta['machine']}. Commit `{meta['commit']}`; image `{args.image}` "
+        f"(`{meta['image_id'][:19]}`, built {meta['image_created']}); image code = HEAD: {meta['matches']}.",
+        f"Load average (1/5/15 min) at the start {meta['load_start']}, at the end {meta['load_end']}; "
+        "each row gives it before and after its runs.",
+        "",
+        f"Docker `--memory=<MB>m --cpus=<MB>/{MB_PER_VCPU}` (capped at {os.cpu_count()} cores), the image's RIE "
+        f"entrypoint, `handler.api.handler`, API Gateway HTTP API (2.0) events. Cold: median of {args.cold} fresh "
+        f"containers. Warm: {args.warm} invokes each after the cold one, RIE handler Duration (what Lambda "
+        f"bills). Upload: a {meta['upload_bytes'] / 1e6:.2f} MB 12-band GeoTIFF ({UPLOAD_SIDE} x {UPLOAD_SIDE}) "
+        "to a 512 px PNG; small: the committed 96 x 64 event to 64 px. key=: "
+        + (f"{args.warm_key} warm invokes, a 512 px thumbnail of the {meta['key_mb']:.0f} MB 10980 x 10980 "
+           "12-band COG in a moto S3 server on 127.0.0.1 (loopback: no S3 latency)." if "key_mb" in meta
+           else "not run (no COG: run bench/thumbnail_bench.py once to cache it)."),
+        "",
+        "| memory MB | CPUs | cold start s (docker run → 1st response) | 1st invoke ms (init + import + render) "
+        "| warm small p50 / p95 ms | warm upload p50 / p95 ms | upload wall p50 ms | key= 10980² COG p50 / p95 ms "
+        "| python peak RSS MB "
+        "| cgroup peak MB | GB-s / 1k uploads | $ / 1k uploads x86_64 | $ / 1k uploads arm64 | $ / 1k key= x86_64 "
+        "| load before → after |",
+        "|" + "---|" * 15,
+    ]
+    for r in rows:
+        rss = f"{r['rss_mb']:.0f}" if r["rss_mb"] else "n/a"
+        cg = f"{r['cgroup_mb']:.0f}" if r["cgroup_mb"] else "n/a"
+        key = f"{r['key_p50']:.0f} / {r['key_p95']:.0f}" if r["key_p50"] is not None else "n/a"
+        key_usd = f"{r['key_usd_x86_64']:.5f}" if r["key_p50"] is not None else "n/a"
+        capped = " (capped)" if r["cpus"] < r["memory"] / MB_PER_VCPU else ""
+        lines.append(
+            f"| {r['memory']} | {r['cpus']:.2f}{capped} | {r['cold_s']:.2f} | {r['first_ms']:.0f} "
+            f"| {r['small_p50']:.0f} / {r['small_p95']:.0f} | {r['upload_p50']:.0f} / {r['upload_p95']:.0f} "
+            f"| {r['upload_wall_p50']:.0f} | {key} | {rss} | {cg} | {r['gbs_x86_64']:.1f} | {r['usd_x86_64']:.5f} "
+            f"| {r['usd_arm64']:.5f} | {key_usd} | {r['load_before']} → {r['load_after']} |")
+    lines += [
+        "",
+        "Cold starts, every container (s): " + "; ".join(
+            f"{r['memory']} MB: " + ", ".join(f"{s:.2f}" for s in r["cold_all"]) for r in rows) + ".",
+        "",
+        "Prices assumed (us-east-1 list prices): x86_64 $0.0000166667 per GB-s, arm64 $0.0000133334 per GB-s, "
+        "$0.20 per million requests; GB-s = ceil(warm upload p50 ms) x MB / 1024 per request. The arm64 column "
+        "prices the x86_64 durations measured here; it is not an arm64 measurement. Cold starts are not in the "
+        "cost columns.",
+        "",
+        "Caveats: this is Docker's CFS quota on a shared machine, not Firecracker; Lambda's own cold start adds "
+        "the image pull/cache and sandbox creation, which the RIE does not have. The RIE reports "
+        "\"Init Duration: 0.x ms\" and \"Max Memory Used\" = memory size, so neither is used: the first "
+        "invoke's Duration carries the init, and the peak is the python process's VmHWM. "
+        f"Sizes above {MB_PER_VCPU * (os.cpu_count() or 1)} MB would get no more CPU here than that "
+        "(Lambda gives up to 6 vCPUs at 10240 MB).",
+        "",
+        f"![time and cost against memory]({Path(args.chart).name})",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def chart(rows: list[dict], path: Path) -> str:
+    mem = [r["memory"] for r in rows]
+    series = {"cold start (s)": [r["cold_s"] for r in rows],
+              **({"warm key= COG p50 (s)": [r["key_p50"] / 1000 for r in rows]}
+                 if all(r["key_p50"] is not None for r in rows) else {}),
+              "warm upload p50 (s)": [r["upload_p50"] / 1000 for r in rows],
+              "warm small p50 (s)": [r["small_p50"] / 1000 for r in rows]}
+    costs = {"x86_64 $/1k uploads": [r["usd_x86_64"] for r in rows],
+             "arm64 $/1k uploads": [r["usd_arm64"] for r in rows]}
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return chart_pillow(mem, series, costs, path)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for label, values in series.items():
+        ax1.plot(mem, values, marker="o", label=label)
+    ax1.set(xlabel="memory (MB)", ylabel="seconds", title="time against memory", xticks=mem)
+    ax1.grid(alpha=0.3)
+    ax1.legend()
+    for label, values in costs.items():
+        ax2.plot(mem, values, marker="o", label=label)
+    ax2.set(xlabel="memory (MB)", ylabel="dollars per 1,000 requests", title="cost against memory", xticks=mem)
+    ax2.grid(alpha=0.3)
+    ax2.legend()
+    fig.suptitle("API function under the Lambda RIE, Docker --cpus = MB/1769 (2-core machine)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return "matplotlib"
+
+
+def chart_pillow(mem: list[int], series: dict, costs: dict, path: Path) -> str:
+    from PIL import Image, ImageDraw
+    img = Image.new("RGB", (1100, 420), "white")
+    draw = ImageDraw.Draw(img)
+    colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
+    for panel, (title, data) in enumerate((("seconds", series), ("$ per 1,000 requests", costs))):
+        x0, y0, w, h = 70 + panel * 550, 40, 440, 320
+        top = max(max(v) for v in data.values()) * 1.1 or 1
+        draw.rectangle([x0, y0, x0 + w, y0 + h], outline="black")
+        draw.text((x0, 15), title, fill="black")
+        xs = {m: x0 + 20 + (w - 40) * (m - mem[0]) / ((mem[-1] - mem[0]) or 1) for m in mem}
+        for m in mem:
+            draw.text((xs[m] - 12, y0 + h + 5), str(m), fill="black")
+        draw.text((x0 - 60, y0), f"{top:.3g}", fill="black")
+        for index, (label, values) in enumerate(data.items()):
+            points = [(xs[m], y0 + h - h * v / top) for m, v in zip(mem, values)]
+            draw.line(points, fill=colors[index], width=2)
+            draw.text((x0 + 10, y0 + 10 + 14 * index), label, fill=colors[index])
+    img.save(path)
+    return "Pillow"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--image", default=IMAGE)
+    parser.add_argument("--memory", default="512,1024,1769,3008", help="comma-separated MB")
+    parser.add_argument("--cold", type=int, default=3, help="fresh containers per memory size")
+    parser.add_argument("--warm", type=int, default=10, help="warm invokes per event")
+    parser.add_argument("--key-scene", default="/tmp/thumbnail_bench_cache/synthetic_v1_10980_pixel_cog.tif",
+                        help="the COG for the key= runs (bench/thumbnail_bench.py caches it); '' to skip them")
+    parser.add_argument("--warm-key", type=int, default=5, help="warm key= invokes per memory size")
+    parser.add_argument("--output", default=str(ROOT / "bench" / "RESULTS-lambda.md"))
+    parser.add_argument("--chart", default=str(ROOT / "bench" / "RESULTS-lambda.png"))
+    args = parser.parse_args()
+
+    image_id = docker("image", "inspect", args.image, "--format", "{{.Id}}")  # fails if there is no image
+    meta = {"when": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                     text=True).stdout.strip(),
+            "image_id": image_id.removeprefix("sha256:"),
+            "image_created": docker("image", "inspect", args.image, "--format", "{{.Created}}")[:19],
+            "matches": image_matches_head(image_id), "load_start": loadavg()}
+    log(f"image {args.image} ({meta['image_id'][:12]}); image code = HEAD: {meta['matches']}")
+    small = (ROOT / "events" / "http-api-thumbnail.json").read_bytes()
+    upload, meta["upload_bytes"] = make_upload_event()
+    with contextlib.ExitStack() as stack:
+        key, env = None, {}
+        if args.key_scene and Path(args.key_scene).is_file():
+            log(f"moto S3 on 127.0.0.1 with {args.key_scene} ({Path(args.key_scene).stat().st_size / 1e6:.0f} MB)")
+            moto = stack.enter_context(MotoS3(Path(args.key_scene)))
+            key, env = make_key_event(MotoS3.KEY), moto.env
+            meta["key_mb"] = Path(args.key_scene).stat().st_size / 1e6
+        else:
+            log(f"no key= runs: {args.key_scene!r} is not a file")
+        rows = []
+        for memory in (int(m) for m in args.memory.split(",")):
+            cpus = min(memory / MB_PER_VCPU, os.cpu_count() or 1)
+            log(f"{memory} MB, --cpus={cpus:.3f}, load {loadavg()}")
+            rows.append(measure(image_id, memory, cpus, small, upload, args.cold, args.warm, key, args.warm_key, env))
+    meta["load_end"] = loadavg()
+    text = report(rows, args, meta)
+    Path(args.output).write_text(text)
+    engine = chart(rows, Path(args.chart))
+    print(text)
+    log(f"wrote {args.output} and {args.chart} ({engine})")
+
+
+if __name__ == "__main__":
+    main()
