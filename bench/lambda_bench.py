@@ -288,6 +288,34 @@ def image_matches_head(image: str) -> str:
     return f"no: {len(differ)} handler/ files differ from HEAD ({', '.join(differ[:5])}), {len(extra)} not in HEAD"
 
 
+def gdal_threads(image: str, memory: int, cpus: float) -> str:
+    """GDAL_NUM_THREADS as the image's handler.core sets it under these limits."""
+    return docker("run", "--rm", "--network", "host", f"--cpus={cpus:.3f}", f"--memory={memory}m", "-w", "/var/task",
+                  "--entrypoint", "/var/lang/bin/python3", image, "-c",
+                  "import os, handler.core; print(os.environ['GDAL_NUM_THREADS'])", check=False) or "?"
+
+
+def compare_section(rows: list[dict], args) -> list[str]:
+    lines = [
+        "",
+        f"## GDAL threads: `{args.image}` against `{args.compare_image}`",
+        "",
+        "The same runs at each memory size, one image after the other; GDAL_NUM_THREADS is what each image's "
+        "`handler.core` sets under those limits.",
+        "",
+        "| image | memory MB | CPUs | GDAL_NUM_THREADS | cold start s | 1st invoke ms | warm upload p50 / p95 ms "
+        "| key= p50 / p95 ms | python peak RSS MB | $ / 1k uploads x86_64 | load before → after |",
+        "|" + "---|" * 11,
+    ]
+    for r in rows:
+        key = f"{r['key_p50']:.0f} / {r['key_p95']:.0f}" if r["key_p50"] is not None else "n/a"
+        rss = f"{r['rss_mb']:.0f}" if r["rss_mb"] else "n/a"
+        lines.append(f"| `{r['image']}` | {r['memory']} | {r['cpus']:.2f} | {r['threads']} | {r['cold_s']:.2f} "
+                     f"| {r['first_ms']:.0f} | {r['upload_p50']:.0f} / {r['upload_p95']:.0f} | {key} | {rss} "
+                     f"| {r['usd_x86_64']:.5f} | {r['load_before']} → {r['load_after']} |")
+    return lines
+
+
 def report(rows: list[dict], args, meta: dict) -> str:
     lines = [
         "# The API function on Lambda's terms (`python -m bench.lambda_bench`)",
@@ -344,6 +372,8 @@ def report(rows: list[dict], args, meta: dict) -> str:
         f"![time and cost against memory]({Path(args.chart).name})",
         "",
     ]
+    if meta.get("compare"):
+        lines += compare_section(meta["compare"], args) + [""]
     return "\n".join(lines)
 
 
@@ -410,6 +440,9 @@ def main() -> None:
     parser.add_argument("--key-scene", default="/tmp/thumbnail_bench_cache/synthetic_v1_10980_pixel_cog.tif",
                         help="the COG for the key= runs (bench/thumbnail_bench.py caches it); '' to skip them")
     parser.add_argument("--warm-key", type=int, default=5, help="warm key= invokes per memory size")
+    parser.add_argument("--compare-image", help="also run --compare-memory sizes with --image and this image, "
+                                                   "one after the other (e.g. a GDAL thread setting)")
+    parser.add_argument("--compare-memory", default="1769,3008")
     parser.add_argument("--output", default=str(ROOT / "bench" / "RESULTS-lambda.md"))
     parser.add_argument("--chart", default=str(ROOT / "bench" / "RESULTS-lambda.png"))
     args = parser.parse_args()
@@ -438,6 +471,15 @@ def main() -> None:
             cpus = min(memory / MB_PER_VCPU, os.cpu_count() or 1)
             log(f"{memory} MB, --cpus={cpus:.3f}, load {loadavg()}")
             rows.append(measure(image_id, memory, cpus, small, upload, args.cold, args.warm, key, args.warm_key, env))
+        if args.compare_image:
+            meta["compare"] = []
+            for memory in (int(m) for m in args.compare_memory.split(",")):
+                cpus = min(memory / MB_PER_VCPU, os.cpu_count() or 1)
+                for image in (args.image, args.compare_image):
+                    log(f"compare: {image} at {memory} MB, --cpus={cpus:.3f}, load {loadavg()}")
+                    row = measure(image, memory, cpus, small, upload, args.cold, args.warm, key, args.warm_key, env)
+                    row.update(image=image, threads=gdal_threads(image, memory, cpus))
+                    meta["compare"].append(row)
     meta["load_end"] = loadavg()
     text = report(rows, args, meta)
     Path(args.output).write_text(text)

@@ -4,7 +4,17 @@ GDAL reads `GDAL_SKIP` once, when drivers are registered, so this module must ru
 `import rasterio`; `handler.core` imports it first for that reason.
 """
 
+import importlib.util
 import os
+from pathlib import Path
+
+if __package__:
+    from .threads import available_cpus
+else:  # loaded from its file alone (bench/thumbnail_bench.py reads the settings without handler.core)
+    _spec = importlib.util.spec_from_file_location("_gdal_config_threads", Path(__file__).with_name("threads.py"))
+    _threads = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_threads)
+    available_cpus = _threads.available_cpus
 
 # Drivers that can make a file read *other* files or URLs (VRT, WMS, MRF, ...) are never registered,
 # on top of the per-open allow-list in `reader.py`.
@@ -36,7 +46,10 @@ HARDENING = {
     "VSI_CACHE": "TRUE",
     "VSI_CACHE_SIZE": "16777216",
     "GDAL_CACHEMAX": "64",
-    "GDAL_NUM_THREADS": "1",
+    # Multi-threaded block decoding and COG writing, with as many threads as CPUs the process may use:
+    # Lambda's vCPUs for its memory size, or a container's cgroup CPU quota (rounded up), never more, at
+    # least 1 (handler/core/threads.py). A deployment's GDAL_NUM_THREADS still wins (setdefault).
+    "GDAL_NUM_THREADS": str(available_cpus()),
 }
 
 for _name, _value in HARDENING.items():
