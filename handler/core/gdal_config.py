@@ -4,17 +4,7 @@ GDAL reads `GDAL_SKIP` once, when drivers are registered, so this module must ru
 `import rasterio`; `handler.core` imports it first for that reason.
 """
 
-import importlib.util
 import os
-from pathlib import Path
-
-if __package__:
-    from .threads import available_cpus
-else:  # loaded from its file alone (bench/thumbnail_bench.py reads the settings without handler.core)
-    _spec = importlib.util.spec_from_file_location("_gdal_config_threads", Path(__file__).with_name("threads.py"))
-    _threads = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(_threads)
-    available_cpus = _threads.available_cpus
 
 # Drivers that can make a file read *other* files or URLs (VRT, WMS, MRF, ...) are never registered,
 # on top of the per-open allow-list in `reader.py`.
@@ -46,17 +36,17 @@ HARDENING = {
     "VSI_CACHE": "TRUE",
     "VSI_CACHE_SIZE": "16777216",
     "GDAL_CACHEMAX": "64",
-    # Multi-threaded block decoding and COG writing, with as many threads as CPUs the process may use:
-    # Lambda's vCPUs for its memory size, or a container's cgroup CPU quota (rounded up), never more, at
-    # least 1 (handler/core/threads.py). A deployment's GDAL_NUM_THREADS still wins (setdefault).
-    "GDAL_NUM_THREADS": str(available_cpus()),
+    # One thread, and not overridable: with GDAL's worker threads decoding blocks, a read error in a
+    # worker never reaches rasterio, so a truncated TIFF rendered as a partial picture ("written")
+    # instead of a 422 (tests/test_s3_trigger.py::test_output_bucket_and_truncated_objects).
+    "GDAL_NUM_THREADS": "1",
 }
 
 for _name, _value in HARDENING.items():
     os.environ.setdefault(_name, _value)
 # Security-critical settings are not overridable by the deployment environment.
 FORCED = ("GDAL_SKIP", "GDAL_DISABLE_READDIR_ON_OPEN", "GDAL_PAM_ENABLED", "PROJ_NETWORK",
-          "GDAL_VRT_ENABLE_RAWRASTERBAND", "GDAL_VRT_ENABLE_PYTHON")
+          "GDAL_VRT_ENABLE_RAWRASTERBAND", "GDAL_VRT_ENABLE_PYTHON", "GDAL_NUM_THREADS")
 for _name in FORCED:
     os.environ[_name] = HARDENING[_name]
 # `sam local` sets template-declared variables to "" when unset; an empty AWS_S3_ENDPOINT would send

@@ -21,6 +21,15 @@ def test_validate_key_refuses_newlines(key):
     assert validate_key("uploads/a.tif", "uploads/") == "uploads/a.tif"
 
 
+def test_gdal_decodes_in_one_thread_whatever_the_environment_says():
+    """GDAL_NUM_THREADS=2 loses read errors in worker threads (a truncated TIFF renders): it is forced to 1."""
+    # Planted bug: GDAL_NUM_THREADS out of FORCED -> the child keeps the environment's 2.
+    child = "import os, handler.core; print(os.environ['GDAL_NUM_THREADS'])"
+    env = {"PATH": "/usr/bin:/bin", "GDAL_NUM_THREADS": "2"}
+    out = subprocess.run([sys.executable, "-c", child], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
+
+
 def test_proj_network_is_forced_off_whatever_the_environment_says():
     """Checked in a child process started with PROJ_NETWORK=ON: what GDAL itself then reads is off."""
     child = ("import json, os, handler.core; from rasterio._env import get_gdal_config;"
