@@ -23,6 +23,11 @@ For each memory size:
 * key: `--warm-key` invokes of a `key=` thumbnail (512 px) of the 10980 x 10980 12-band COG that
   bench/thumbnail_bench.py caches (`--key-scene`), in the input bucket of a moto S3 server on 127.0.0.1
   (GDAL range reads over loopback HTTP: no network latency, unlike S3); skipped when that file is missing;
+* trigger (`--trigger`): the S3 trigger (handler.s3_trigger.handler) on an S3 put of the 10980 x 10980
+  12-band scene without overviews that bench/thumbnail_bench.py caches (`--trigger-scene`), at
+  `--trigger-memory` sizes, with the COG copy (the template's COG_COPY_MAX_BYTES) and without (0): one
+  fresh container each, warmed by a put of a 600 x 400 scene first; one timed invoke (a scene takes
+  seconds to minutes);
 * peak memory: VmHWM of the container's python process (the RIE's "Max Memory Used" is just the memory
   size), and the container cgroup's peak usage (includes the page cache of the image's files);
 * billed GB-s and dollars per 1,000 warm requests of the 3.5 MB upload: ceil(p50 Duration in ms) x memory,
@@ -100,8 +105,8 @@ class MotoS3:
     """A moto S3 server on 127.0.0.1 with the input and output buckets, `scene` uploaded under KEY."""
     INPUT, OUTPUT, KEY = "bench-input", "bench-output", "uploads/synthetic-10980-cog.tif"
 
-    def __init__(self, scene: Path):
-        self.scene, self.port = scene, free_port()
+    def __init__(self, scene: Path | None, trigger_scene: Path | None = None):
+        self.scene, self.trigger_scene, self.port = scene, trigger_scene, free_port()
 
     def __enter__(self) -> "MotoS3":
         import boto3
@@ -118,7 +123,12 @@ class MotoS3:
                           aws_secret_access_key="testing")
         for bucket in (self.INPUT, self.OUTPUT):
             s3.create_bucket(Bucket=bucket)
-        s3.upload_file(str(self.scene), self.INPUT, self.KEY)
+        if self.scene:
+            s3.upload_file(str(self.scene), self.INPUT, self.KEY)
+        if self.trigger_scene:
+            s3.upload_file(str(self.trigger_scene), self.INPUT, "uploads/no-overviews.tif")
+            s3.put_object(Bucket=self.INPUT, Key="uploads/warmup.tif", Body=make_events.synthetic_geotiff(600, 400))
+        self.s3 = s3
         self.env = {"INPUT_BUCKET": self.INPUT, "OUTPUT_BUCKET": self.OUTPUT, "AWS_ENDPOINT_URL_S3": endpoint,
                     "AWS_S3_ENDPOINT": f"127.0.0.1:{self.port}", "AWS_HTTPS": "NO", "AWS_VIRTUAL_HOSTING": "FALSE"}
         return self
@@ -172,6 +182,11 @@ class Container:
     def __exit__(self, *exc) -> None:
         docker("rm", "-f", self.name, check=False)
 
+    def invoke_raw(self, event: bytes) -> tuple[float, str]:
+        t = time.perf_counter()
+        raw = urllib.request.urlopen(urllib.request.Request(self.url, data=event), timeout=1200).read()
+        return time.perf_counter() - t, raw.decode()
+
     def invoke(self, event: bytes) -> float:
         """Wall seconds of one invoke; the result must be a 200 PNG response."""
         t = time.perf_counter()
@@ -205,6 +220,58 @@ class Container:
             except (OSError, ValueError):
                 continue
         return hwm, None
+
+
+def measure_trigger(image: str, memory: int, cpus: float, moto: "MotoS3", cog_copy: bool, run: int) -> dict:
+    """The trigger on the no-overview scene in a fresh container (copied to a new key: never "already processed")."""
+    keys = {}
+    for name, source in (("warmup", "uploads/warmup.tif"), ("scene", "uploads/no-overviews.tif")):
+        keys[name] = f"uploads/run{run}-{name}.tif"
+        moto.s3.copy_object(Bucket=MotoS3.INPUT, Key=keys[name], CopySource={"Bucket": MotoS3.INPUT, "Key": source})
+    size = {name: moto.s3.head_object(Bucket=MotoS3.INPUT, Key=key)["ContentLength"] for name, key in keys.items()}
+    env = {**moto.env, "_HANDLER": "handler.s3_trigger.handler", "AWS_LAMBDA_FUNCTION_TIMEOUT": "600",  # template
+           "COG_COPY_MAX_BYTES": "1073741824" if cog_copy else "0"}
+    row = {"memory": memory, "cpus": cpus, "cog_copy": cog_copy, "load_before": loadavg()}
+    with Container(image, memory, cpus, env) as box:
+        box.invoke_raw(json.dumps(make_events.s3_put_event((MotoS3.INPUT, keys["warmup"], size["warmup"]))).encode())
+        row["wall_s"], result = box.invoke_raw(json.dumps(make_events.s3_put_event(
+            (MotoS3.INPUT, keys["scene"], size["scene"]))).encode())
+        row["duration_s"] = box.durations()[-1] / 1000
+        row["rss_mb"], row["cgroup_mb"] = box.peak_memory()
+    try:
+        row["status"] = "; ".join(" ".join(str(v) for k, v in item.items() if k in ("status", "reason", "cog"))
+                                  for item in json.loads(result)["results"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        row["status"] = result[:160]
+    row["gbs"], row["usd"] = cost_per_1000(row["duration_s"] * 1000, memory, "x86_64")
+    row["load_after"] = loadavg()
+    log(f"  trigger {memory} MB, COG copy {cog_copy}: {row['duration_s']:.1f} s, {row['status']}, "
+        f"peak RSS {row['rss_mb']} MB, load {row['load_after']}")
+    return row
+
+
+def trigger_section(rows: list[dict], args) -> list[str]:
+    lines = [
+        "",
+        f"## The S3 trigger on a 10980 x 10980 x 12 scene without overviews ({Path(args.trigger_scene).name})",
+        "",
+        "One fresh container per row, warmed by a 600 x 400 put; the Duration of the one timed invoke (RIE). "
+        "With the COG copy the trigger also writes a COG of the scene to cogs/ in the output bucket. The scene "
+        "is read from and written to the moto server (one Python process outside the container, sharing this "
+        "machine's cores): when the durations do not fall with more CPU, moto is the bottleneck and these "
+        "numbers say nothing about the function's speed on S3. The cgroup peak includes the page cache of the "
+        "COG written to the container's /tmp (on Lambda, /tmp is ephemeral storage).",
+        "",
+        "| memory MB | CPUs | COG copy | duration s | status | python peak RSS MB | cgroup peak MB "
+        "| $ / 1k scenes x86_64 | load before → after |",
+        "|" + "---|" * 9,
+    ]
+    for r in rows:
+        rss = f"{r['rss_mb']:.0f}" if r["rss_mb"] else "n/a"
+        cg = f"{r['cgroup_mb']:.0f}" if r["cgroup_mb"] else "n/a"
+        lines.append(f"| {r['memory']} | {r['cpus']:.2f} | {'yes' if r['cog_copy'] else 'no'} | {r['duration_s']:.1f} "
+                     f"| {r['status']} | {rss} | {cg} | {r['usd']:.4f} | {r['load_before']} → {r['load_after']} |")
+    return lines
 
 
 def pct(values: list[float], q: float) -> float:
@@ -301,7 +368,7 @@ def compare_section(rows: list[dict], args) -> list[str]:
         f"## GDAL threads: `{args.image}` against `{args.compare_image}`",
         "",
         "The same runs at each memory size, one image after the other; GDAL_NUM_THREADS is what each image's "
-        "`handler.core` sets under those limits.",
+        "`handler.core` sets under those limits. " + (args.compare_note or ""),
         "",
         "| image | memory MB | CPUs | GDAL_NUM_THREADS | cold start s | 1st invoke ms | warm upload p50 / p95 ms "
         "| key= p50 / p95 ms | python peak RSS MB | $ / 1k uploads x86_64 | load before → after |",
@@ -319,6 +386,9 @@ def compare_section(rows: list[dict], args) -> list[str]:
 def report(rows: list[dict], args, meta: dict) -> str:
     lines = [
         "# The API function on Lambda's terms (`python -m bench.lambda_bench`)",
+        "",
+        "Command: `python -m bench.lambda_bench " + " ".join(
+            f"'{a}'" if " " in a else a for a in sys.argv[1:]) + "`",
         "",
         f"Run {meta['when']} on {meta['machine']}. Commit `{meta['commit']}`; image `{args.image}` "
         f"(`{meta['image_id'][:19]}`, built {meta['image_created']}); image code = HEAD: {meta['matches']}.",
@@ -372,6 +442,8 @@ def report(rows: list[dict], args, meta: dict) -> str:
         f"![time and cost against memory]({Path(args.chart).name})",
         "",
     ]
+    if meta.get("trigger"):
+        lines += trigger_section(meta["trigger"], args) + [""]
     if meta.get("compare"):
         lines += compare_section(meta["compare"], args) + [""]
     return "\n".join(lines)
@@ -443,6 +515,11 @@ def main() -> None:
     parser.add_argument("--compare-image", help="also run --compare-memory sizes with --image and this image, "
                                                    "one after the other (e.g. a GDAL thread setting)")
     parser.add_argument("--compare-memory", default="1769,3008")
+    parser.add_argument("--compare-note", help="how --compare-image was made (goes into the report)")
+    parser.add_argument("--trigger", action="store_true", help="also time the S3 trigger on --trigger-scene")
+    parser.add_argument("--trigger-scene",
+                        default="/tmp/thumbnail_bench_cache/synthetic_v1_10980_pixel_no_overviews.tif")
+    parser.add_argument("--trigger-memory", default="1024,1769,3008")
     parser.add_argument("--output", default=str(ROOT / "bench" / "RESULTS-lambda.md"))
     parser.add_argument("--chart", default=str(ROOT / "bench" / "RESULTS-lambda.png"))
     args = parser.parse_args()
@@ -459,11 +536,17 @@ def main() -> None:
     upload, meta["upload_bytes"] = make_upload_event()
     with contextlib.ExitStack() as stack:
         key, env = None, {}
-        if args.key_scene and Path(args.key_scene).is_file():
-            log(f"moto S3 on 127.0.0.1 with {args.key_scene} ({Path(args.key_scene).stat().st_size / 1e6:.0f} MB)")
-            moto = stack.enter_context(MotoS3(Path(args.key_scene)))
-            key, env = make_key_event(MotoS3.KEY), moto.env
-            meta["key_mb"] = Path(args.key_scene).stat().st_size / 1e6
+        key_scene = Path(args.key_scene) if args.key_scene and Path(args.key_scene).is_file() else None
+        trigger_scene = Path(args.trigger_scene) if args.trigger and Path(args.trigger_scene).is_file() else None
+        if args.trigger and not trigger_scene:
+            log(f"no trigger runs: {args.trigger_scene!r} is not a file")
+        if key_scene or trigger_scene:
+            log(f"moto S3 on 127.0.0.1 with {key_scene} and {trigger_scene}")
+            moto = stack.enter_context(MotoS3(key_scene, trigger_scene))
+            env = moto.env
+        if key_scene:
+            key = make_key_event(MotoS3.KEY)
+            meta["key_mb"] = key_scene.stat().st_size / 1e6
         else:
             log(f"no key= runs: {args.key_scene!r} is not a file")
         rows = []
@@ -471,6 +554,13 @@ def main() -> None:
             cpus = min(memory / MB_PER_VCPU, os.cpu_count() or 1)
             log(f"{memory} MB, --cpus={cpus:.3f}, load {loadavg()}")
             rows.append(measure(image_id, memory, cpus, small, upload, args.cold, args.warm, key, args.warm_key, env))
+        if trigger_scene:
+            meta["trigger"] = []
+            for memory in (int(m) for m in args.trigger_memory.split(",")):
+                cpus = min(memory / MB_PER_VCPU, os.cpu_count() or 1)
+                for cog_copy in (False, True):
+                    meta["trigger"].append(measure_trigger(image_id, memory, cpus, moto, cog_copy,
+                                                           len(meta["trigger"])))
         if args.compare_image:
             meta["compare"] = []
             for memory in (int(m) for m in args.compare_memory.split(",")):
