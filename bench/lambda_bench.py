@@ -362,6 +362,65 @@ def gdal_threads(image: str, memory: int, cpus: float) -> str:
                   "import os, handler.core; print(os.environ['GDAL_NUM_THREADS'])", check=False) or "?"
 
 
+LOCAL_RUN = """
+import json, os, statistics, sys, tempfile, time
+from handler.core import RenderOptions, open_path, render_thumbnail
+from handler.core.cog import write_cog
+path, repeat, cog = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+def render():
+    with open_path(path) as ds:
+        render_thumbnail(ds, RenderOptions(size=512))
+def copy():
+    with open_path(path) as ds, tempfile.TemporaryDirectory() as tmp:
+        write_cog(ds, os.path.join(tmp, "copy.tif"))
+def timed(fn):
+    t = time.perf_counter(); fn(); return time.perf_counter() - t
+render()
+out = {"threads": os.environ["GDAL_NUM_THREADS"], "render": [timed(render) for _ in range(repeat)]}
+out["cog"] = [timed(copy)] if cog else []
+print(json.dumps(out))
+"""
+
+
+def local_run(image: str, memory: int, cpus: float, scene: Path, repeat: int, cog: bool) -> dict:
+    """The thumbnail (and the COG copy) of a local scene without overviews in the image, under these limits:
+    the core's CPU work without the RIE or moto (the scene is bind-mounted read-only)."""
+    load = loadavg()
+    out = docker("run", "--rm", "--network", "host", f"--cpus={cpus:.3f}", f"--memory={memory}m",
+                 "-v", f"{scene.parent}:/data:ro", "-w", "/var/task", "--entrypoint", "/var/lang/bin/python3", image,
+                 "-c", LOCAL_RUN, f"/data/{scene.name}", str(repeat), "1" if cog else "0", check=False)
+    try:
+        result = json.loads(out.splitlines()[-1])
+    except (ValueError, IndexError):
+        result = {"threads": "?", "render": [], "cog": [], "error": out[-200:]}
+    result.update(image=image, memory=memory, cpus=cpus, load=f"{load} → {loadavg()}")
+    log(f"  local {image} {memory} MB: threads {result['threads']}, render {result['render']}, cog {result['cog']}")
+    return result
+
+
+def local_section(rows: list[dict], args) -> list[str]:
+    lines = [
+        "",
+        f"### The core alone: a 512 px thumbnail of the local {Path(args.trigger_scene).name} "
+        "(10980 x 10980 x 12, no overviews) and its COG copy",
+        "",
+        f"`docker run --cpus --memory` of each image's python on the bind-mounted file (no RIE, no moto): "
+        f"median of {args.local_repeat} renders after one warm-up; one COG copy (`handler.core.cog.write_cog`) "
+        "into the container's /tmp.",
+        "",
+        "| image | memory MB | CPUs | GDAL_NUM_THREADS | thumbnail s (median) | thumbnail runs s | COG copy s "
+        "| load before → after |",
+        "|" + "---|" * 8,
+    ]
+    for r in rows:
+        render = f"{statistics.median(r['render']):.2f}" if r["render"] else "n/a"
+        runs = ", ".join(f"{x:.2f}" for x in r["render"])
+        cog = ", ".join(f"{x:.1f}" for x in r["cog"]) or "n/a"
+        lines.append(f"| `{r['image']}` | {r['memory']} | {r['cpus']:.2f} | {r['threads']} | {render} | {runs} "
+                     f"| {cog} | {r['load']} |")
+    return lines
+
+
 def compare_section(rows: list[dict], args) -> list[str]:
     lines = [
         "",
@@ -446,6 +505,8 @@ def report(rows: list[dict], args, meta: dict) -> str:
         lines += trigger_section(meta["trigger"], args) + [""]
     if meta.get("compare"):
         lines += compare_section(meta["compare"], args) + [""]
+    if meta.get("local"):
+        lines += local_section(meta["local"], args) + [""]
     return "\n".join(lines)
 
 
@@ -515,6 +576,9 @@ def main() -> None:
     parser.add_argument("--compare-image", help="also run --compare-memory sizes with --image and this image, "
                                                    "one after the other (e.g. a GDAL thread setting)")
     parser.add_argument("--compare-memory", default="1769,3008")
+    parser.add_argument("--local-repeat", type=int, default=3,
+                        help="with --compare-image: renders of the local --trigger-scene per image and size")
+    parser.add_argument("--local-cog", action="store_true", help="with --compare-image: also time one COG copy")
     parser.add_argument("--compare-note", help="how --compare-image was made (goes into the report)")
     parser.add_argument("--trigger", action="store_true", help="also time the S3 trigger on --trigger-scene")
     parser.add_argument("--trigger-scene",
@@ -570,6 +634,13 @@ def main() -> None:
                     row = measure(image, memory, cpus, small, upload, args.cold, args.warm, key, args.warm_key, env)
                     row.update(image=image, threads=gdal_threads(image, memory, cpus))
                     meta["compare"].append(row)
+            if Path(args.trigger_scene).is_file() and args.local_repeat > 0:
+                meta["local"] = []
+                for memory in (int(m) for m in args.compare_memory.split(",")):
+                    cpus = min(memory / MB_PER_VCPU, os.cpu_count() or 1)
+                    for image in (args.image, args.compare_image):
+                        meta["local"].append(local_run(image, memory, cpus, Path(args.trigger_scene),
+                                                       args.local_repeat, args.local_cog))
     meta["load_end"] = loadavg()
     text = report(rows, args, meta)
     Path(args.output).write_text(text)
