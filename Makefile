@@ -5,7 +5,7 @@ PYTHON ?= $(shell for p in python3.12 /root/.pyenv/versions/3.12.*/bin/python3.1
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve pipeline test sample events bench clean
+.PHONY: serve pipeline test sample events mutants bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/geo/requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.12 is required (set PYTHON=...)"; exit 1; }
@@ -30,6 +30,11 @@ sample: $(VENV)/.installed  ## S2L2A_2022-06-09.tiff, the README's sample scene 
 
 events: $(VENV)/.installed  ## regenerate events/*.json for sam local invoke
 	$(BIN)/python events/make_events.py
+
+mutants: $(VENV)/.installed  ## mutation testing of handler/scene (~15 min); report: tests/mutation-report.md
+	rm -rf mutants
+	SENTINEL2_DATA=$(CURDIR)/../shared/data/sentinel2 $(BIN)/mutmut run
+	$(BIN)/python -m tests.mutation_report > tests/mutation-report.md
 
 bench: $(VENV)/.installed  ## speed and memory vs rio-tiler (bench/README.md); not part of the tests
 	$(BIN)/python -m bench.thumbnail_bench --quick

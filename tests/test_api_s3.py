@@ -128,7 +128,9 @@ def test_uploads_are_presigned_posts_signed_with_sigv4_that_fix_key_type_and_siz
     assert client.post("/uploads").json()["key"].endswith("/scene.tif")  # the default name
     assert client.post("/uploads", data={"name": "C:\\data\\a.tif"}).json()["key"].endswith("/a.tif")  # base name
     for bad in ("..", "scene.png", "my scene.tif", ".tif", "x" * 200 + ".tif"):
-        assert client.post("/uploads", data={"name": bad}).json()["error"]["code"] == "invalid_request", bad
+        error = client.post("/uploads", data={"name": bad}).json()["error"]
+        assert error == {"code": "invalid_request", "message": "name must be a plain file name (letters, digits, "
+                         "'_', '.', '-') ending in .tif, .tiff, .jp2, .j2k or .zip."}, bad
 
 
 def test_the_s3_stand_in_refuses_what_the_policy_does_not_allow(enforcing_s3, s3, monkeypatch):
@@ -144,12 +146,14 @@ def test_the_s3_stand_in_refuses_what_the_policy_does_not_allow(enforcing_s3, s3
 
 def test_presigned_upload_then_trigger_then_result(enforcing_s3, s3, lambda_context):
     upload = client.post("/uploads", data={"name": "S2L2A_2022-06-09.tiff"}).json()
-    assert client.get(upload["result"]).status_code == 404  # nothing uploaded yet
+    unknown = client.get(upload["result"])  # nothing uploaded yet
+    assert unknown.status_code == 404 and unknown.json()["error"]["message"] == f"No upload {upload['id']}."
     assert post_to(enforcing_s3, upload, SCENE).status_code == 204
     assert client.get(upload["result"]).json() == {"status": "pending"}
     s3_trigger(s3_put_event((BUCKET, upload["key"], len(SCENE))), lambda_context)
     done = client.get(upload["result"]).json()
     assert done["status"] == "done" and done["attributes"]["bands"] == 12
+    assert "X-Amz-Expires=900&" in done["thumbnail_url"]  # PRESIGN_EXPIRES, not boto3's hour
     assert open_png(urllib.request.urlopen(done["thumbnail_url"]).read()).size == (512, 341)
     # Planted bug: item_url presigning outputs.attributes -> the fetched JSON is no Item.
     item = json.loads(urllib.request.urlopen(done["item_url"]).read())
@@ -164,6 +168,8 @@ def test_a_rejected_upload_reaches_failed_with_its_code(enforcing_s3, s3, lambda
     upload = client.post("/uploads").json()
     assert post_to(enforcing_s3, upload, b"\x89PNG\r\n\x1a\n not a scene").status_code == 204
     s3_trigger(s3_put_event((BUCKET, upload["key"], 20)), lambda_context)
+    status = s3.head_object(Bucket=BUCKET, Key=f"status/{upload['id']}/scene.tif.json")
+    assert status["ContentType"] == "application/json"
     result = client.get(upload["result"])
     assert result.status_code == 200 and result.json()["status"] == "failed"
     assert result.json()["error"]["code"] == "unsupported_format" and "PNG" in result.json()["error"]["message"]
@@ -188,7 +194,9 @@ def test_result_ids_are_validated():
 
 def test_uploads_need_an_input_bucket(monkeypatch):
     monkeypatch.delenv("INPUT_BUCKET", raising=False)
-    assert client.post("/uploads").json()["error"]["code"] == "invalid_key"
+    expected = {"code": "invalid_key", "message": "Uploads are not available: this deployment has no INPUT_BUCKET."}
+    assert client.post("/uploads").json()["error"] == expected
+    assert client.get(f"/results/{'0' * 32}").json()["error"] == expected
 
 
 def test_responses_over_the_lambda_limit_are_413(monkeypatch):
