@@ -185,3 +185,13 @@ def test_a_safe_product_zip_renders_its_tci_and_carries_its_metadata(store, comp
     assert item["assets"]["source"]["type"] == "application/zip"
     with open_key(store, SETTINGS, key) as scene:
         assert scene.source.product.tile_id == L2A_N0500.tile
+
+
+def test_a_rejection_is_logged_with_the_object_it_names(store, caplog):
+    # Planted bug: record_rejected without bucket= -> the log line cannot say which bucket held the file.
+    bad = store.upload(BUCKET, "uploads/bad.tif", b"%PDF-1.7")
+    with caplog.at_level("WARNING"):
+        process(store, bad)
+    (record,) = [r for r in caplog.records if r.getMessage() == "input rejected"]
+    assert (record.bucket, record.key, record.size, record.error_code) == (BUCKET, "uploads/bad.tif", 8,
+                                                                          "unsupported_format")
