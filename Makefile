@@ -31,7 +31,7 @@ sample: $(VENV)/.installed  ## S2L2A_2022-06-09.tiff, the README's sample scene 
 events: $(VENV)/.installed  ## regenerate events/*.json for sam local invoke
 	$(BIN)/python events/make_events.py
 
-mutants: $(VENV)/.installed  ## mutation testing of handler/scene (~15 min); report: tests/mutation-report.md
+mutants: $(VENV)/.installed  ## mutation testing of handler/scene and the entry points (~25 min); report: tests/mutation-report.md
 	rm -rf mutants
 	SENTINEL2_DATA=$(CURDIR)/../shared/data/sentinel2 $(BIN)/mutmut run
 	$(BIN)/python -m tests.mutation_report > tests/mutation-report.md
