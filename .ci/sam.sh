@@ -361,7 +361,8 @@ grep -q 'HTTP 200' "$WORK/thumbnail.status" || { show "$LOG/start-api.log" 40; d
 START_COLD=$(grep -oE '[0-9.]+s\]' "$WORK/attributes.out" | tr -d 's]')
 curl -sS -w '  [HTTP %{http_code}]\n' "http://127.0.0.1:$API_PORT/health" | tee "$WORK/health.out"
 # The viewer page at the root: the $default route reaches "/" too (a /{proxy+} route would not).
-curl -sS "http://127.0.0.1:$API_PORT/" | grep -q '<title>Sentinel-2 thumbnails' || die "GET / is not the viewer page"
+curl -sS -o "$WORK/root.html" "http://127.0.0.1:$API_PORT/"   # to a file: grep -q would close a pipe early
+grep -q '<title>Sentinel-2 thumbnails' "$WORK/root.html" || die "GET / is not the viewer page"
 echo "GET /: the viewer page"
 grep -q 'HTTP 200' "$WORK/health.out" || die "/health failed"
 WARM_API=()
