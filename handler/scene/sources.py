@@ -13,7 +13,7 @@ from handler.core.stac import item_id, s3_href
 from handler.core.tiff_scan import PagedReader
 from handler.scene.errors import InputTooLarge, ObjectNotFound
 from handler.scene.keys import validate_key
-from handler.scene.layout import output_keys, require_input_bucket
+from handler.scene.layout import OutputKeys, output_keys, require_input_bucket
 from handler.scene.store import ObjectInfo, Store
 from handler.settings import Settings
 
@@ -56,10 +56,9 @@ def input_object(store: Store, settings: Settings, key: str) -> ObjectInfo:
     return info
 
 
-def pixel_source(store: Store, settings: Settings, info: ObjectInfo) -> ObjectInfo:
-    """The trigger's COG copy of `info` when it was made from this version of it, else `info`: the copy
-    has overviews, so a thumbnail decodes one of them instead of the whole scene."""
-    outputs = output_keys(settings, info.key, info.bucket)
+def pixel_source(store: Store, outputs: OutputKeys, info: ObjectInfo) -> ObjectInfo:
+    """The trigger's COG copy of `info` (at `outputs.cog`) when it was made from this version of it, else
+    `info`: the copy has overviews, so a thumbnail decodes one of them instead of the whole scene."""
     return store.current_output(outputs.bucket, outputs.cog, info) or info
 
 
@@ -68,10 +67,10 @@ def open_key(store: Store, settings: Settings, key: str, for_pixels: bool = Fals
     """A `key=` input opened: for pixels (`for_pixels`) its current COG copy when there is one, else the
     object itself (attributes always describe the object as uploaded). Named as the trigger names it."""
     info = input_object(store, settings, key)
-    read_from = pixel_source(store, settings, info) if for_pixels else info
+    outputs = output_keys(settings, info.key, info.bucket)
+    read_from = pixel_source(store, outputs, info) if for_pixels else info
     with open_object(store, read_from, settings.max_object_bytes) as source:
-        yield Scene(source, read_from.size, output_keys(settings, info.key, info.bucket).item_id,
-                    s3_href(info.bucket, info.key))
+        yield Scene(source, read_from.size, outputs.item_id, s3_href(info.bucket, info.key))
 
 
 @contextmanager
