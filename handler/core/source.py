@@ -14,12 +14,12 @@ import os
 from contextlib import contextmanager
 from typing import Iterator, NamedTuple
 
-from rasterio.io import DatasetReader
+from rasterio.io import DatasetReader, MemoryFile
 
 from handler.core.errors import ArchiveTooLarge, UnreadableRaster
 from handler.core.jp2_scan import scan_jp2
 from handler.core.product import ProductMetadata
-from handler.core.reader import JP2_DRIVER, check_header, open_bytes, open_path
+from handler.core.reader import JP2_DRIVER, check_header, open_path
 from handler.core.safe import read_product, vsizip_path
 from handler.core.spans import span
 from handler.core.tiff_scan import Read, file_reader
@@ -28,6 +28,7 @@ from handler.core.zip_archive import CORRUPT, DEFLATED, ZipArchive
 ZIP_MAGIC = b"PK\x03\x04"  # a local file header: the first member of a zip
 # A DEFLATED image is inflated into memory once: an L2A R60m TCI is ~3-4 MB, an L1C 10 m TCI ~130 MB.
 MAX_INFLATED_IMAGE_BYTES = 256 << 20
+INFLATE_CHUNK_BYTES = 1 << 20
 
 
 class _SmallReadPages:
@@ -91,12 +92,17 @@ def _open_product(read: Read, size: int, path: str) -> Iterator[Source]:
         with open_path(vsizip_path(path, image.name), JP2_DRIVER) as dataset:
             yield Source(dataset, product.metadata, image.name)
         return
-    with span("inflate"):
-        data = member(0, image.size)  # one pass over the compressed bytes; the CRC is checked at the end
-    if len(data) != image.size:
-        raise UnreadableRaster(CORRUPT)
-    with open_bytes(data) as dataset:  # re-runs the (cheap) header checks on the inflated bytes
-        yield Source(dataset, product.metadata, image.name)
+    # One pass over the compressed bytes, inflated chunk by chunk straight into GDAL's /vsimem/: the image
+    # is in memory once (the CRC is checked at its end). Then the (cheap) header checks on what was inflated.
+    with MemoryFile() as memfile:
+        with span("inflate"):
+            for offset in range(0, image.size, INFLATE_CHUNK_BYTES):
+                memfile.write(member(offset, min(INFLATE_CHUNK_BYTES, image.size - offset)))
+        if memfile.tell() != image.size:
+            raise UnreadableRaster(CORRUPT)
+        driver = check_header(file_reader(memfile), image.size)
+        with open_path(memfile.name, driver) as dataset:
+            yield Source(dataset, product.metadata, image.name)
 
 
 @contextmanager
