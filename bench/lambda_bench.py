@@ -369,7 +369,7 @@ from handler.core.cog import write_cog
 path, repeat, cog = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 def render():
     with open_path(path) as ds:
-        render_thumbnail(ds, RenderOptions(size=512))
+        render_thumbnail(ds, RenderOptions(thumbnail_size=512))
 def copy():
     with open_path(path) as ds, tempfile.TemporaryDirectory() as tmp:
         write_cog(ds, os.path.join(tmp, "copy.tif"))

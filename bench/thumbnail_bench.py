@@ -106,7 +106,7 @@ def _thumbnail_shape(width: int, height: int, size: int) -> tuple[int, int]:
 def bench_driver(path: str) -> str:
     """The GDAL driver our service would choose from the magic bytes; the bench's inputs are named for
     their format, and a /vsis3/ path cannot be read before GDAL opens it."""
-    from handler.core.reader import GTIFF_DRIVER, JP2_DRIVER
+    from handler.core.safe_open import GTIFF_DRIVER, JP2_DRIVER
 
     return JP2_DRIVER if path.lower().endswith((".jp2", ".j2k")) else GTIFF_DRIVER
 
@@ -134,7 +134,7 @@ def _make_runner(method: str, path: str, size: int, indexes: tuple[int, ...], in
         from handler.core import RenderOptions, open_path, open_source, render_thumbnail
         from handler.core.options import ResamplingName
 
-        options = RenderOptions(size=size, resampling=ResamplingName(method.split("_", 1)[1]))
+        options = RenderOptions(thumbnail_size=size, resampling=ResamplingName(method.split("_", 1)[1]))
         if path.lower().endswith(".zip"):  # a SAFE product: through open_source's checks, as the service
             read, object_size = _product_reader(path)
 
@@ -323,7 +323,7 @@ def describe_input(label: str, path: str, size: int, size_mb: float | None = Non
     from handler.core.bands import select_bands
     from handler.core.sentinel2 import dataset_radiometry
 
-    options = RenderOptions(size=size)
+    options = RenderOptions(thumbnail_size=size)
     with open_path(path, bench_driver(path)) as ds:
         indexes, _ = select_bands(ds, options)
         radiometry = dataset_radiometry(ds)

@@ -165,7 +165,7 @@ def thumbnail(
     resampling: Annotated[ResamplingName, Form()] = ResamplingName.average,
 ) -> Response:
     """A true-colour (or preset) thumbnail, nodata transparent."""
-    options = RenderOptions(size=target_resolution, preset=preset, bands=parse_bands(bands), stretch=stretch,
+    options = RenderOptions(thumbnail_size=target_resolution, preset=preset, bands=parse_bands(bands), stretch=stretch,
                             gain=gain, boa_offset=boa_offset, image_format=format, resampling=resampling)
     with open_request_input(image_file, key, settings, for_pixels=True) as scene, rendering_metrics(scene.size):
         image = render_thumbnail(scene.source.dataset, options, deadline)

@@ -25,7 +25,7 @@ def test_copy_is_a_cog_with_the_same_pixels_and_metadata(striped_scene, tmp_path
     with open_path(str(striped_scene)) as source:
         write_cog(source, copy_path)
         original = source.read()
-        options = RenderOptions(size=512)  # 700 -> 512 reads full resolution from both files
+        options = RenderOptions(thumbnail_size=512)  # 700 -> 512 reads full resolution from both files
         expected_png = render_thumbnail(source, options).content
         expected_attributes = read_attributes(source)
     with open_path(copy_path) as copy:

@@ -39,7 +39,7 @@ def stack(names, dtype: str = "uint16", height: int = 12, width: int = 18) -> np
 
 def pixels(content: bytes, **options) -> np.ndarray:
     with open_bytes(content) as dataset:
-        thumbnail = render_thumbnail(dataset, RenderOptions(size=18, **options))
+        thumbnail = render_thumbnail(dataset, RenderOptions(thumbnail_size=18, **options))
     image = as_array(thumbnail.content)
     assert image.shape == (12, 18, 3), image.shape
     return image

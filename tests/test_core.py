@@ -43,51 +43,51 @@ def test_nan_nodata_is_json_safe():
 
 @pytest.mark.parametrize("count, expected", [(12, (4, 3, 2)), (13, (4, 3, 2)), (4, (3, 2, 1)), (1, (1,))])
 def test_true_colour_band_choice_by_count(count, expected):
-    assert render(geotiff_bytes(reflectance_stack(count)), size=32).bands == expected
+    assert render(geotiff_bytes(reflectance_stack(count)), thumbnail_size=32).bands == expected
 
 
 def test_descriptions_choose_bands():
     data = geotiff_bytes(reflectance_stack(4), descriptions=["B4", "B3", "B2", "B8"])
-    assert render(data, size=32).bands == (1, 2, 3)
-    assert render(data, size=32, preset=Preset.false_color).bands == (4, 1, 2)
+    assert render(data, thumbnail_size=32).bands == (1, 2, 3)
+    assert render(data, thumbnail_size=32, preset=Preset.false_color).bands == (4, 1, 2)
 
 
 def test_uint8_rgb_is_drawn_as_stored():
     rgb = np.stack([np.full((40, 40), v, np.uint8) for v in (200, 100, 50)])
-    image = as_array(render(geotiff_bytes(rgb, photometric="RGB"), size=40).content)
+    image = as_array(render(geotiff_bytes(rgb, photometric="RGB"), thumbnail_size=40).content)
     assert tuple(image[0, 0][:3]) == (200, 100, 50)
 
 
 def test_sixteen_bit_is_not_black():
     """A plain 0-65535 stretch would make 0.05-0.3 reflectance black; gain 2.5 must not."""
-    image = as_array(render(geotiff_bytes(reflectance_stack(12)), size=64).content)
+    image = as_array(render(geotiff_bytes(reflectance_stack(12)), thumbnail_size=64).content)
     assert image[..., :3].mean() > 60
 
 
 def test_values_clip_and_never_wrap():
     data = np.stack([np.full((10, 10), v, np.uint16) for v in (60000, 12000, 4000)])
-    image = as_array(render(geotiff_bytes(data), size=10).content)
+    image = as_array(render(geotiff_bytes(data), thumbnail_size=10).content)
     assert tuple(image[5, 5][:3]) == (255, 255, 255)
     negatives = np.stack([np.full((10, 10), -500, np.int16)] * 3)
-    assert tuple(as_array(render(geotiff_bytes(negatives), size=10).content)[5, 5][:3]) == (0, 0, 0)
+    assert tuple(as_array(render(geotiff_bytes(negatives), thumbnail_size=10).content)[5, 5][:3]) == (0, 0, 0)
 
 
 def test_boa_offset_darkens():
     data = geotiff_bytes(np.stack([np.full((10, 10), 1400, np.uint16)] * 3))
-    plain = as_array(render(data, size=10).content)[5, 5, 0]
-    offset = as_array(render(data, size=10, boa_offset=-1000).content)[5, 5, 0]
+    plain = as_array(render(data, thumbnail_size=10).content)[5, 5, 0]
+    offset = as_array(render(data, thumbnail_size=10, boa_offset=-1000).content)[5, 5, 0]
     assert abs(int(plain) - 0.14 * 2.5 * 255) <= 1 and abs(int(offset) - 0.04 * 2.5 * 255) <= 1
 
 
 def test_baseline_tag_applies_offset():
     data = geotiff_bytes(np.stack([np.full((10, 10), 1400, np.uint16)] * 3), tags={"PROCESSING_BASELINE": "04.00"})
-    assert abs(int(as_array(render(data, size=10).content)[5, 5, 0]) - 0.04 * 2.5 * 255) <= 1
+    assert abs(int(as_array(render(data, thumbnail_size=10).content)[5, 5, 0]) - 0.04 * 2.5 * 255) <= 1
 
 
 def test_nodata_becomes_transparent():
     data = reflectance_stack(12)
     data[:, :, :40] = 0
-    image = as_array(render(geotiff_bytes(data, nodata=0), size=80).content)
+    image = as_array(render(geotiff_bytes(data, nodata=0), thumbnail_size=80).content)
     assert image.shape == (60, 80, 4)
     assert (image[:, :38, 3] == 0).all() and (image[:, 42:, 3] == 255).all()
 
@@ -95,33 +95,34 @@ def test_nodata_becomes_transparent():
 def test_float_nan_is_transparent_and_reflectance():
     data = (reflectance_stack(3) / 10000).astype("float32")
     data[:, :10, :] = np.nan
-    image = as_array(render(geotiff_bytes(data), size=80).content)
+    image = as_array(render(geotiff_bytes(data), thumbnail_size=80).content)
     assert (image[:8, :, 3] == 0).all() and (image[12:, :, 3] == 255).all()
     assert image[30, 40, 0] > 60
 
 
 def test_all_nodata_renders_fully_transparent():
-    image = as_array(render(geotiff_bytes(np.zeros((12, 20, 20), np.uint16), nodata=0), size=20).content)
+    image = as_array(render(geotiff_bytes(np.zeros((12, 20, 20), np.uint16), nodata=0), thumbnail_size=20).content)
     assert (image[..., 3] == 0).all()
 
 
 def test_constant_image_with_percentile_stretch_does_not_fail():
     data = geotiff_bytes(np.full((3, 20, 20), 1500, np.uint16))
-    image = as_array(render(data, size=20, stretch=Stretch.percentile).content)
+    image = as_array(render(data, thumbnail_size=20, stretch=Stretch.percentile).content)
     assert image.shape[:2] == (20, 20)
 
 
 def test_percentile_stretch_spans_the_range():
-    image = as_array(render(geotiff_bytes(reflectance_stack(12)), size=64, stretch=Stretch.percentile).content)
+    data = geotiff_bytes(reflectance_stack(12))
+    image = as_array(render(data, thumbnail_size=64, stretch=Stretch.percentile).content)
     assert image[..., 0].min() <= 5 and image[..., 0].max() >= 250
 
 
 def test_grayscale_single_band():
-    assert open_png(render(geotiff_bytes(reflectance_stack(1)), size=32).content).mode == "L"
+    assert open_png(render(geotiff_bytes(reflectance_stack(1)), thumbnail_size=32).content).mode == "L"
 
 
 def test_aspect_ratio_and_size():
-    th = render(geotiff_bytes(reflectance_stack(12, height=50, width=200)), size=100)
+    th = render(geotiff_bytes(reflectance_stack(12, height=50, width=200)), thumbnail_size=100)
     assert (th.width, th.height) == (100, 25)
     assert thumbnail_shape(1098, 1098, 200) == (200, 200)
     assert thumbnail_shape(512, 856, 200) == (200, 120)
@@ -130,13 +131,13 @@ def test_aspect_ratio_and_size():
 @pytest.mark.parametrize("fmt, magic", [(ImageFormat.png, b"\x89PNG"), (ImageFormat.jpeg, b"\xff\xd8\xff"),
                                         (ImageFormat.webp, b"RIFF")])
 def test_formats(fmt, magic):
-    assert render(geotiff_bytes(reflectance_stack(12)), size=16, image_format=fmt).content.startswith(magic)
+    assert render(geotiff_bytes(reflectance_stack(12)), thumbnail_size=16, image_format=fmt).content.startswith(magic)
 
 
 def test_ndvi_preset_colours_vegetation_green():
     data = np.zeros((12, 10, 10), np.uint16) + 500
     data[7] = 4000  # B08 (NIR) high, B04 (red) low -> NDVI ~0.78
-    pixel = as_array(render(geotiff_bytes(data), size=10, preset=Preset.ndvi).content)[5, 5]
+    pixel = as_array(render(geotiff_bytes(data), thumbnail_size=10, preset=Preset.ndvi).content)[5, 5]
     assert pixel[1] > pixel[0] and pixel[1] > pixel[2]
 
 
@@ -155,7 +156,7 @@ def test_explicit_bands_are_checked():
 @pytest.mark.parametrize("size", [0, -10, 2049, 100000])
 def test_size_bounds(size):
     with pytest.raises(InvalidRenderOptions):
-        RenderOptions(size=size)
+        RenderOptions(thumbnail_size=size)
 
 
 @pytest.mark.parametrize("data, error", [
@@ -171,7 +172,7 @@ def test_bad_inputs(data, error):
 def test_truncated_tiff_is_unreadable():
     data = geotiff_bytes(reflectance_stack(12, height=200, width=200))
     with pytest.raises(UnreadableRaster):
-        render(data[: len(data) // 2], size=64)
+        render(data[: len(data) // 2], thumbnail_size=64)
 
 
 def test_reads_decimated_from_overviews_within_budget(monkeypatch):
@@ -180,8 +181,8 @@ def test_reads_decimated_from_overviews_within_budget(monkeypatch):
     monkeypatch.setattr(plan, "LIMITS", type(plan.LIMITS)(max_read_pixels=100 * 100))
     data = reflectance_stack(3, height=256, width=256)
     with pytest.raises(RasterTooLarge, match="overviews"):
-        render(geotiff_bytes(data, tiled=True), size=32)
-    assert render(geotiff_bytes(data, tiled=True, overviews=(2, 4, 8)), size=32).width == 32
+        render(geotiff_bytes(data, tiled=True), thumbnail_size=32)
+    assert render(geotiff_bytes(data, tiled=True, overviews=(2, 4, 8)), thumbnail_size=32).width == 32
 
 
 def test_pixel_interleaved_files_count_every_band_against_the_budget(monkeypatch):
@@ -190,8 +191,8 @@ def test_pixel_interleaved_files_count_every_band_against_the_budget(monkeypatch
     monkeypatch.setattr(plan, "LIMITS", type(plan.LIMITS)(max_read_bytes=256 * 256 * 2 * 6))  # 6 bands of a tile
     data = reflectance_stack(12, height=200, width=200)
     with pytest.raises(RasterTooLarge, match=r"12 band\(s\)"):
-        render(geotiff_bytes(data, tiled=True, interleave="pixel"), size=64)
-    assert render(geotiff_bytes(data, tiled=True, interleave="band"), size=64).width == 64  # 3 bands decoded
+        render(geotiff_bytes(data, tiled=True, interleave="pixel"), thumbnail_size=64)
+    assert render(geotiff_bytes(data, tiled=True, interleave="band"), thumbnail_size=64).width == 64  # 3 bands decoded
 
 
 @pytest.mark.parametrize("resampling", ["nearest", "average"])

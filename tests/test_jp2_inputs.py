@@ -13,7 +13,7 @@ from handler.api import app, spool_name
 from handler.core import open_bytes
 from handler.core.levels import opened_levels
 from handler.core.plan import CODEC_WEIGHTS, plan_read
-from handler.core.reader import JP2_DRIVER
+from handler.core.safe_open import JP2_DRIVER
 from handler.s3_trigger import handler
 from rasterio.enums import Resampling
 from tests.products import BAND_JP2_NAME, TCI_JP2_NAME, band_jp2, codestream, jp2_file, tci_jp2

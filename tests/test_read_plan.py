@@ -63,7 +63,7 @@ def test_an_internal_mask_is_counted_at_full_resolution():
 def test_one_strip_holding_the_whole_image_is_refused_with_the_reason():
     data = write_tiff([Ifd(4096, 4096, tile=None, tags=geo_tags())])  # one 32 MB strip
     with pytest.raises(RasterTooLarge, match="blocks of 4096 x 4096 pixels"), open_bytes(data) as dataset:
-        render_thumbnail(dataset, RenderOptions(size=64))
+        render_thumbnail(dataset, RenderOptions(thumbnail_size=64))
 
 
 def test_slow_codecs_and_pixel_interleaving_weigh_in_the_cost():
@@ -116,10 +116,10 @@ def test_budget_check_and_read_use_the_same_plan(monkeypatch):
     assert cost == 3 * 256 * 256 * 3 * 2 * 3  # 9 tiles of 256² x 3 bands x 2 bytes
     monkeypatch.setattr(plan_module, "LIMITS", type(plan_module.LIMITS)(max_read_bytes=cost - 1))
     with pytest.raises(RasterTooLarge), open_bytes(data) as dataset:
-        render_thumbnail(dataset, RenderOptions(size=300))
+        render_thumbnail(dataset, RenderOptions(thumbnail_size=300))
     monkeypatch.setattr(plan_module, "LIMITS", type(plan_module.LIMITS)(max_read_bytes=cost))
     with open_bytes(data) as dataset:
-        assert render_thumbnail(dataset, RenderOptions(size=300)).width == 300
+        assert render_thumbnail(dataset, RenderOptions(thumbnail_size=300)).width == 300
 
 
 class CountingDeadline(Deadline):
@@ -148,13 +148,13 @@ def test_the_deadline_is_checked_between_chunks(monkeypatch):
 def test_an_expired_deadline_is_a_413_with_its_own_code():
     with pytest.raises(DeadlineExceeded, match="time this request has") as error, \
             open_bytes(geotiff_bytes(reflectance_stack(3))) as dataset:
-        render_thumbnail(dataset, RenderOptions(size=32), deadline=Deadline.after(-1))
+        render_thumbnail(dataset, RenderOptions(thumbnail_size=32), deadline=Deadline.after(-1))
     assert error.value.code == "deadline_exceeded" and STATUS_BY_ERROR[DeadlineExceeded] == 413
 
 
 def test_no_deadline_never_expires():
     with open_bytes(geotiff_bytes(reflectance_stack(3))) as dataset:
-        assert render_thumbnail(dataset, RenderOptions(size=32), deadline=Deadline.after(60)).width == 32
+        assert render_thumbnail(dataset, RenderOptions(thumbnail_size=32), deadline=Deadline.after(60)).width == 32
 
 
 def test_a_cog_copy_that_would_outlast_the_deadline_is_not_started(tmp_path, monkeypatch):
@@ -172,4 +172,4 @@ def test_a_nodata_the_intermediate_cannot_hold_is_not_an_error():
     data = write_tiff([Ifd(2048, 2048, dtype="float64", tags={**geo_tags(), GDAL_NODATA: ascii_tag("1e300")})])
     with open_bytes(data) as dataset:
         assert dataset.nodata == 1e300
-        assert render_thumbnail(dataset, RenderOptions(size=64, resampling="cubic")).width == 64
+        assert render_thumbnail(dataset, RenderOptions(thumbnail_size=64, resampling="cubic")).width == 64

@@ -34,7 +34,7 @@ def test_attributes_match_rasterio(path):
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name[:40])
 def test_thumbnail_is_not_black_and_keeps_aspect(path):
-    image = thumbnail(path, size=200)
+    image = thumbnail(path, thumbnail_size=200)
     with rasterio.open(path) as reference:
         expected_ratio = reference.width / reference.height
     assert max(image.shape[:2]) == 200
@@ -46,15 +46,15 @@ def test_thumbnail_is_not_black_and_keeps_aspect(path):
 
 def test_bigearthnet_12_band_is_green_farmland():
     path = REAL_DATA / "bigearthnet_S2A_MSIL2A_20170613T101031_87_48_12band_10m.tif"
-    image = thumbnail(path, size=120)
+    image = thumbnail(path, thumbnail_size=120)
     red, green, blue = (image[..., i].astype(float).mean() for i in range(3))
     assert green > red and green > blue, "fields in June should be green in true colour"
-    ndvi = thumbnail(path, size=120, preset="ndvi")
+    ndvi = thumbnail(path, thumbnail_size=120, preset="ndvi")
     assert ndvi[..., 1].mean() > ndvi[..., 0].mean()
 
 
 def test_tci_keeps_its_colours_and_nodata_wedge():
-    image = thumbnail(REAL_DATA / "S2A_34SGA_20200318_L2A_TCI_100m.tif", size=200)
+    image = thumbnail(REAL_DATA / "S2A_34SGA_20200318_L2A_TCI_100m.tif", thumbnail_size=200)
     assert image.shape == (200, 200, 4)
     transparent = (image[..., 3] == 0).mean()
     assert 0.2 < transparent < 0.32, "about 26 % of the TCI is outside the swath"
@@ -62,12 +62,12 @@ def test_tci_keeps_its_colours_and_nodata_wedge():
 
 
 def test_sahara_single_band_is_bright_desert():
-    image = thumbnail(REAL_DATA / "S2A_29RKH_20200219_L2A_B04_100m.tif", size=200)
+    image = thumbnail(REAL_DATA / "S2A_29RKH_20200219_L2A_B04_100m.tif", thumbnail_size=200)
     assert image.ndim == 2 and image.mean() > 150  # B04 mean 0.34 reflectance x 2.5
 
 
 def test_betsiboka_true_colour_needs_bands_321():
     """Sentinel Hub wrote B02,B03,B04 with photometric RGB: as stored it is blue-heavy, 3,2,1 fixes it."""
     path = REAL_DATA / "sentinelhub_process_S2L1C_20171215_betsiboka_B02_B03_B04_epsg4326.tif"
-    fixed = thumbnail(path, size=256, bands=(3, 2, 1))
+    fixed = thumbnail(path, thumbnail_size=256, bands=(3, 2, 1))
     assert fixed[..., 0].mean() > fixed[..., 2].mean(), "sediment-laden delta: red over blue"

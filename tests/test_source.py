@@ -16,7 +16,7 @@ import pytest
 import rasterio
 from rasterio.io import MemoryFile
 
-from handler.core import Source, open_file, open_source, read_attributes, reader, render_thumbnail, source
+from handler.core import Source, open_file, open_source, read_attributes, render_thumbnail, safe_open, source
 from handler.core.errors import (ArchiveTooLarge, EmptyInput, HeaderTooComplex, UnreadableRaster,
                                  UnsupportedFormat)
 from handler.core.options import RenderOptions
@@ -85,7 +85,7 @@ def test_a_safe_zip_opens_as_its_tci_with_the_products_metadata(spec, compressio
         # STORED: GDAL range-reads the member in place; DEFLATED: the member inflated once, from memory
         assert ("/vsizip/" in dataset.name) == (compression == zipfile.ZIP_STORED), dataset.name
         pixels = dataset.read().astype("float32")
-        thumbnail = render_thumbnail(dataset, RenderOptions(size=64))
+        thumbnail = render_thumbnail(dataset, RenderOptions(thumbnail_size=64))
     assert np.abs(pixels - expected_tci(spec, pixels.shape[2]).astype("float32")).mean() < 4  # lossy JPEG 2000
     assert thumbnail.radiometry.source == "display_uint8" and thumbnail.content
 
@@ -97,7 +97,7 @@ def test_the_tci_member_is_pre_scanned_before_gdal_opens_it(monkeypatch, compres
     fixture = safe_zip(L2A_N0500, compression)
     bomb = jp2_file(TILE_BOMB)
     data = rebuilt_zip(fixture.data, {fixture.image: bomb})
-    monkeypatch.setattr(reader, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a refused member"))
+    monkeypatch.setattr(safe_open, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a refused member"))
     with MemoryFile(data) as memfile, pytest.raises(HeaderTooComplex):
         with open_source(bytes_reader(data), len(data), memfile.name):
             pass
@@ -110,7 +110,7 @@ def test_a_deflated_image_over_the_cap_is_refused_before_it_is_read(monkeypatch)
     size = zipfile.ZipFile(io.BytesIO(fixture.data)).getinfo(fixture.image).file_size
     monkeypatch.setattr(source, "MAX_INFLATED_IMAGE_BYTES", size - 1)
     monkeypatch.setattr(source.ZipArchive, "member_reader", lambda *args: pytest.fail("the image was read"))
-    monkeypatch.setattr(reader, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a refused member"))
+    monkeypatch.setattr(safe_open, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a refused member"))
     ranges: list[tuple[int, int]] = []
     with pytest.raises(ArchiveTooLarge) as caught:
         with open_source(counting_reader(fixture.data, ranges), len(fixture.data), "/vsimem/unused.zip"):
@@ -142,7 +142,7 @@ def test_a_corrupt_deflated_image_is_unreadable_not_opened(monkeypatch):
     data = bytearray(fixture.data)
     middle = (start + end) // 2 + 64  # past what the header scan inflates
     data[middle: middle + 8] = bytes(b ^ 0xFF for b in data[middle: middle + 8])
-    monkeypatch.setattr(reader, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a corrupt member"))
+    monkeypatch.setattr(safe_open, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a corrupt member"))
     with pytest.raises(UnreadableRaster):
         with open_source(bytes_reader(bytes(data)), len(data), "/vsimem/unused.zip"):
             pass
@@ -193,7 +193,7 @@ def test_rasters_open_as_themselves_without_a_product(kind, how, tmp_path):
 
 def test_a_raster_is_scanned_before_gdal_opens_it(monkeypatch):
     bomb = jp2_file(TILE_BOMB)
-    monkeypatch.setattr(reader, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a refused file"))
+    monkeypatch.setattr(safe_open, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a refused file"))
     with pytest.raises(HeaderTooComplex):
         with open_source(bytes_reader(bomb), len(bomb), "/vsimem/unused.jp2"):
             pass

@@ -8,7 +8,7 @@ from handler.core import gdal_config  # noqa: F401  (must run before rasterio is
 from handler.core.attributes import read_attributes
 from handler.core.errors import RasterError
 from handler.core.options import RenderOptions
-from handler.core.reader import open_bytes, open_path
+from handler.core.safe_open import open_bytes, open_path
 from handler.core.render import Thumbnail, render_thumbnail
 from handler.core.source import Source, open_file, open_source
 

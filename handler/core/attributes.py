@@ -9,7 +9,7 @@ from rasterio.io import DatasetReader
 from rasterio.warp import transform_bounds
 
 from handler.core.product import ProductMetadata
-from handler.core.reader import GDAL_ERRORS
+from handler.core.safe_open import GDAL_ERRORS
 from handler.core.sentinel2 import dataset_radiometry, named_bands
 
 

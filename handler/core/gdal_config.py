@@ -7,7 +7,7 @@ GDAL reads `GDAL_SKIP` once, when drivers are registered, so this module must ru
 import os
 
 # Drivers that can make a file read *other* files or URLs (VRT, WMS, MRF, ...) are never registered,
-# on top of the per-open allow-list in `reader.py`.
+# on top of the per-open allow-list in `safe_open.py`.
 SKIPPED_DRIVERS = (
     "VRT WMS WMTS MRF PLMosaic DAAS OGCAPI STACIT STACTA EEDAI NGW ESRIC HTTP TileDB "
     "Rasterlite MBTiles GPKG PostGISRaster WCS"

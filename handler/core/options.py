@@ -45,9 +45,10 @@ MEDIA_TYPES = {ImageFormat.png: "image/png", ImageFormat.jpeg: "image/jpeg", Ima
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """What thumbnail to draw; `size` is the longest side in pixels, aspect ratio is kept."""
+    """What thumbnail to draw; `thumbnail_size` is its longest side in pixels (the API's `target_resolution`,
+    the trigger's THUMBNAIL_SIZE, at most MAX_THUMBNAIL_SIZE); the aspect ratio is kept."""
 
-    size: int = 512
+    thumbnail_size: int = 512
     preset: Preset = Preset.true_color
     bands: tuple[int, ...] | None = None
     stretch: Stretch = Stretch.gain
@@ -63,7 +64,7 @@ class RenderOptions:
                 object.__setattr__(self, name, enum(getattr(self, name)))
         except ValueError as exc:
             raise InvalidRenderOptions(str(exc)) from None
-        if not 1 <= self.size <= LIMITS.max_thumbnail_size:
+        if not 1 <= self.thumbnail_size <= LIMITS.max_thumbnail_size:
             raise InvalidRenderOptions(
                 f"target_resolution must be an integer from 1 to {LIMITS.max_thumbnail_size}.")
         if not 0 < self.gain <= 100:

@@ -17,7 +17,7 @@ from rasterio.io import DatasetReader
 from handler.core.errors import RasterTooLarge, UnsupportedFormat
 from handler.core.levels import Level, OpenLevels, choose_level, full_level
 from handler.core.limits import LIMITS
-from handler.core.reader import JP2_DRIVER
+from handler.core.safe_open import JP2_DRIVER
 
 # Decoding cost per decoded byte, relative to deflate (measured here on 4096² uint16 tiles: deflate,
 # LZW, ZSTD and LERC decode 400-700 MB/s of real data, JPEG ~170 MB/s, LZMA ~40 MB/s; OpenJPEG ~20 MB/s

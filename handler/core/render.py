@@ -33,7 +33,7 @@ def render_display(dataset: DatasetReader, options: RenderOptions,
     """(display uint8 (1|3, rows, cols), valid mask, band indexes used, their order's source, radiometry
     applied) for `options`."""
     indexes, order = select_bands(dataset, options)
-    shape = thumbnail_shape(dataset.width, dataset.height, options.size)
+    shape = thumbnail_shape(dataset.width, dataset.height, options.thumbnail_size)
     data = read_bands(dataset, indexes, shape, options.gdal_resampling, deadline)
     radiometry = dataset_radiometry(dataset, options.boa_offset, data.values, data.valid)
     reflectance = to_reflectance(data.values, radiometry)

@@ -19,7 +19,7 @@ from rasterio.io import DatasetReader, MemoryFile
 from handler.core.errors import ArchiveTooLarge, UnreadableRaster
 from handler.core.jp2_scan import scan_jp2
 from handler.core.product import ProductMetadata
-from handler.core.reader import JP2_DRIVER, check_header, open_path
+from handler.core.safe_open import JP2_DRIVER, check_header, open_path
 from handler.core.safe import read_product, vsizip_path
 from handler.core.spans import span
 from handler.core.tiff_scan import Read, file_reader

@@ -112,7 +112,7 @@ def render_object(store: Store, source: ObjectInfo, settings: Settings, deadline
     """Thumbnail PNG and description of a stored object, and whether a COG copy fits before `deadline`."""
     with rendering_metrics(source.size), open_object(store, source, settings.max_object_bytes) as opened:
         description = describe(opened)
-        thumbnail = render_thumbnail(opened.dataset, RenderOptions(size=settings.thumbnail_size), deadline)
+        thumbnail = render_thumbnail(opened.dataset, RenderOptions(thumbnail_size=settings.thumbnail_size), deadline)
         wants_cog = (source.size <= settings.cog_copy_max_bytes
                      and needs_cog_copy(opened.dataset, settings.thumbnail_size, deadline))
     description.attributes["source"] = asdict(source)

@@ -56,12 +56,13 @@ NOISE = zlib.compress(np.random.default_rng(0).integers(0, 65_535, (512, 512), d
 CASES = {
     # Resampling cost grows with the decimation factor in GDAL: mode 880 s, lanczos 80 s, cubic 10 s
     # for 16000² -> 16 px of distinct values when read directly.
-    "mode_noise_16000_to_16": ([big(blob=NOISE)], {"size": 16, "resampling": "mode"}, "ok"),
-    "lanczos_16000_to_16": ([big()], {"size": 16, "resampling": "lanczos"}, "ok"),
+    "mode_noise_16000_to_16": ([big(blob=NOISE)], {"thumbnail_size": 16, "resampling": "mode"}, "ok"),
+    "lanczos_16000_to_16": ([big()], {"thumbnail_size": 16, "resampling": "lanczos"}, "ok"),
     # The largest intermediate: 2 x 2048 px, 3 bands.
-    "cubic_3_bands_16000x8000_to_2048": ([big(height=8000, samples=3)], {"size": 2048, "resampling": "cubic"}, "ok"),
+    "cubic_3_bands_16000x8000_to_2048": ([big(height=8000, samples=3)],
+                                         {"thumbnail_size": 2048, "resampling": "cubic"}, "ok"),
     # GDAL's average over a 16000² window for one output pixel allocates the window: 670 MB.
-    "average_16000_to_1": ([big()], {"size": 1}, "ok"),
+    "average_16000_to_1": ([big()], {"thumbnail_size": 1}, "ok"),
     # Blocks GDAL allocates whole, whatever the output size.
     "one_strip_16000": ([big(tile=None)], {}, "raster_too_large"),
     "one_tile_8192_3_bands": ([big(8192, 8192, samples=3, tile=(8192, 8192))], {}, "raster_too_large"),

@@ -1,7 +1,7 @@
 """The driver allow-list itself, below the magic-byte check (issue 17 item 2).
 
-`reader.check_magic` refuses non-TIFF, non-JPEG 2000 uploads before GDAL sees them, so the upload tests
-never reach `reader._open`. These tests call the layer below (`open_path` / `_open`) with rasters GDAL
+`safe_open.check_magic` refuses non-TIFF, non-JPEG 2000 uploads before GDAL sees them, so the upload tests
+never reach `safe_open._open`. These tests call the layer below (`open_path` / `_open`) with rasters GDAL
 *can* read - PNG, JPEG, GIF, BMP, WebP, PNM, HFA, netCDF (classic and netCDF-4, which is HDF5), an ERS
 header naming another file as its pixels, a JPEG 2000 - all named `.tif`, and check that each of the two
 mechanisms refuses them on its own:
@@ -29,7 +29,7 @@ import pytest
 import rasterio
 import rasterio.shutil
 
-from handler.core import reader
+from handler.core import safe_open
 from handler.core.errors import UnreadableRaster, UnsupportedFormat
 from tests.rasters import geotiff_bytes, profile, reflectance_stack
 from tests.security.hostile import jp2_bytes
@@ -104,15 +104,15 @@ def test_each_raster_is_one_gdal_reads_with_its_own_driver(rasters, name):
         assert rasters[name].read_bytes().startswith(MAGIC[name])
     if name != "jp2":  # and the magic check in front refuses them all: only these tests reach `_open`
         with pytest.raises(UnsupportedFormat):
-            reader.check_magic(rasters[name].read_bytes()[:reader.MAGIC_BYTES])
+            safe_open.check_magic(rasters[name].read_bytes()[:safe_open.MAGIC_BYTES])
 
 
 @pytest.mark.parametrize("name", sorted(set(NON_TIFF) - {"jp2"}))
-@pytest.mark.parametrize("driver", [reader.GTIFF_DRIVER, reader.JP2_DRIVER])
+@pytest.mark.parametrize("driver", [safe_open.GTIFF_DRIVER, safe_open.JP2_DRIVER])
 def test_non_tiff_rasters_named_tif_are_refused_by_the_allow_list(rasters, name, driver):
     """Planted bug: `driver=` AND the post-open check removed -> these open and this fails."""
     with pytest.raises((UnsupportedFormat, UnreadableRaster)) as caught:
-        with reader.open_path(str(rasters[name]), driver):
+        with safe_open.open_path(str(rasters[name]), driver):
             pass
     assert str(rasters[name]) not in caught.value.message
     assert "private-bytes" not in caught.value.message
@@ -120,12 +120,12 @@ def test_non_tiff_rasters_named_tif_are_refused_by_the_allow_list(rasters, name,
 
 def test_a_jp2_passed_as_gtiff_and_a_tiff_passed_as_jp2_are_refused(rasters, tmp_path):
     with pytest.raises(UnreadableRaster):
-        with reader.open_path(str(rasters["jp2"]), reader.GTIFF_DRIVER):
+        with safe_open.open_path(str(rasters["jp2"]), safe_open.GTIFF_DRIVER):
             pass
     tiff = tmp_path / "scene.jp2"
     tiff.write_bytes(geotiff_bytes(reflectance_stack(3, height=16, width=16)))
     with pytest.raises(UnreadableRaster):
-        with reader.open_path(str(tiff), reader.JP2_DRIVER):
+        with safe_open.open_path(str(tiff), safe_open.JP2_DRIVER):
             pass
 
 
@@ -134,7 +134,7 @@ def test_gdal_opens_with_the_chosen_driver_only(rasters, name):
     """GDAL itself refuses: the GTiff driver does not recognise the file (UnreadableRaster, not the
     post-open check's UnsupportedFormat). Planted bug: `driver=` dropped -> UnsupportedFormat here."""
     with pytest.raises(UnreadableRaster):
-        with reader.open_path(str(rasters[name]), reader.GTIFF_DRIVER):
+        with safe_open.open_path(str(rasters[name]), safe_open.GTIFF_DRIVER):
             pass
 
 
@@ -145,9 +145,9 @@ def test_a_dataset_opened_by_a_driver_off_the_list_is_refused(rasters, name, mon
     driver = NON_TIFF[name][0]
     opened = []
     real_open = rasterio.open
-    monkeypatch.setattr(reader.rasterio, "open", lambda *a, **k: opened.append(real_open(*a, **k)) or opened[-1])
+    monkeypatch.setattr(safe_open.rasterio, "open", lambda *a, **k: opened.append(real_open(*a, **k)) or opened[-1])
     with pytest.raises(UnsupportedFormat, match=f"The {driver} format is not accepted"):
-        reader._open(str(rasters[name]), driver)
+        safe_open._open(str(rasters[name]), driver)
     assert len(opened) == 1 and opened[0].closed
 
 
@@ -156,7 +156,7 @@ def test_the_hdf5_driver_on_a_netcdf4_file_is_refused_after_open(rasters):
     with rasterio.open(rasters["netcdf4_hdf5"], driver="HDF5") as dataset:
         assert dataset.driver.startswith("HDF5")  # HDF5Image for a file of one dataset
     with pytest.raises(UnsupportedFormat, match=r"The HDF5\w* format is not accepted"):
-        reader._open(str(rasters["netcdf4_hdf5"]), "HDF5")
+        safe_open._open(str(rasters["netcdf4_hdf5"]), "HDF5")
 
 
 def test_libertiff_the_other_reader_of_tiff_bytes_is_refused_after_open(tmp_path):
@@ -165,8 +165,8 @@ def test_libertiff_the_other_reader_of_tiff_bytes_is_refused_after_open(tmp_path
     with rasterio.open(path, driver="LIBERTIFF") as dataset:
         assert dataset.driver == "LIBERTIFF"
     with pytest.raises(UnsupportedFormat):
-        reader._open(str(path), "LIBERTIFF")
-    with reader.open_path(str(path)) as dataset:  # the same file, with the chosen driver, is fine
+        safe_open._open(str(path), "LIBERTIFF")
+    with safe_open.open_path(str(path)) as dataset:  # the same file, with the chosen driver, is fine
         assert dataset.driver == "GTiff"
 
 
@@ -183,12 +183,12 @@ def test_formats_gdal_identifies_by_name_are_refused_and_tiff_magic_does_not_smu
     with rasterio.open(path) as dataset:  # free probing opens them...
         assert dataset.driver in ("SRTMHGT", "GTX")
     with pytest.raises((UnreadableRaster, UnsupportedFormat)):  # ...the reader does not
-        with reader.open_path(str(path)):
+        with safe_open.open_path(str(path)):
             pass
     # With TIFF magic in front, GTiff's probe claims the file first even when GDAL probes freely.
     path.write_bytes(b"II*\x00" + body[4:])
     with pytest.raises(rasterio.errors.RasterioIOError):
         rasterio.open(path)
     with pytest.raises(UnreadableRaster):
-        with reader.open_path(str(path)):
+        with safe_open.open_path(str(path)):
             pass

@@ -5,7 +5,7 @@ libtiff / OpenJPEG functions; the core wraps every GDAL error in one of its own 
 Every message for an `unreadable_raster` must fullmatch one of UNREADABLE below: adding a message is a
 deliberate change to this list, and a message built from an exception's text fails here.
 
-Planted bugs: reader._open raising UnreadableRaster(f"... {exc}") -> test_corrupt_inputs_get_pinned_messages
+Planted bugs: safe_open._open raising UnreadableRaster(f"... {exc}") -> test_corrupt_inputs_get_pinned_messages
 and test_byte_flipped_files_never_put_gdal_text_in_a_message fail; read.py's pixel-data error carrying
 str(exc) -> the same two fail.
 """
@@ -50,7 +50,7 @@ def outcome(content: bytes) -> tuple[str, str] | None:
         try:
             with open_file(path) as source:
                 read_attributes(source.dataset)
-                render_thumbnail(source.dataset, RenderOptions(size=32))
+                render_thumbnail(source.dataset, RenderOptions(thumbnail_size=32))
         except RasterError as error:
             return error.code, error.message
     return None

@@ -35,7 +35,7 @@ def attempt(blob: bytes, size: int = 48) -> str:
         with open_bytes(blob) as dataset:
             attributes = read_attributes(dataset)
             json.dumps(attributes, allow_nan=False)  # what Starlette's JSONResponse does
-            render_thumbnail(dataset, RenderOptions(size=size))
+            render_thumbnail(dataset, RenderOptions(thumbnail_size=size))
     except RasterError as error:
         return error.code
     return "ok"

@@ -123,7 +123,7 @@ def test_local_open_ignores_side_cars_and_writes_nothing(tmp_path):
     before = sorted(p.name for p in tmp_path.iterdir())
     with open_path(str(scene)) as dataset:
         attributes = read_attributes(dataset)
-        render_thumbnail(dataset, RenderOptions(size=64))
+        render_thumbnail(dataset, RenderOptions(thumbnail_size=64))
     assert attributes["band_names"][0] == "B01" and attributes["nodata"] is None and attributes["overviews"] == []
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 

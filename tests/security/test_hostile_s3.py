@@ -95,12 +95,12 @@ def test_bombs_are_rejected_fast_and_write_nothing(s3, lambda_context):
 
 def test_hostile_bodies_under_skipped_keys_are_never_opened(s3, lambda_context, monkeypatch):
     """Folder objects, output-prefix keys and non-TIFF names carrying a VRT: skipped by name, unread."""
-    from handler.core import reader
+    from handler.core import safe_open
 
     def forbidden(*args, **kwargs):
         raise AssertionError("GDAL must not open a skipped key")
 
-    monkeypatch.setattr(reader, "_open", forbidden)
+    monkeypatch.setattr(safe_open, "_open", forbidden)
     vrt = raw_vrt("/proc/self/environ").encode()
     objects = {"uploads/evil.tif/": vrt, "thumbnails/evil.tif": vrt, "attributes/../uploads/evil.tif": vrt,
                "uploads/evil.vrt": vrt, "uploads/evil.tif.aux.xml": vrt, "other/evil.tif": vrt}
@@ -207,12 +207,12 @@ def test_records_naming_another_bucket_are_never_read(s3, lambda_context, monkey
     """A notification (or a misrouted queue message) naming another bucket the role can read is skipped
     before any S3 or GDAL call, so nothing of that bucket is rendered into ours."""
     # Planted bug: the input_bucket check removed from skip_reason -> the other bucket's object is rendered.
-    from handler.core import reader
+    from handler.core import safe_open
 
     def forbidden(*args, **kwargs):
         raise AssertionError("another bucket's object must not be opened")
 
-    monkeypatch.setattr(reader, "_open", forbidden)
+    monkeypatch.setattr(safe_open, "_open", forbidden)
     monkeypatch.setenv("INPUT_BUCKET", BUCKET)
     s3.create_bucket(Bucket="private-bucket")
     assert drop(s3, lambda_context, {"uploads/secret.tif": SCENE}, bucket="private-bucket") == {

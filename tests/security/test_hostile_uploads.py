@@ -217,7 +217,7 @@ data = open(sys.argv[1], "rb").read()
 before = peak_kb()
 start = time.perf_counter()
 with open_bytes(data) as dataset:
-    image = render_thumbnail(dataset, RenderOptions(size=256))
+    image = render_thumbnail(dataset, RenderOptions(thumbnail_size=256))
 print(before, peak_kb(), time.perf_counter() - start, image.width)
 """
 

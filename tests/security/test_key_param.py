@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from handler import s3_store
 from handler.api import app
-from handler.core import reader
+from handler.core import safe_open
 from tests.s3_helpers import moto_server
 from tests.security.hostile import (SCENE, CountingServer, assert_error, header_bomb, raw_vrt, simple_source_vrt,
                                     wms_xml)
@@ -64,7 +64,7 @@ def forbidden_calls(monkeypatch) -> list[str]:
             raise RuntimeError(f"{name} must not be called for an invalid key")
         return forbidden
 
-    monkeypatch.setattr(reader, "_open", forbid("handler.core.reader._open"))
+    monkeypatch.setattr(safe_open, "_open", forbid("handler.core.safe_open._open"))
     monkeypatch.setattr(rasterio, "open", forbid("rasterio.open"))
     for name in ("head", "read_range", "read_bytes", "gdal_path", "s3_client"):
         if hasattr(s3_store, name):

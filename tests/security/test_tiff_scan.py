@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from handler.core import reader, source
+from handler.core import safe_open, source
 from handler.core.errors import HeaderTooComplex, RasterTooLarge, UnreadableRaster, UnsupportedFormat
 from handler.core.tiff_scan import SCAN_LIMITS, PagedReader, bytes_reader, scan_tiff
 from tests.conftest import requires_real_data
@@ -207,13 +207,13 @@ def test_paged_reader_fetches_each_page_once_within_its_budget():
 
 def test_uploads_are_scanned_before_gdal_sees_them(monkeypatch, tmp_path):
     hostile = write_tiff([main()] + [Ifd(16, 16, "bit", subfile_type=MASK) for _ in range(100)])
-    monkeypatch.setattr(reader, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a refused file"))
+    monkeypatch.setattr(safe_open, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a refused file"))
     with pytest.raises(HeaderTooComplex):
-        with reader.open_bytes(hostile):
+        with safe_open.open_bytes(hostile):
             pass
     (tmp_path / "a.tif").write_bytes(hostile)
     with pytest.raises(HeaderTooComplex):
         with source.open_file(str(tmp_path / "a.tif")):
             pass
     with pytest.raises(UnsupportedFormat):
-        reader.check_header(bytes_reader(b"%PDF-1.7" + bytes(100)), 108)
+        safe_open.check_header(bytes_reader(b"%PDF-1.7" + bytes(100)), 108)
