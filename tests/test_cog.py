@@ -69,3 +69,26 @@ def test_no_copy_when_copying_would_decode_more_than_the_read_budget(striped_sce
         assert not needs_cog_copy(source, 512)
         monkeypatch.setattr(cog, "LIMITS", type(cog.LIMITS)(max_read_bytes=700 * 300 * 12 * 2))
         assert needs_cog_copy(source, 512)
+
+
+def test_the_copy_compresses_in_the_threads_the_process_has(striped_scene, tmp_path, monkeypatch):
+    """Planted bug: write_cog without num_threads -> this test fails."""
+    calls = []
+    monkeypatch.setattr(cog, "core_threads", lambda: 3)
+    monkeypatch.setattr(cog, "copy", lambda *args, **options: calls.append(options))
+    with open_path(striped_scene) as source:
+        write_cog(source, str(tmp_path / "copy.tif"))
+    assert calls and calls[0]["num_threads"] == 3 and calls[0]["driver"] == "COG"
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_truncated_source_is_unreadable_whatever_the_writer_threads(tmp_path, monkeypatch, threads):
+    """The writer's threads compress; the source's read errors still reach the caller."""
+    from handler.core import open_bytes
+    from handler.core.errors import UnreadableRaster
+    from tests.rasters import geotiff_bytes
+    data = geotiff_bytes(reflectance_stack(4, height=1024, width=768), tiled=True, blockxsize=256, blockysize=256,
+                         interleave="pixel")
+    monkeypatch.setattr(cog, "core_threads", lambda: threads)
+    with pytest.raises(UnreadableRaster), open_bytes(data[: int(len(data) * 0.8)]) as source:
+        write_cog(source, str(tmp_path / "copy.tif"))

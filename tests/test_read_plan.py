@@ -138,6 +138,7 @@ class CountingDeadline(Deadline):
 
 def test_the_deadline_is_checked_between_chunks(monkeypatch):
     monkeypatch.setenv("GDAL_CACHEMAX", "1")  # chunks of a few 256² tiles
+    monkeypatch.setattr(read, "core_threads", lambda: 1)  # one thread: checks in order (threads: test_parallel_read)
     data = geotiff_bytes(reflectance_stack(3, height=1024, width=1024), tiled=True, blockxsize=256, blockysize=256)
     deadline = CountingDeadline(allowed=3)
     with pytest.raises(DeadlineExceeded), open_bytes(data) as dataset:

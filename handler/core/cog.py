@@ -12,6 +12,7 @@ from handler.core.deadline import NO_DEADLINE, Deadline
 from handler.core.levels import opened_levels
 from handler.core.limits import LIMITS
 from handler.core.plan import copy_cost, plan_read, thumbnail_shape
+from handler.core.threads import core_threads
 
 # A thumbnail that decodes more pixels per band than this is worth a COG copy.
 COPY_ABOVE_PIXELS = 4096 * 4096
@@ -40,5 +41,7 @@ def write_cog(dataset: DatasetReader, path: str) -> None:
     """Write `dataset` as a COG at local `path`: same pixels, nodata, band descriptions and tags.
 
     GDAL's block cache (GDAL_CACHEMAX) bounds the memory; the driver keeps its temporary overview file
-    beside `path`. A GDAL error here becomes UnreadableRaster through the open dataset's context."""
-    copy(dataset, path, driver="COG", **COG_OPTIONS)
+    beside `path`. The driver compresses in as many threads as the process has CPUs (NUM_THREADS: the
+    writer's threads only; the source is still decoded in this thread, where its read errors surface as
+    UnreadableRaster through the open dataset's context)."""
+    copy(dataset, path, driver="COG", num_threads=core_threads(), **COG_OPTIONS)

@@ -38,7 +38,8 @@ HARDENING = {
     "GDAL_CACHEMAX": "64",
     # One thread, and not overridable: with GDAL's worker threads decoding blocks, a read error in a
     # worker never reaches rasterio, so a truncated TIFF rendered as a partial picture ("written")
-    # instead of a 422 (tests/test_s3_trigger.py::test_output_bucket_and_truncated_objects).
+    # instead of a 422 (tests/test_s3_trigger.py::test_output_bucket_and_truncated_objects). The core
+    # uses the CPUs itself instead: chunked reads in threads of its own (read.py), where errors surface.
     "GDAL_NUM_THREADS": "1",
 }
 

@@ -38,9 +38,10 @@ def full_level(dataset: DatasetReader, band: int) -> Level:
 
 
 @contextmanager
-def open_level(dataset: DatasetReader, index: int | None) -> Iterator[DatasetReader]:
-    """`dataset` when it is the level (full image, no overviews), else that level opened on its own."""
-    if index is None and not dataset.overviews(1):
+def open_level(dataset: DatasetReader, index: int | None, own_handle: bool = False) -> Iterator[DatasetReader]:
+    """`dataset` when it is the level (full image, no overviews), else that level opened on its own;
+    always a new handle with `own_handle` (a GDAL dataset must not be read from two threads at once)."""
+    if index is None and not dataset.overviews(1) and not own_handle:
         yield dataset
         return
     with rasterio.open(dataset.name, driver=dataset.driver,  # the driver the allow-list admitted
@@ -61,6 +62,12 @@ class OpenLevels:
         if index not in self.opened:
             self.opened[index] = self.stack.enter_context(open_level(self.dataset, index))
         return self.opened[index]
+
+    def handles(self, index: int | None, count: int) -> list[DatasetReader]:
+        """`count` handles of one level for `count` threads: the shared one and `count - 1` of their own."""
+        extra = [self.stack.enter_context(open_level(self.dataset, index, own_handle=True))
+                 for _ in range(count - 1)]
+        return [self.get(index), *extra]
 
 
 @contextmanager

@@ -1,10 +1,13 @@
 """Decimated reads that follow a read plan (`plan.py`): only the needed bands, from the planned level."""
 
+import functools
 import math
 import os
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import rasterio
@@ -18,6 +21,7 @@ from handler.core.errors import UnreadableRaster
 from handler.core.levels import OpenLevels, opened_levels
 from handler.core.plan import LevelRead, ReadPlan, check_plan, plan_read
 from handler.core.spans import span
+from handler.core.threads import core_threads
 
 
 @dataclass(frozen=True)
@@ -39,18 +43,18 @@ def _block_cache_bytes() -> int:
 Chunk = tuple[Window, slice, slice]
 
 
-def read_chunks(read: LevelRead, shape: tuple[int, int], weight: int) -> list[Chunk] | None:
+def read_chunks(read: LevelRead, shape: tuple[int, int], weight: int, workers: int = 1) -> list[Chunk] | None:
     """Output tiles, and the fractional windows of the level they come from, when one GDAL call would
     not be bounded; None when one call is fine.
 
     In one call GDAL walks the output row by row (nearest) or band by band (average), so once the
-    blocks in play outgrow the block cache it decodes each block again and again (170 s instead of
-    4 s for a 12-band 10980² file without overviews), and it cannot be interrupted: each window here
-    touches blocks that fit the cache, `weight` times fewer for slow codecs so that the deadline is
-    checked about every 0.1 s. The pixels are identical because windows start and end on output pixel
-    edges.
+    blocks in play outgrow the block cache it decodes each block again and again (bench/RESULTS.md: a
+    12-band 10980² file without overviews), and it cannot be interrupted: each window here touches
+    blocks that fit the cache's share of one of `workers` threads, `weight` times fewer for slow codecs
+    so that the deadline is checked about every 0.1 s. The pixels are identical because windows start
+    and end on output pixel edges.
     """
-    budget = _block_cache_bytes() // weight
+    budget = _block_cache_bytes() // weight // workers
     if read.blocks * read.block_bytes <= budget:
         return None
     level, fit = read.level, max(1, budget // read.block_bytes)
@@ -73,31 +77,53 @@ def read_chunks(read: LevelRead, shape: tuple[int, int], weight: int) -> list[Ch
     return chunks
 
 
-def _read_chunked(read: Callable[..., np.ndarray], lead: tuple[int, ...], shape: tuple[int, int],
+def _read_chunked(reads: Sequence[Callable[..., np.ndarray]], lead: tuple[int, ...], shape: tuple[int, int],
                   chunks: list[Chunk] | None, dtype: str, deadline: Deadline) -> np.ndarray:
-    """`read(out_shape=...)` in one call, or chunk by chunk (checking `deadline` before each), into one
-    array of `dtype`.
+    """`reads[0](out_shape=...)` in one call, or chunk by chunk into one array of `dtype`, the chunks
+    split into contiguous runs, one per reader, each reader (its own dataset handle) in its own thread.
 
-    Reads come in the file's own dtype and numpy converts them: GDAL's own conversion to float32
-    (`out_dtype`) was slower (bench/thumbnail_bench.py measures the read)."""
+    Each thread checks `deadline` before each chunk and stops once another has failed; the first error
+    is raised here, in the caller's thread. (GDAL's own worker threads, GDAL_NUM_THREADS, would lose a
+    read error: a truncated file would render as a partial picture.) Reads come in the file's own dtype
+    and numpy converts them: GDAL's own conversion to float32 (`out_dtype`) was slower."""
     deadline.check()
     if chunks is None:
-        return read(out_shape=(*lead, *shape)).astype(dtype, copy=False)
+        return reads[0](out_shape=(*lead, *shape)).astype(dtype, copy=False)
     out = np.empty((*lead, *shape), dtype=dtype)
-    for window, rows, cols in chunks:
-        deadline.check()
-        out[..., rows, cols] = read(window=window, out_shape=(*lead, rows.stop - rows.start, cols.stop - cols.start))
+    failed = threading.Event()
+
+    def read_run(read: Callable[..., np.ndarray], run: list[Chunk]) -> None:
+        try:
+            for window, rows, cols in run:
+                if failed.is_set():
+                    return
+                deadline.check()
+                out[..., rows, cols] = read(window=window,
+                                            out_shape=(*lead, rows.stop - rows.start, cols.stop - cols.start))
+        except BaseException:
+            failed.set()
+            raise
+
+    count = len(reads)
+    runs = [chunks[len(chunks) * i // count:len(chunks) * (i + 1) // count] for i in range(count)]
+    if count == 1:
+        read_run(reads[0], runs[0])
+        return out
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        futures = [pool.submit(read_run, read, run) for read, run in zip(reads, runs)]
+    for future in futures:
+        future.result()
     return out
 
 
-def _read_mask(source: DatasetReader, plan: ReadPlan, chunks: list[Chunk] | None,
+def _read_mask(sources: list[DatasetReader], plan: ReadPlan, chunks: list[Chunk] | None,
                deadline: Deadline) -> np.ndarray | None:
     """The planned mask read (uint8, 0 = invalid) at `plan.read_shape`, through the planned level."""
     if plan.mask is None:
         return None
     band = plan.indexes[0]
-    return _read_chunked(lambda **kw: source.read_masks(band, resampling=Resampling.nearest, **kw),
-                         (), plan.read_shape, chunks, "uint8", deadline)
+    reads = [functools.partial(source.read_masks, band, resampling=Resampling.nearest) for source in sources]
+    return _read_chunked(reads, (), plan.read_shape, chunks, "uint8", deadline)
 
 
 def _holds(dtype: np.dtype, value: float) -> bool:
@@ -149,13 +175,15 @@ def _validity(dataset: DatasetReader, values: np.ndarray, mask: np.ndarray | Non
 
 
 def read_plan(levels: OpenLevels, plan: ReadPlan, deadline: Deadline = NO_DEADLINE) -> BandData:
-    """Execute `plan`: its level only, chunked when one GDAL call would not be bounded, then its kernel."""
-    dataset, source = levels.dataset, levels.get(plan.level.index)
-    chunks = read_chunks(plan.values, plan.read_shape, plan.weight)
+    """Execute `plan`: its level only, chunked when one GDAL call would not be bounded (the chunks read
+    by as many threads as the process has CPUs), then its kernel."""
+    dataset, workers = levels.dataset, core_threads()
+    chunks = read_chunks(plan.values, plan.read_shape, plan.weight, workers)
+    sources = levels.handles(plan.level.index, 1 if chunks is None else min(workers, len(chunks)))
     dtype = "float32" if plan.kernel is None else _intermediate_dtype(dataset.dtypes[plan.indexes[0] - 1])
-    values = _read_chunked(lambda **kw: source.read(plan.indexes, resampling=plan.method, **kw),
-                           (len(plan.indexes),), plan.read_shape, chunks, dtype, deadline)
-    mask = _read_mask(source, plan, chunks, deadline)
+    reads = [functools.partial(source.read, plan.indexes, resampling=plan.method) for source in sources]
+    values = _read_chunked(reads, (len(plan.indexes),), plan.read_shape, chunks, dtype, deadline)
+    mask = _read_mask(sources, plan, chunks, deadline)
     if plan.kernel is not None:
         deadline.check()
         values = _apply_kernel(values, plan.shape, plan.kernel, dataset.nodata).astype("float32", copy=False)

@@ -1,0 +1,87 @@
+"""The core's thread count follows the CPUs the process may use (handler/core/threads.py): the affinity
+mask and the cgroup CPU quota (v2 cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us), never more, at
+least 1. Fake cgroup trees in tmp_path stand in for /sys/fs/cgroup."""
+
+from pathlib import Path
+
+import pytest
+
+from handler.core.threads import available_cpus, cgroup_cpu_quota, parse_cfs, parse_cpu_max
+
+V2_ROOT_ONLY = "0::/\n"
+V1_DOCKER = "3:cpuset:/docker/abc\n2:cpuacct:/docker/abc\n1:cpu:/docker/abc\n0::/\n"
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.mark.parametrize(("text", "cpus"), [
+    ("max 100000", None), ("170000 100000", 1.7), ("50000 100000\n", 0.5), ("600000 100000", 6.0),
+    ("200000", 2.0), ("", None), ("garbage 100000", None), ("-1 100000", None), ("100000 0", None),
+])
+def test_cpu_max(text, cpus):
+    assert parse_cpu_max(text) == cpus
+
+
+@pytest.mark.parametrize(("quota", "period", "cpus"), [
+    ("-1", "100000", None), ("28900", "100000", 0.289), ("170000", "100000", 1.7), ("x", "100000", None),
+    ("100000", "0", None),
+])
+def test_cfs_quota(quota, period, cpus):
+    assert parse_cfs(quota, period) == cpus
+
+
+def test_v2_container(tmp_path):
+    # In a container with a cgroup namespace, the process's cgroup is the mount point itself.
+    write(tmp_path / "cpu.max", "170000 100000\n")
+    assert cgroup_cpu_quota(tmp_path, V2_ROOT_ONLY) == 1.7
+    assert available_cpus(tmp_path, V2_ROOT_ONLY, affinity=64) == 2  # 1.7 CPUs: two threads can run at once
+    assert available_cpus(tmp_path, V2_ROOT_ONLY, affinity=1) == 1    # never more than the affinity mask
+
+
+def test_v2_host_process_reads_its_own_cgroup(tmp_path):
+    write(tmp_path / "system.slice" / "app.service" / "cpu.max", "100000 100000\n")
+    write(tmp_path / "cpu.max", "max 100000\n")  # a parent without a limit is not what applies
+    proc = "0::/system.slice/app.service\n"
+    assert cgroup_cpu_quota(tmp_path, proc) == 1.0
+    assert available_cpus(tmp_path, proc, affinity=8) == 1
+
+
+def test_v2_unlimited_uses_the_affinity_mask(tmp_path):
+    write(tmp_path / "cpu.max", "max 100000\n")
+    assert cgroup_cpu_quota(tmp_path, V2_ROOT_ONLY) is None
+    assert available_cpus(tmp_path, V2_ROOT_ONLY, affinity=6) == 6
+
+
+@pytest.mark.parametrize("mount", ["cpu", "cpu,cpuacct"])
+def test_v1_container(tmp_path, mount):
+    # Docker on cgroup v1 bind-mounts the container's cgroup at /sys/fs/cgroup/cpu; /proc/self/cgroup still
+    # names the host path (/docker/<id>), which does not exist inside.
+    write(tmp_path / mount / "cpu.cfs_quota_us", "28900\n")
+    write(tmp_path / mount / "cpu.cfs_period_us", "100000\n")
+    assert cgroup_cpu_quota(tmp_path, V1_DOCKER) == 0.289
+    assert available_cpus(tmp_path, V1_DOCKER, affinity=2) == 1  # 512 MB on Lambda's scale: at least 1
+
+
+def test_v1_host_process_reads_its_own_cgroup(tmp_path):
+    write(tmp_path / "cpu" / "docker" / "abc" / "cpu.cfs_quota_us", "300000\n")
+    write(tmp_path / "cpu" / "docker" / "abc" / "cpu.cfs_period_us", "100000\n")
+    write(tmp_path / "cpu" / "cpu.cfs_quota_us", "-1\n")
+    write(tmp_path / "cpu" / "cpu.cfs_period_us", "100000\n")
+    assert available_cpus(tmp_path, V1_DOCKER, affinity=16) == 3
+
+
+def test_v1_unlimited_and_no_cgroup_at_all(tmp_path):
+    assert cgroup_cpu_quota(tmp_path, "") is None  # nothing mounted (macOS, a bare chroot)
+    assert available_cpus(tmp_path, "", affinity=4) == 4
+    write(tmp_path / "cpu" / "cpu.cfs_quota_us", "-1\n")
+    write(tmp_path / "cpu" / "cpu.cfs_period_us", "100000\n")
+    assert available_cpus(tmp_path, V1_DOCKER, affinity=4) == 4
+
+
+def test_at_least_one(tmp_path):
+    write(tmp_path / "cpu.max", "1000 100000\n")  # 0.01 CPU
+    assert available_cpus(tmp_path, V2_ROOT_ONLY, affinity=0) == 1
+    assert available_cpus(tmp_path, V2_ROOT_ONLY, affinity=8) == 1
