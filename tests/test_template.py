@@ -155,3 +155,14 @@ def test_cors_is_off_for_the_api_and_never_a_bare_wildcard_by_default():
     condition, configured, default = rule["AllowedOrigins"]["If"]
     assert rule["AllowedMethods"] == ["POST"] and configured == {"Split": [",", {"Ref": "CorsAllowedOrigins"}]}
     assert default == [{"Sub": "https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}"}]
+
+
+@pytest.mark.parametrize("name", [name for name, resource in RESOURCES.items()
+                                  if resource["Type"] == "AWS::Serverless::Function"])
+def test_the_architecture_parameter_alone_sets_each_functions_instruction_set(name):
+    # Planted bug: Architectures: [x86_64] on S3TriggerFunction -> arm64 deploys keep an x86_64 trigger
+    # (a function's own list replaces the Globals' one: .ci/sam-local/translate-template.py checks SAM's output).
+    parameter = TEMPLATE["Parameters"]["Architecture"]
+    assert parameter["Default"] == "x86_64" and sorted(parameter["AllowedValues"]) == ["arm64", "x86_64"]
+    effective = RESOURCES[name]["Properties"].get("Architectures", TEMPLATE["Globals"]["Function"].get("Architectures"))
+    assert effective == [{"Ref": "Architecture"}]

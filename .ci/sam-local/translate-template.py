@@ -4,7 +4,7 @@ Why: `sam validate --lint` and cfn-lint accept properties SAM's translator later
 an HttpApi's DefaultAuthorizer passes both and fails only at deploy). Prints each mode's HTTP API routes
 and their security; exits non-zero when a mode does not translate or the routes are not what the template
 promises ($default only; AWS_IAM exactly under AuthMode IAM, the JWT authorizer exactly under AuthMode JWT,
-once CloudFormation resolves the conditions).
+once CloudFormation resolves the conditions), or a function's Architectures is not just the Architecture parameter.
 
     AWS_DEFAULT_REGION=us-east-1 <sam venv>/bin/python .ci/sam-local/translate-template.py template.yaml
 """
@@ -32,14 +32,25 @@ def resolve_condition(value, conditions: dict):
     return value
 
 
-def routes(path: str, auth_mode: str) -> dict[str, object]:
-    """Each route's security, and the names of the security schemes that exist, under `auth_mode`."""
+def translate(path: str, auth_mode: str) -> dict:
+    """The CloudFormation template `sam deploy` would submit under `auth_mode`."""
     template = yaml_parse(open(path).read())
     for resource in template["Resources"].values():
         if resource["Type"] == "AWS::Serverless::Function" and resource["Properties"].get("PackageType") == "Image":
             resource["Properties"]["ImageUri"] = IMAGE_URI
     parameters = {"AuthMode": auth_mode, "JwtIssuer": "https://issuer.example", "JwtAudience": "client"}
-    output = transform(template, parameters, NoManagedPolicies())
+    return transform(template, parameters, NoManagedPolicies())
+
+
+def architectures(output: dict) -> dict[str, object]:
+    """Each Lambda function's Architectures after SAM merged the Globals' list with the function's own."""
+    return {name: resource["Properties"].get("Architectures") for name, resource in output["Resources"].items()
+            if resource["Type"] == "AWS::Lambda::Function"}
+
+
+def routes(path: str, auth_mode: str) -> dict[str, object]:
+    """Each route's security, and the names of the security schemes that exist, under `auth_mode`."""
+    output = translate(path, auth_mode)
     body = output["Resources"]["HttpApi"]["Properties"]["Body"]
     conditions = {"RequireIam": auth_mode == "IAM", "RequireJwt": auth_mode == "JWT"}
     found = {f"{method} {route}": resolve_condition(operation.get("security", {"Ref": "AWS::NoValue"}), conditions)
@@ -59,8 +70,13 @@ def main() -> None:
         print(f"AuthMode={auth_mode}: {found}")
         if found != {"x-amazon-apigateway-any-method $default": security, "schemes": schemes}:
             failures.append(auth_mode)
+    # One entry, the Architecture parameter, for every function (a function's own list would replace it).
+    found = architectures(translate(sys.argv[1], "NONE"))
+    print(f"Architectures: {found}")
+    if not found or any(value != [{"Ref": "Architecture"}] for value in found.values()):
+        failures.append("Architectures")
     if failures:
-        sys.exit(f"unexpected routes for AuthMode {failures}")
+        sys.exit(f"unexpected routes or architectures: {failures}")
 
 
 if __name__ == "__main__":
