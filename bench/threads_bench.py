@@ -1,0 +1,71 @@
+"""The core's threads against one thread on the same scene without overviews: a 512 px thumbnail
+(chunked reads, handler/core/read.py) and the COG copy (handler/core/cog.py), each run in a fresh
+process per thread count, interleaved, with its peak RSS.
+
+    python -m bench.threads_bench [--scene PATH] [--repeat 3] [--copies 1] [--threads 1,2]
+
+The scene defaults to the 10980² x 12-band file bench/thumbnail_bench.py caches; prints a markdown table.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+SCENE = Path("/tmp/thumbnail_bench_cache/synthetic_v1_10980_pixel_no_overviews.tif")
+
+RUN = """
+import json, os, resource, sys, tempfile, time
+from handler.core import RenderOptions, open_path, read, render_thumbnail, cog
+threads, path, op = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+read.core_threads = cog.core_threads = lambda: threads
+def render():
+    with open_path(path) as dataset:
+        render_thumbnail(dataset, RenderOptions(thumbnail_size=512))
+def copy():
+    with open_path(path) as dataset, tempfile.TemporaryDirectory() as tmp:
+        cog.write_cog(dataset, os.path.join(tmp, "copy.tif"))
+start = time.perf_counter()
+render() if op == "render" else copy()
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run(threads: int, scene: Path, op: str) -> dict:
+    """One render or copy in a fresh process (so each peak RSS is its own) with `threads` core threads."""
+    out = subprocess.run([sys.executable, "-c", RUN, str(threads), str(scene), op], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parent.parent).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scene", type=Path, default=SCENE)
+    parser.add_argument("--repeat", type=int, default=3, help="thumbnails per thread count")
+    parser.add_argument("--copies", type=int, default=1, help="COG copies per thread count (0: none)")
+    parser.add_argument("--threads", default="1,2")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.threads.split(",")]
+    results: dict[tuple[str, int], list[dict]] = {}
+    load = os.getloadavg()
+    for op, repeat in (("render", args.repeat), ("copy", args.copies)):
+        for _ in range(repeat):
+            for threads in counts:  # interleaved: load changes hit every thread count alike
+                results.setdefault((op, threads), []).append(run(threads, args.scene, op))
+    print(f"Scene: {args.scene.name} ({args.scene.stat().st_size / 1e6:.0f} MB); CPUs: {os.cpu_count()}; "
+          f"load average before: {load[0]:.2f}, after: {os.getloadavg()[0]:.2f}\n")
+    print("| operation | threads | median s | runs s | vs 1 thread | peak RSS MB |\n|---|---|---|---|---|---|")
+    for (op, threads), rows in results.items():
+        median = statistics.median(r["seconds"] for r in rows)
+        base = statistics.median(r["seconds"] for r in results[(op, counts[0])])
+        runs = ", ".join(f"{r['seconds']:.2f}" for r in rows)
+        peak = max(r["peak_mb"] for r in rows)
+        print(f"| {op} | {threads} | {median:.2f} | {runs} | {median / base:.2f} x | {peak:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
