@@ -1,20 +1,17 @@
 """Encode display bytes as PNG, JPEG or WebP; nodata becomes transparent where the format allows."""
 
 import io
-import zlib
 
 import numpy as np
 from PIL import Image
 
 from handler.core.options import ImageFormat
+from handler.core.png import encode_png
 from handler.core.spans import span
 
-_PIL_FORMAT = {ImageFormat.png: "PNG", ImageFormat.jpeg: "JPEG", ImageFormat.webp: "WEBP"}
-# PNG: zlib's Z_RLE strategy (run-length matches only, after PNG's per-row filters) instead of the
-# default match search: faster than Pillow's default (encoding was most of a thumbnail's time) and
-# smaller on the real Sentinel-2 files (bench/RESULTS.md has the numbers). The level makes no difference.
-_SAVE_OPTIONS = {ImageFormat.png: {"compress_type": zlib.Z_RLE}, ImageFormat.jpeg: {"quality": 85},
-                 ImageFormat.webp: {"quality": 85}}
+# PNG goes through png.py (numpy row filters, zlib Z_RLE: half Pillow's time); JPEG and WebP through Pillow.
+_PIL_FORMAT = {ImageFormat.jpeg: "JPEG", ImageFormat.webp: "WEBP"}
+_SAVE_OPTIONS = {ImageFormat.jpeg: {"quality": 85}, ImageFormat.webp: {"quality": 85}}
 
 
 def encode_image(display: np.ndarray, valid: np.ndarray, image_format: ImageFormat) -> bytes:
@@ -28,6 +25,8 @@ def encode_image(display: np.ndarray, valid: np.ndarray, image_format: ImageForm
         channels = channels[:1] * 3 + channels[1:]
     pixels = channels[0] if len(channels) == 1 else np.dstack(channels)
     with span("encode"):
+        if image_format is ImageFormat.png:
+            return encode_png(pixels)
         image = Image.fromarray(np.ascontiguousarray(pixels))
         buffer = io.BytesIO()
         image.save(buffer, format=_PIL_FORMAT[image_format], **_SAVE_OPTIONS[image_format])
