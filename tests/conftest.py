@@ -1,18 +1,28 @@
 """Shared fixtures: fake Lambda context, real-data skip, safe AWS environment."""
 
-import os
 from dataclasses import dataclass
 
 import pytest
 
 from tests.rasters import REAL_DATA
 
-# Never reach real AWS from tests, whatever the developer's shell has.
-for _name, _value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                      "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-                      "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-                      "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}.items():
-    os.environ[_name] = _value
+# Never reach real AWS from tests, whatever the developer's shell has. Set in pytest_configure, before
+# the test modules are collected (Powertools reads POWERTOOLS_* when handler modules are imported), and
+# undone in pytest_unconfigure.
+SAFE_AWS_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+                        "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+                        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
+_session_environment = pytest.MonkeyPatch()
+
+
+def pytest_configure(config):
+    for name, value in SAFE_AWS_ENVIRONMENT.items():
+        _session_environment.setenv(name, value)
+
+
+def pytest_unconfigure(config):
+    _session_environment.undo()
 
 
 @dataclass
