@@ -22,9 +22,11 @@ def to_reflectance(values: np.ndarray, radiometry: Radiometry) -> np.ndarray:
     return values
 
 
-def to_uint8(unit: np.ndarray) -> np.ndarray:
-    """[0, 1] floats -> uint8, clipping first so values never wrap (NaN -> 0)."""
-    scaled = np.fmax(unit, 0.0)  # fmax returns the non-NaN operand: NaN -> 0, and -inf -> 0
+def to_uint8(unit: np.ndarray, scratch: bool = False) -> np.ndarray:
+    """[0, 1] floats -> uint8, clipping first so values never wrap (NaN -> 0); `scratch`: `unit` is a
+    temporary this call may overwrite (one array fewer to allocate and fill)."""
+    # fmax returns the non-NaN operand: NaN -> 0, and -inf -> 0
+    scaled = np.fmax(unit, 0.0, out=unit if scratch else None)
     np.minimum(scaled, 1.0, out=scaled)
     scaled *= 255.0
     scaled += 0.5
@@ -33,7 +35,7 @@ def to_uint8(unit: np.ndarray) -> np.ndarray:
 
 def gain_stretch(reflectance: np.ndarray, gain: float) -> np.ndarray:
     """Sentinel Hub's true colour: reflectance x gain, clipped to [0, 1]."""
-    return to_uint8(reflectance * gain)
+    return to_uint8(reflectance * gain, scratch=True)
 
 
 def percentile_stretch(values: np.ndarray, valid: np.ndarray, low: float = 2, high: float = 98) -> np.ndarray:
@@ -43,7 +45,7 @@ def percentile_stretch(values: np.ndarray, valid: np.ndarray, low: float = 2, hi
         return out
     for i, band in enumerate(values):
         lo, hi = np.percentile(band[valid], (low, high))
-        out[i] = to_uint8((band - lo) / (hi - lo) if hi > lo else np.zeros_like(band))
+        out[i] = to_uint8((band - lo) / (hi - lo) if hi > lo else np.zeros_like(band), scratch=True)
     return out
 
 
