@@ -90,6 +90,16 @@ def check_drawable(dataset: DatasetReader) -> None:
                                 "bands.")
 
 
+def check_metadata(dataset: DatasetReader) -> None:
+    """Decode the band descriptions and the dataset's and bands' tags now (rasterio decodes them as UTF-8),
+    so that a file whose metadata is not text is refused at open by every route alike, not only by
+    those that happen to read it (a thumbnail with `bands=` never reads the descriptions)."""
+    dataset.descriptions
+    dataset.tags()
+    for band in dataset.indexes:
+        dataset.tags(band)
+
+
 def _open(path: str, driver: str) -> DatasetReader:
     try:
         dataset = rasterio.open(path, driver=driver)
@@ -102,7 +112,8 @@ def _open(path: str, driver: str) -> DatasetReader:
     try:
         check_budget(dataset)
         check_drawable(dataset)
-    except GDAL_ERRORS as exc:  # colorinterp reads the file
+        check_metadata(dataset)
+    except GDAL_ERRORS as exc:  # colorinterp reads the file; metadata may not be UTF-8
         dataset.close()
         raise UnreadableRaster(CORRUPT) from exc
     except RasterError:

@@ -158,12 +158,15 @@ def test_compression_rasterio_has_no_enum_for_is_named_not_500(code, name):
 
 
 def test_band_description_that_is_not_utf8_is_422_not_500():
-    """rasterio decodes descriptions as UTF-8 and raised UnicodeDecodeError."""
+    """rasterio decodes descriptions as UTF-8 and raised UnicodeDecodeError. Refused at open, so a
+    thumbnail with `bands=` (which never reads the descriptions) is refused too: it was drawn while
+    /attributes answered 422 (planted: check_metadata not called -> the bands= post answers 200)."""
     content = geotiff_bytes(reflectance_stack(3, height=10, width=10), descriptions=["B04XYZ", "B03", "B02"])
     content = content.replace(b"B04XYZ", b"B04\xff\xfe\x80")
     assert attempt(content) == "unreadable_raster"
     for path in ("/attributes", "/thumbnail"):
         assert_error(post(path, content), 422, "unreadable_raster")
+    assert_error(post("/thumbnail", content, bands="3,2,1"), 422, "unreadable_raster")
 
 
 def complex_files() -> dict[str, bytes]:
