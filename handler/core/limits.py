@@ -1,27 +1,27 @@
-"""Budgets that bound the work one request may cause; overridable by environment variables."""
+"""Budgets that bound the work one request may cause; validated from environment variables at import."""
 
-import os
-from dataclasses import dataclass
+from pydantic import Field, PositiveInt
+from pydantic_settings import BaseSettings
 
-
-def _env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+from handler.core.env_settings import ENV_CONFIG, load_settings
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(BaseSettings):
     """`max_raster_pixels` refuses header bombs at open. A thumbnail's read plan (`plan.py`) must stay
     within `max_read_pixels` per band of the level GDAL reads, `max_read_bytes` decoded in all (every
     band a block holds, plus the mask, weighted by codec cost: deflate = 1; 3 GiB is a 12-band uint16
-    10980² scene without overviews, ~4 s here) and `max_block_bytes` per decoded block (GDAL allocates
-    whole blocks: one strip holding a whole image would not be bounded by its block cache)."""
+    10980² scene without overviews, whose time is bench/RESULTS.md's "synthetic 10980 no overviews") and
+    `max_block_bytes` per decoded block (GDAL allocates whole blocks: one strip holding a whole image would
+    not be bounded by its block cache). Each is read from the variable of its upper-cased name."""
 
-    max_bands: int = _env_int("MAX_BANDS", 64)
-    max_raster_pixels: int = _env_int("MAX_RASTER_PIXELS", 60_000 * 60_000)
-    max_read_pixels: int = _env_int("MAX_READ_PIXELS", 16_000 * 16_000)
-    max_read_bytes: int = _env_int("MAX_READ_BYTES", 3 * 1024**3)
-    max_block_bytes: int = _env_int("MAX_BLOCK_BYTES", 16 * 1024**2)
-    max_thumbnail_size: int = _env_int("MAX_THUMBNAIL_SIZE", 2048)
+    model_config = ENV_CONFIG
+
+    max_bands: PositiveInt = 64
+    max_raster_pixels: PositiveInt = 60_000 * 60_000
+    max_read_pixels: PositiveInt = 16_000 * 16_000
+    max_read_bytes: PositiveInt = 3 * 1024**3
+    max_block_bytes: PositiveInt = 16 * 1024**2
+    max_thumbnail_size: PositiveInt = Field(2048, description="Largest thumbnail side (target_resolution).")
 
 
-LIMITS = Limits()
+LIMITS = load_settings(Limits)
