@@ -12,13 +12,13 @@ from fastapi.responses import JSONResponse, Response
 from mangum import Mangum
 
 from handler import s3_store
-from handler.core import RenderOptions, render_thumbnail
+from handler.core import render_thumbnail
 from handler.core.deadline import Deadline
-from handler.core.options import ImageFormat, Preset, ResamplingName, Stretch, parse_bands
 from handler.core.stac import GEOJSON
+from handler.forms import IMAGE_FILE, OBJECT_KEY, ThumbnailForm
 from handler.http_errors import error_response, install_error_handlers
 from handler.observability import logger, metrics, rendering_metrics, tracer
-from handler.responses import Config, Health, Result, Upload
+from handler.responses import Attributes, Config, ErrorBody, Health, Result, StacItem, Upload
 from handler.scene.errors import InputTooLarge, InvalidRequest, OutputTooLarge
 from handler.scene.items import describe, scene_item
 from handler.scene.keys import plain_file_name
@@ -27,8 +27,8 @@ from handler.scene.uploads import new_upload, upload_result
 from handler.settings import Settings, running_on_lambda
 from handler.viewer import install_viewer
 
-# API_DOCS=false (template parameter ApiDocs) hides /docs, /redoc and /openapi.json.
-_DOCS = os.environ.get("API_DOCS", "true").lower() != "false"
+# A bad deployment setting fails the start-up, with its name, not the first request.
+_DOCS = Settings.from_env().api_docs
 app = FastAPI(
     title="Sentinel-2 thumbnails",
     description="Attributes and true-colour thumbnails of Sentinel-2 scenes (GeoTIFF, JPEG 2000, SAFE zips), "
@@ -36,11 +36,12 @@ app = FastAPI(
     version="1.0.0",
     docs_url="/docs" if _DOCS else None, redoc_url="/redoc" if _DOCS else None,
     openapi_url="/openapi.json" if _DOCS else None,
+    # Instead of FastAPI's default 422 schema ({"detail": [...]}), the errors' real body.
+    responses={"4XX": {"model": ErrorBody, "description": "Bad input: a code and a message."}},
 )
 install_error_handlers(app)
 install_viewer(app)  # GET /: the viewer page
 
-Settings.from_env()  # a bad deployment setting fails the start-up, with its name, not the first request
 CurrentSettings = Annotated[Settings, Depends(Settings.from_env)]
 # Seconds kept from Lambda's remaining time to encode and return the answer.
 ANSWER_MARGIN_SECONDS = 1.0
@@ -57,11 +58,10 @@ def request_deadline(request: Request, settings: CurrentSettings) -> Deadline:
 
 
 RequestDeadline = Annotated[Deadline, Depends(request_deadline)]
-ImageFile = Annotated[UploadFile | None, File(description="A Sentinel-2 GeoTIFF or COG, JPEG 2000 band or TCI file, "
-                                                          "or SAFE product zip (up to 4 MiB on Lambda, "
-                                                          "MAX_UPLOAD_BYTES (2 GiB) on a local server).")]
-ObjectKey = Annotated[str | None, Form(description="Instead of a file: a key in the input bucket, "
-                                                   "e.g. uploads/scene.tif (for scenes over 4 MiB).")]
+ImageFile = Annotated[UploadFile | None, File(description=IMAGE_FILE)]
+ObjectKey = Annotated[str | None, Form(description=OBJECT_KEY)]
+# The whole form in one model, sent as multipart/form-data (it carries the file).
+ThumbnailRequest = Annotated[ThumbnailForm, Form(media_type="multipart/form-data")]
 
 
 # Uploads are copied to disk this much at a time: memory never holds more than one chunk of them.
@@ -135,7 +135,9 @@ def health() -> dict:
     return {"status": "ok"}
 
 
-@app.post("/attributes", responses={200: {"content": {"application/json": {}, GEOJSON: {}}}})
+@app.post("/attributes", response_model=Attributes,
+          responses={200: {"content": {GEOJSON: {"schema": StacItem.model_json_schema()}},
+                           "description": "The attributes (format=json) or the STAC Item (format=stac)."}})
 def attributes(settings: CurrentSettings, image_file: ImageFile = None, key: ObjectKey = None,
                format: Annotated[AttributesFormat, Form()] = AttributesFormat.json) -> JSONResponse:
     """Size, CRS, bounds, band names and layout of a scene (and its product metadata for a SAFE zip), or
@@ -149,25 +151,12 @@ def attributes(settings: CurrentSettings, image_file: ImageFile = None, key: Obj
 
 @app.post("/thumbnail", response_class=Response,
           responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}})
-def thumbnail(
-    settings: CurrentSettings,
-    deadline: RequestDeadline,
-    image_file: ImageFile = None,
-    key: ObjectKey = None,
-    target_resolution: Annotated[int, Form(description="Longest side of the thumbnail in pixels.")] = 512,
-    preset: Annotated[Preset, Form()] = Preset.true_color,
-    bands: Annotated[str | None, Form(description="Band numbers to draw, e.g. 4,3,2 (overrides the preset's).")] = None,
-    stretch: Annotated[Stretch, Form()] = Stretch.gain,
-    gain: Annotated[float, Form(description="Reflectance gain for stretch=gain.")] = 2.5,
-    boa_offset: Annotated[int | None, Form(description="BOA offset added to DNs, e.g. -1000 for "
-                                                       "baseline 04.00+ when the file does not say so.")] = None,
-    format: Annotated[ImageFormat, Form()] = ImageFormat.png,
-    resampling: Annotated[ResamplingName, Form()] = ResamplingName.average,
-) -> Response:
+def thumbnail(settings: CurrentSettings, deadline: RequestDeadline,
+              form: ThumbnailRequest = ThumbnailForm()) -> Response:
     """A true-colour (or preset) thumbnail, nodata transparent."""
-    options = RenderOptions(thumbnail_size=target_resolution, preset=preset, bands=parse_bands(bands), stretch=stretch,
-                            gain=gain, boa_offset=boa_offset, image_format=format, resampling=resampling)
-    with open_request_input(image_file, key, settings, for_pixels=True) as scene, rendering_metrics(scene.size):
+    options = form.render_options()
+    with (open_request_input(form.image_file, form.key, settings, for_pixels=True) as scene,
+          rendering_metrics(scene.size)):
         image = render_thumbnail(scene.source.dataset, options, deadline)
     if len(image.content) > settings.max_response_bytes:
         raise OutputTooLarge(f"The thumbnail is {len(image.content):,} bytes, over the {settings.max_response_bytes:,} "
