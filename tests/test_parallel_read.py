@@ -15,6 +15,7 @@ from handler.core.deadline import Deadline
 from handler.core.errors import DeadlineExceeded, UnreadableRaster
 from handler.core.levels import OpenLevels, opened_levels
 from handler.core.plan import plan_read
+from tests.deadlines import CountingDeadline
 from tests.rasters import geotiff_bytes, reflectance_stack
 
 # 4 bands of 1024 x 768 in 256² tiles: with a 1 MB block cache, a dozen chunks or more.
@@ -75,26 +76,12 @@ def test_a_read_error_in_any_thread_is_raised(monkeypatch, small_cache, threads)
         read_with(monkeypatch, threads, data=truncated)
 
 
-class ExpiringDeadline(Deadline):
-    """Expires after `allowed` checks, from whichever thread checks."""
-
-    def __init__(self, allowed: int):
-        super().__init__()
-        object.__setattr__(self, "checks", 0)
-        object.__setattr__(self, "allowed", allowed)
-
-    def check(self) -> None:
-        object.__setattr__(self, "checks", self.checks + 1)
-        if self.checks > self.allowed:
-            raise DeadlineExceeded("expired")
-
-
 def test_an_expired_deadline_in_a_thread_stops_every_thread(monkeypatch, small_cache):
     with open_bytes(SCENE) as dataset, opened_levels(dataset) as levels:
         plan = plan_read(levels, (3, 2, 1), (400, 300), Resampling.nearest)
         chunks = read.read_chunks(plan.values, plan.read_shape, plan.weight, 2)
     assert len(chunks) >= 12
-    deadline = ExpiringDeadline(allowed=3)
+    deadline = CountingDeadline(allowed=3)
     with pytest.raises(DeadlineExceeded):
         read_with(monkeypatch, 2, deadline=deadline)
     # One check before the threads start, then at most a chunk or two per thread past the expiry.

@@ -16,6 +16,7 @@ from handler.core.errors import DeadlineExceeded, RasterTooLarge, UnsupportedFor
 from handler.core.levels import opened_levels
 from handler.core.plan import plan_read
 from handler.http_errors import STATUS_BY_ERROR
+from tests.deadlines import CountingDeadline
 from tests.rasters import geotiff_bytes, reflectance_stack
 from tests.security.tiff_writer import GDAL_NODATA, LZMA, MASK, REDUCED, Ifd, ascii_tag, geo_tags, write_tiff
 
@@ -120,20 +121,6 @@ def test_budget_check_and_read_use_the_same_plan(monkeypatch):
     monkeypatch.setattr(plan_module, "LIMITS", type(plan_module.LIMITS)(max_read_bytes=cost))
     with open_bytes(data) as dataset:
         assert render_thumbnail(dataset, RenderOptions(thumbnail_size=300)).width == 300
-
-
-class CountingDeadline(Deadline):
-    """Expires after `allowed` checks, counting them."""
-
-    def __init__(self, allowed: int):
-        super().__init__()
-        object.__setattr__(self, "checks", 0)
-        object.__setattr__(self, "allowed", allowed)
-
-    def check(self) -> None:
-        object.__setattr__(self, "checks", self.checks + 1)
-        if self.checks > self.allowed:
-            raise DeadlineExceeded("expired")
 
 
 def test_the_deadline_is_checked_between_chunks(monkeypatch):
