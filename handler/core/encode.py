@@ -9,7 +9,8 @@ from handler.core.options import ImageFormat
 from handler.core.png import encode_png
 from handler.core.spans import span
 
-# PNG goes through png.py (numpy row filters, zlib Z_RLE: half Pillow's time); JPEG and WebP through Pillow.
+# PNG goes through png.py (numpy row filters, zlib Z_RLE: faster than Pillow, bench/RESULTS-png.md);
+# JPEG and WebP through Pillow.
 _PIL_FORMAT = {ImageFormat.jpeg: "JPEG", ImageFormat.webp: "WEBP"}
 _SAVE_OPTIONS = {ImageFormat.jpeg: {"quality": 85}, ImageFormat.webp: {"quality": 85}}
 
