@@ -45,7 +45,8 @@ def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
         field = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
-        parts.append(f"{field}: {error.get('msg', 'invalid value')}" if field else error.get("msg", ""))
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")  # pydantic's prefix
+        parts.append(f"{field}: {message}" if field else message)
     return "; ".join(parts) or "Invalid request."
 
 

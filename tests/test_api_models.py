@@ -92,3 +92,6 @@ def test_the_trigger_outputs_and_results_fit_their_models():
 def test_errors_fit_the_error_model():
     ErrorBody.model_validate(client.post("/thumbnail", data={"target_resolution": "x"}).json())
     ErrorBody.model_validate(client.get("/nope").json())
+    # Planted bug: no removeprefix in _validation_message -> "image_file: Value error, Expected UploadFile...".
+    text_for_a_file = ErrorBody.model_validate(client.post("/thumbnail", data={"image_file": "abc"}).json())
+    assert text_for_a_file.error.message.startswith("image_file: Expected UploadFile")
