@@ -22,13 +22,18 @@ from __future__ import annotations
 
 import argparse
 import io
+import time
 import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from bench import thumbnail_bench as tb
+from bench.common import CACHE_DIR, REPO, code_version, loadavg, log, machine, worker_env
+from bench.inputs import describe_input, Input
+from bench.remote import remote_s3
+from bench.report import cell, write_report
+from bench.runners import METHOD_LABEL, run_worker
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS-jp2.md"
 METHODS = ("ours_average", "ours_nearest", "riotiler_average", "riotiler_nearest")
@@ -49,7 +54,7 @@ def build_inputs(cache: Path) -> list[Path]:
     if not band.exists():
         scene = bands_scene(FULL_TILE // 10)
         b04 = np.repeat(np.repeat(scene.data[2:3], 10, axis=1), 10, axis=2)
-        tb.log(f"  encoding {band.name} ({FULL_TILE}², lossless; about a minute)")
+        log(f"  encoding {band.name} ({FULL_TILE}², lossless; about a minute)")
         band.write_bytes(jp2_bytes(b04, scene.transform * scene.transform.scale(0.1), scene.crs))
     return [tci, band]
 
@@ -77,7 +82,7 @@ def full_size_tci(cache: Path) -> bytes:
         for band in tci:  # band by band: bounded temporaries; nodata (0) stays 0
             noisy = band.astype(np.int16) + rng.integers(-6, 7, size=band.shape, dtype=np.int16)
             band[...] = np.where(band > 0, np.clip(noisy, 1, 255), 0)
-        tb.log(f"  encoding {path.name} ({FULL_TILE}², lossy; ~20 s)")
+        log(f"  encoding {path.name} ({FULL_TILE}², lossy; ~20 s)")
         path.write_bytes(jp2_bytes(tci, scene.transform * scene.transform.scale(0.1), scene.crs, lossless=False))
     return path.read_bytes()
 
@@ -96,7 +101,7 @@ def build_products(cache: Path) -> list[tuple[str, Path, str]]:
             variant = f"{name.lower()}_full_tci" if full else name.lower()
             path = cache / f"v{SAFE_VERSION}_{spec.product_id}_{variant}.zip"
             if not path.exists():
-                tb.log(f"  building {path.name}")
+                log(f"  building {path.name}")
                 padding = _padding_names(spec)
                 source = zipfile.ZipFile(io.BytesIO(fixture.data))
                 tmp = path.with_suffix(".tmp")
@@ -115,7 +120,7 @@ def build_products(cache: Path) -> list[tuple[str, Path, str]]:
     return products
 
 
-def measure(inp: tb.Input, env: dict, args: argparse.Namespace, member: str | None = None) -> dict[str, dict]:
+def measure(inp: Input, env: dict, args: argparse.Namespace, member: str | None = None) -> dict[str, dict]:
     """Each method on disk, then one cold run through S3 with the bytes and requests it fetched. For a
     product zip (`member` given) ours opens the zip, rio-tiler the member through /vsizip/."""
     from handler.core.safe import vsizip_path
@@ -125,44 +130,40 @@ def measure(inp: tb.Input, env: dict, args: argparse.Namespace, member: str | No
     results: dict[str, dict] = {}
     for method in METHODS:
         local = replace(inp, path=path_for(method, inp.path))
-        results[method] = {"local": tb.run_worker(method, local, args, env, repeat=3, warmup=True)}
-    with tb.remote_s3(Path(inp.path)) as (extra_env, proxy, vsipath):
+        results[method] = {"local": run_worker(method, local, args, env, repeat=3, warmup=True)}
+    with remote_s3(Path(inp.path)) as (extra_env, proxy, vsipath):
         for method in METHODS:
             proxy.reset()
             remote = replace(inp, path=path_for(method, vsipath))
-            result = tb.run_worker(method, remote, args, {**env, **extra_env}, repeat=1, warmup=False)
+            result = run_worker(method, remote, args, {**env, **extra_env}, repeat=1, warmup=False)
             results[method]["s3"] = {**result, "bytes": proxy.bytes, "requests": proxy.requests}
     return results
-
-
-def _cell(result: dict) -> str:
-    if "error" in result:
-        return "timeout" if result.get("timeout") else result["error"]
-    return f"{tb.fmt_s(result['median_s'])} · {tb.fmt_mb(result['peak_mb'])} MB"
 
 
 def row(label: str, method: str, result: dict) -> str:
     local, s3 = result["local"], result["s3"]
     fetched = f"{s3['bytes'] / 1e6:.2f} MB in {s3['requests']} requests" + (" (when killed)" if "error" in s3 else "")
-    return f"| {label} | {tb.METHOD_LABEL[method]} | {_cell(local)} | {_cell(s3)} | {fetched} |"
+    times = " | ".join(cell(r, show_error=True) for r in (local, s3))
+    return f"| {label} | {METHOD_LABEL[method]} | {times} | {fetched} |"
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--cache-dir", type=Path, default=tb.CACHE_DIR / "jp2")
+    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR / "jp2")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     args.budget, args.timeout = 20.0, 120.0
-    env = tb.worker_env(tb.REPO)
-    lines = [f"# JPEG 2000 thumbnails ({tb.code_version(tb.REPO)})", "",
-             f"`python -m bench.jp2_bench`: {args.size} px, median of 3 warm runs on disk, one cold run through "
+    env = worker_env(REPO)
+    lines = [f"# JPEG 2000 thumbnails ({code_version(REPO)})", "",
+             f"`python -m bench.jp2_bench` ({time.strftime('%Y-%m-%d %H:%M %Z')}, {machine()}, load average "
+             f"{loadavg()} at the start): {args.size} px, median of 3 warm runs on disk, one cold run through "
              "S3 (moto behind a counting proxy). Cells: time · peak RSS of the worker (VmHWM).", "",
              "| input | method | on disk | through S3 | fetched |", "|---|---|---|---|---|"]
     for path in build_inputs(args.cache_dir):
-        inp = tb.describe_input(path.name, str(path), args.size)
+        inp = describe_input(path.name, str(path), args.size)
         label = f"{path.name} ({inp.shape[1]}², {inp.size_mb:.1f} MB, levels {inp.overviews})"
-        tb.log(label)
+        log(label)
         for method, result in measure(inp, env, args).items():
             lines.append(row(label, method, result))
     from handler.core.safe import vsizip_path
@@ -180,15 +181,14 @@ def main(argv=None) -> None:
               "| input | method | on disk | through S3 | fetched |", "|---|---|---|---|---|"]
     for name, path, member in build_products(args.cache_dir):
         zip_mb = path.stat().st_size / 1e6
-        inp = tb.describe_input(name, vsizip_path(str(path), member), args.size, size_mb=zip_mb)
+        inp = describe_input(name, vsizip_path(str(path), member), args.size, size_mb=zip_mb)
         inp = replace(inp, path=str(path))
         label = f"{name} ({zip_mb:.1f} MB zip; TCI {inp.shape[1]}², levels {inp.overviews})"
-        tb.log(label)
+        log(label)
         for method, result in measure(inp, env, args, member).items():
             lines.append(row(label, method, result))
-    report = "\n".join(lines) + "\n"
-    print(report)
-    args.output.write_text(report)
+    lines += ["", f"Load average at the end: {loadavg()}."]
+    write_report(lines, args.output)
 
 
 if __name__ == "__main__":

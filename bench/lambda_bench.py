@@ -46,7 +46,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import re
 import socket
 import statistics
@@ -56,6 +55,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench.common import free_port, loadavg, log, machine
+from bench.inputs import synthetic_paths
+from bench.report import percentile as pct
+from bench.report import table
 from events import make_events
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,20 +75,6 @@ ENV = {  # what the template and Lambda set, plus dummy credentials (nothing her
     "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_EC2_METADATA_DISABLED": "true", "AWS_LAMBDA_FUNCTION_TIMEOUT": "30", "_HANDLER": "handler.api.handler",
 }
-
-
-def log(*args) -> None:
-    print(*args, file=sys.stderr, flush=True)
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def docker(*args: str, check: bool = True) -> str:
@@ -262,9 +251,8 @@ def trigger_section(rows: list[dict], args) -> list[str]:
         "numbers say nothing about the function's speed on S3. The cgroup peak includes the page cache of the "
         "COG written to the container's /tmp (on Lambda, /tmp is ephemeral storage).",
         "",
-        "| memory MB | CPUs | COG copy | duration s | status | python peak RSS MB | cgroup peak MB "
-        "| $ / 1k scenes x86_64 | load before → after |",
-        "|" + "---|" * 9,
+        *table(["memory MB", "CPUs", "COG copy", "duration s", "status", "python peak RSS MB", "cgroup peak MB",
+                "$ / 1k scenes x86_64", "load before → after"]),
     ]
     for r in rows:
         rss = f"{r['rss_mb']:.0f}" if r["rss_mb"] else "n/a"
@@ -272,12 +260,6 @@ def trigger_section(rows: list[dict], args) -> list[str]:
         lines.append(f"| {r['memory']} | {r['cpus']:.2f} | {'yes' if r['cog_copy'] else 'no'} | {r['duration_s']:.1f} "
                      f"| {r['status']} | {rss} | {cg} | {r['usd']:.4f} | {r['load_before']} → {r['load_after']} |")
     return lines
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-quantile, nearest rank (p95 of 10 values is the largest)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def cost_per_1000(duration_ms: float, memory: int, arch: str) -> tuple[float, float]:
@@ -329,13 +311,10 @@ def measure(image: str, memory: int, cpus: float, small: bytes, upload: bytes, c
     return row
 
 
-def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    mem = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) // 1024
+def docker_machine() -> str:
+    """This machine, its Docker and its cgroup version."""
     cgroup = "v2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "v1"
-    return (f"{model}, {os.cpu_count()} cores, {mem} MB RAM, Linux {platform.release()}, "
-            f"Docker {docker('version', '--format', '{{.Server.Version}}', check=False)}, cgroup {cgroup}")
+    return f"{machine()}, Docker {docker('version', '--format', '{{.Server.Version}}', check=False)}, cgroup {cgroup}"
 
 
 def image_matches_head(image: str) -> str:
@@ -408,9 +387,8 @@ def local_section(rows: list[dict], args) -> list[str]:
         f"median of {args.local_repeat} renders after one warm-up; one COG copy (`handler.core.cog.write_cog`) "
         "into the container's /tmp.",
         "",
-        "| image | memory MB | CPUs | GDAL_NUM_THREADS | thumbnail s (median) | thumbnail runs s | COG copy s "
-        "| load before → after |",
-        "|" + "---|" * 8,
+        *table(["image", "memory MB", "CPUs", "GDAL_NUM_THREADS", "thumbnail s (median)", "thumbnail runs s",
+                "COG copy s", "load before → after"]),
     ]
     for r in rows:
         render = f"{statistics.median(r['render']):.2f}" if r["render"] else "n/a"
@@ -429,9 +407,9 @@ def compare_section(rows: list[dict], args) -> list[str]:
         "The same runs at each memory size, one image after the other; GDAL_NUM_THREADS is what each image's "
         "`handler.core` sets under those limits. " + (args.compare_note or ""),
         "",
-        "| image | memory MB | CPUs | GDAL_NUM_THREADS | cold start s | 1st invoke ms | warm upload p50 / p95 ms "
-        "| key= p50 / p95 ms | python peak RSS MB | $ / 1k uploads x86_64 | load before → after |",
-        "|" + "---|" * 11,
+        *table(["image", "memory MB", "CPUs", "GDAL_NUM_THREADS", "cold start s", "1st invoke ms",
+                "warm upload p50 / p95 ms", "key= p50 / p95 ms", "python peak RSS MB", "$ / 1k uploads x86_64",
+                "load before → after"]),
     ]
     for r in rows:
         key = f"{r['key_p50']:.0f} / {r['key_p95']:.0f}" if r["key_p50"] is not None else "n/a"
@@ -570,7 +548,7 @@ def main() -> None:
     parser.add_argument("--memory", default="512,1024,1769,3008", help="comma-separated MB")
     parser.add_argument("--cold", type=int, default=3, help="fresh containers per memory size")
     parser.add_argument("--warm", type=int, default=10, help="warm invokes per event")
-    parser.add_argument("--key-scene", default="/tmp/thumbnail_bench_cache/synthetic_v1_10980_pixel_cog.tif",
+    parser.add_argument("--key-scene", default=str(synthetic_paths()[0]),
                         help="the COG for the key= runs (bench/thumbnail_bench.py caches it); '' to skip them")
     parser.add_argument("--warm-key", type=int, default=5, help="warm key= invokes per memory size")
     parser.add_argument("--compare-image", help="also run --compare-memory sizes with --image and this image, "
@@ -582,14 +560,14 @@ def main() -> None:
     parser.add_argument("--compare-note", help="how --compare-image was made (goes into the report)")
     parser.add_argument("--trigger", action="store_true", help="also time the S3 trigger on --trigger-scene")
     parser.add_argument("--trigger-scene",
-                        default="/tmp/thumbnail_bench_cache/synthetic_v1_10980_pixel_no_overviews.tif")
+                        default=str(synthetic_paths()[1]))
     parser.add_argument("--trigger-memory", default="1024,1769,3008")
     parser.add_argument("--output", default=str(ROOT / "bench" / "RESULTS-lambda.md"))
     parser.add_argument("--chart", default=str(ROOT / "bench" / "RESULTS-lambda.png"))
     args = parser.parse_args()
 
     image_id = docker("image", "inspect", args.image, "--format", "{{.Id}}")  # fails if there is no image
-    meta = {"when": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+    meta = {"when": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": docker_machine(),
             "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                      text=True).stdout.strip(),
             "image_id": image_id.removeprefix("sha256:"),

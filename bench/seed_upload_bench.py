@@ -22,10 +22,13 @@ import sys
 import time
 from pathlib import Path
 
-from bench import thumbnail_bench as tb
+from bench.common import (CACHE_DIR, REPO, code_version, free_port, load_gdal_env, loadavg, log, machine, rss_mb,
+                          worker_env)
+from bench.inputs import describe_input
+from bench.report import fmt_mb, fmt_s, write_report
+from bench.runners import METHOD_LABEL, run_worker
 from handler.local_pipeline import wait_for_port
 from tests.rasters import seed_sized_export
-from tests.s3_helpers import free_port
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS-seed-upload.md"
 SIZE = 200
@@ -42,11 +45,11 @@ def http_part(folder: Path, repeat: int) -> tuple[dict[str, list[float]], float,
     """Seconds per curl for each route, and the server's peak RSS (MB) before and after them."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "handler.api:app", "--host", "127.0.0.1",
-                               "--port", str(port)], cwd=tb.REPO, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env={**os.environ, **tb._load_gdal_env()})
+                               "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env={**os.environ, **load_gdal_env()})
     try:
         wait_for_port(port, server, "uvicorn")
-        idle = tb._rss_mb(server.pid)
+        idle = rss_mb(server.pid)
         times: dict[str, list[float]] = {route: [] for route in CURLS}
         for _ in range(repeat):
             for route, command in CURLS.items():
@@ -54,7 +57,7 @@ def http_part(folder: Path, repeat: int) -> tuple[dict[str, list[float]], float,
                 subprocess.run(shlex.split(command.format(port=port)), cwd=folder, check=True,
                                stdout=subprocess.DEVNULL)
                 times[route].append(time.perf_counter() - start)
-        return times, idle, tb._rss_mb(server.pid)
+        return times, idle, rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -63,32 +66,34 @@ def http_part(folder: Path, repeat: int) -> tuple[dict[str, list[float]], float,
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--cache-dir", type=Path, default=tb.CACHE_DIR)
+    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     folder = args.cache_dir / "seed"
     folder.mkdir(parents=True, exist_ok=True)
     seed = seed_sized_export(folder / SEED_NAME)
-    tb.log(f"seed-sized export {seed} ({seed.stat().st_size / 1e6:.1f} MB)")
+    log(f"seed-sized export {seed} ({seed.stat().st_size / 1e6:.1f} MB)")
 
+    load_start = loadavg()
     times, idle_mb, server_peak_mb = http_part(folder, args.repeat)
     worker_args = argparse.Namespace(size=SIZE, budget=20.0, timeout=120.0)
-    env = tb.worker_env(tb.REPO)
-    inp = tb.describe_input(seed.name, str(seed), SIZE)
+    env = worker_env(REPO)
+    inp = describe_input(seed.name, str(seed), SIZE)
     results = {}
     for method in METHODS:
-        tb.log(f"  {method}")
-        results[method] = tb.run_worker(method, inp, worker_args, env, args.repeat, warmup=True)
+        log(f"  {method}")
+        results[method] = run_worker(method, inp, worker_args, env, args.repeat, warmup=True)
 
-    lines = [f"# Seed-sized upload ({tb.code_version(tb.REPO)})", "",
+    lines = [f"# Seed-sized upload ({code_version(REPO)})", "",
              f"`python -m bench.seed_upload_bench --repeat {args.repeat}`: {seed.name}, "
              f"{inp.shape[1]} x {inp.shape[0]} x 12 uint16, uncompressed, {seed.stat().st_size / 1e6:.1f} MB; "
-             f"{os.cpu_count()} cores.", "",
+             f"{machine()}; {time.strftime('%Y-%m-%d %H:%M %Z')}; load average {load_start} at the start, "
+             f"{loadavg()} at the end.", "",
              "## The README's curls against uvicorn (`make serve`), upload included", "",
              "| request | median | min | max |", "|---|---|---|---|"]
     for route, values in times.items():
-        lines.append(f"| {route} | {tb.fmt_s(statistics.median(values))} | {tb.fmt_s(min(values))} | "
-                     f"{tb.fmt_s(max(values))} |")
+        lines.append(f"| {route} | {fmt_s(statistics.median(values))} | {fmt_s(min(values))} | "
+                     f"{fmt_s(max(values))} |")
     lines += ["", f"Server peak RSS (VmHWM): {idle_mb:.0f} MB after start-up, {server_peak_mb:.0f} MB after "
                   f"{args.repeat} x both requests (target <= 400 MB).", "",
               f"## Rendering at {SIZE} px, each method in a fresh process (file already on disk)", "",
@@ -97,11 +102,9 @@ def main(argv=None) -> None:
     for method, result in results.items():
         median = result.get("median_s")
         ratio = f"{median / ours:.2f}" if median and ours else "-"
-        lines.append(f"| {tb.METHOD_LABEL[method]} | {tb.fmt_s(median) if median else result.get('error')} | "
-                     f"{tb.fmt_mb(result.get('peak_mb'))} MB | {ratio} |")
-    report = "\n".join(lines) + "\n"
-    print(report)
-    args.output.write_text(report)
+        lines.append(f"| {METHOD_LABEL[method]} | {fmt_s(median) if median else result.get('error')} | "
+                     f"{fmt_mb(result.get('peak_mb'))} MB | {ratio} |")
+    write_report(lines, args.output)
 
 
 if __name__ == "__main__":
