@@ -113,7 +113,18 @@ def test_truncated_pixels_fail_the_thumbnail_not_the_attributes():
 def test_oversize_body_is_413_with_s3_hint(on_lambda):
     response = post("/attributes", b"II*\x00" + bytes(Settings.from_env().max_upload_bytes))
     assert_error(response, 413, "input_too_large")
-    assert "S3" in response.json()["error"]["message"]
+    limit = Settings.from_env().max_upload_bytes
+    assert response.json()["error"]["message"] == (
+        f"Uploads are limited to {limit:,} bytes (Lambda's 6 MB request limit after base64). Use POST /uploads "
+        "to put larger scenes in the input S3 bucket, then pass key=.")
+
+
+def test_oversize_body_off_lambda_names_the_setting(monkeypatch):
+    monkeypatch.setenv("MAX_UPLOAD_BYTES", "1000")
+    response = post("/attributes", b"II*\x00" + bytes(1000))
+    assert_error(response, 413, "input_too_large")
+    assert response.json()["error"]["message"] == (
+        "Uploads are limited to 1,000 bytes on this server (MAX_UPLOAD_BYTES).")
 
 
 def test_unknown_route_is_json_404():

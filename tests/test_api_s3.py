@@ -64,7 +64,9 @@ def test_key_attributes_as_a_stac_item_name_the_object_as_the_trigger_does(s3, l
 def test_keys_other_than_plain_input_keys_are_refused(s3, key):
     s3.put_object(Bucket="other-bucket", Key="uploads/a.tif", Body=SCENE)
     response = client.post("/attributes", data={"key": key})
-    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_key"
+    assert response.status_code == 400 and response.json()["error"] == {"code": "invalid_key", "message": (
+        "key must be an object key like 'uploads/<name>.tif' in the input bucket (.tif, .tiff, .jp2, .j2k or a "
+        "SAFE product's .zip).")}
 
 
 @pytest.mark.parametrize("key", ["uploads/my scene é+ü 2022.tiff", "uploads/f%2e%2e b.tif", "uploads/d.tif?x=1.tif",

@@ -1,0 +1,101 @@
+"""What operators read when the S3 trigger refuses a record: the reason each malformed notification, SQS
+message or Batch Operations task is logged with (it names the field), and the "batch tasks processed" log
+line. Also the edges of reading a Batch Operations job (no task list, a job field that is not an object)."""
+
+import logging
+
+import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from events.make_events import batch_job_event, batch_task, eventbridge_event, sqs_event
+from handler import s3_trigger
+from handler.s3_events import (MalformedRecord, ObjectEvent, read_batch_job, read_notification,
+                               read_sqs_message)
+from tests import s3_helpers
+from tests.s3_helpers import BUCKET
+
+s3, rendered = s3_helpers.s3, s3_helpers.rendered  # the shared fixtures
+
+
+def reasons(items: list) -> list[str]:
+    assert all(isinstance(item, MalformedRecord) for item in items), items
+    return [item.reason for item in items]
+
+
+def test_a_malformed_records_message_is_its_reason():
+    # Planted bug: MalformedRecord's super().__init__(None) -> str(error) is "None" in tracebacks and logs.
+    reason = "s3Key is missing or not a string"
+    error = MalformedRecord(reason, "k")
+    assert (str(error), error.reason, error.key) == (reason, reason, "k")
+
+
+def test_eventbridge_reasons_name_the_missing_field():
+    no_key = eventbridge_event(BUCKET, "uploads/a.tif", 5)
+    del no_key["detail"]["object"]["key"]
+    no_bucket = eventbridge_event("", "uploads/a.tif", 5)
+    assert reasons(read_notification(no_key) + read_notification(no_bucket)) == [
+        "detail.object.key is missing or not a string", "detail.bucket.name is missing or not a string"]
+
+
+def test_an_sqs_body_that_is_not_json_says_so():
+    (record,) = sqs_event("{not json")["Records"]
+    assert reasons(read_sqs_message(SQSRecord(record))) == ["the SQS message body is not JSON"]
+
+
+def test_batch_task_reasons_name_the_missing_field():
+    force, tasks = read_batch_job(batch_job_event(batch_task("", "uploads/a.tif", task_id="no-bucket"),
+                                                  {"s3Bucket": BUCKET, "s3Key": "uploads/a.tif"}))
+    assert not force and [task.task_id for task in tasks] == ["no-bucket", ""]  # "": no id to answer
+    assert reasons([task.item for task in tasks]) == ["s3Bucket is missing or not a string",
+                                                      "taskId is missing or not a string"]
+
+
+def test_a_batch_task_carries_no_etag():
+    # Planted bug: etag=None -> ObjectEvent.names compares None to the object's ETag.
+    _, (task,) = read_batch_job(batch_job_event(batch_task(BUCKET, "uploads/a%20b.tif")))
+    assert task.item == ObjectEvent(BUCKET, "uploads/a b.tif", None, "", None, True)
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"invocationSchemaVersion": "3.0"}, "invocationSchemaVersion must be one of 1.0, 2.0"),
+    ({"job": {"id": "j", "userArguments": ["force"]}}, "job.userArguments is not a JSON object"),
+    ({"job": {"id": "j", "userArguments": {"force": "yes"}}}, 'job.userArguments.force must be "true" or "false"'),
+])
+def test_a_job_that_cannot_run_says_why_and_is_not_forced(change, reason):
+    # Planted bug: force=True when the job cannot run -> the log line says the job was forced.
+    force, tasks = read_batch_job({**batch_job_event(batch_task(BUCKET, "uploads/a.tif")), **change})
+    assert force is False and reasons([task.item for task in tasks]) == [reason]
+
+
+def test_a_job_field_that_is_not_an_object_has_no_arguments():
+    force, (task,) = read_batch_job({**batch_job_event(batch_task(BUCKET, "uploads/a.tif")), "job": "j"})
+    assert force is False and task.item == ObjectEvent(BUCKET, "uploads/a.tif", None, "", None, True)
+
+
+@pytest.mark.parametrize("tasks", ["ab", None, {"taskId": "t"}])
+def test_a_job_without_a_task_list_has_no_tasks(tasks):
+    # Planted bug: iterating `tasks` whatever its type -> a string's letters become id-less tasks.
+    assert read_batch_job({**batch_job_event(), "tasks": tasks}) == (False, [])
+
+
+class Records(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_the_batch_log_line_gives_force_and_every_answer(s3, rendered, lambda_context):
+    s3.put_object(Bucket=BUCKET, Key="uploads/a.tif", Body=b"II*\x00 not rendered here")
+    records = Records()
+    s3_trigger.logger.addHandler(records)
+    try:
+        response = s3_trigger.handler(batch_job_event(batch_task(BUCKET, "uploads/a.tif"),
+                                                      user_arguments={"force": "true"}), lambda_context)
+    finally:
+        s3_trigger.logger.removeHandler(records)
+    (line,) = [r for r in records.records if r.getMessage() == "batch tasks processed"]
+    assert line.force is True and line.results == response["results"] and len(line.results) == 1
+    assert rendered == ["uploads/a.tif"]
