@@ -19,11 +19,12 @@ import numpy as np
 import rasterio
 from PIL import Image
 
+from bench.common import DATA_DIR
 from handler.core.options import RenderOptions
 from handler.core.png import encode_png
 from handler.core.render import render_display
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentinel2"
+DATA = DATA_DIR  # the real files, as for the tests (SENTINEL2_DATA or ../shared/data/sentinel2)
 # Pillow's save options; None: ours (encode_png, what encode_image uses for PNG).
 VARIANTS = {
     "ours (core/png.py)": None,

@@ -15,7 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCENE = Path("/tmp/thumbnail_bench_cache/synthetic_v1_10980_pixel_no_overviews.tif")
+from bench.inputs import synthetic_paths
+
+SCENE = synthetic_paths()[1]  # the 10980² scene without overviews
 
 RUN = """
 import json, os, resource, sys, tempfile, time
