@@ -6,9 +6,9 @@ from pydantic import Field, NonNegativeInt, PositiveInt, field_validator
 from pydantic_settings import BaseSettings
 
 from handler.core.env_settings import ENV_CONFIG, InvalidSetting, load_settings
-from handler.core.limits import LIMITS, Limits
+from handler.core.limits import LIMITS
 
-__all__ = ["InvalidSetting", "Limits", "Settings"]
+__all__ = ["InvalidSetting", "Settings"]  # InvalidSetting: the error both entry points raise at import
 
 # A base64 multipart body must stay under Lambda's 6 MB synchronous payload limit.
 LAMBDA_UPLOAD_BYTES = 4 * 1024 * 1024
