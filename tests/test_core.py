@@ -243,3 +243,14 @@ def test_a_few_hot_pixels_do_not_make_reflectance_dn():
     reflectance = (reflectance_stack(3) / 10000).astype("float32")
     reflectance[:, :2, :2] = 5000.0  # saturated or corrupt pixels: well under 1 % of the image
     assert render(geotiff_bytes(reflectance)).radiometry.source == "float_reflectance"
+
+
+@pytest.mark.parametrize("text, message", [("4,x,2", "bands must be comma-separated band numbers, e.g. 4,3,2."),
+                                           ("4,0,2", "band numbers start at 1.")])
+def test_bad_band_lists_say_what_is_expected(text, message):
+    # Planted bug: the message upper-cased -> the API's error.message changes.
+    from handler.core.options import parse_bands
+    with pytest.raises(InvalidRenderOptions) as error:
+        parse_bands(text)
+    assert str(error.value) == message
+    assert parse_bands(" ") is None and parse_bands("4, 3,2") == (4, 3, 2)

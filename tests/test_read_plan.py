@@ -161,3 +161,27 @@ def test_a_nodata_the_intermediate_cannot_hold_is_not_an_error():
     with open_bytes(data) as dataset:
         assert dataset.nodata == 1e300
         assert render_thumbnail(dataset, RenderOptions(thumbnail_size=64, resampling="cubic")).width == 64
+
+
+def test_a_cog_copy_costs_every_band_and_the_mask_at_full_resolution(monkeypatch):
+    """copy_cost, block by block: 512² in 256² tiles is 4 blocks per band; an internal mask is counted at
+    1 byte per pixel of the same blocks; a pixel-interleaved block holds every band."""
+    import rasterio
+    from rasterio.io import MemoryFile
+
+    from tests.rasters import profile
+
+    def scene(count: int, dtype: str, **extra) -> bytes:
+        tiles = {"tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate"}
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), MemoryFile() as memfile:
+            with memfile.open(**profile(count, dtype, 512, 512, **tiles, **extra)) as dst:
+                dst.write(np.ones((count, 512, 512), dtype))
+                dst.write_mask(np.full((512, 512), 255, np.uint8))
+            return memfile.read()
+
+    with open_bytes(scene(1, "uint16")) as dataset:  # one band: 4 x 256² x 2 bytes, mask 4 x 256²
+        assert plan_module.copy_cost(dataset) == 4 * 256 * 256 * 2 + 4 * 256 * 256
+    with open_bytes(scene(3, "uint16", interleave="band")) as dataset:  # each band's blocks
+        assert plan_module.copy_cost(dataset) == 3 * 4 * 256 * 256 * 2 + 4 * 256 * 256
+    with open_bytes(scene(3, "uint8", interleave="pixel")) as dataset:
+        assert plan_module.copy_cost(dataset) == 4 * 256 * 256 * 3 + 4 * 256 * 256
