@@ -233,8 +233,9 @@ class SpanTimer:
         return timed
 
     def medians(self, skip: int) -> dict[str, float]:
-        """Median seconds per span over the calls after the first `skip` (the warm-up)."""
-        calls = self.calls[skip:]
+        """Median seconds per span over the calls after the first `skip` (the warm-up), and of `rest`: each
+        call's time outside its spans."""
+        calls = [{**call, "rest": 2 * call["total"] - sum(call.values())} for call in self.calls[skip:]]
         names = sorted({name for call in calls for name in call})
         return {name: statistics.median(call.get(name, 0.0) for call in calls) for name in names}
 

@@ -41,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--repeat", type=int, default=None, help="timed runs per method (default 5, quick 2)")
     parser.add_argument("--floor-repeat", type=int, default=None,
-                        help="interleaved rounds of ours, the floor and rio-tiler (default 9, quick 5; 0: skip)")
+                        help="interleaved rounds of ours, the floor and rio-tiler (default 11, quick 7; 0: skip)")
     parser.add_argument("--budget", type=float, default=20.0,
                         help="stop repeating a method after this many seconds (>= 1 timed run)")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
@@ -63,7 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.repeat is None:
         args.repeat = 2 if args.quick else 5
     if args.floor_repeat is None:
-        args.floor_repeat = 5 if args.quick else 9
+        args.floor_repeat = 7 if args.quick else 11
     args.core_repo = args.core_repo.resolve()
     return args
 

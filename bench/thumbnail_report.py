@@ -56,9 +56,8 @@ def floor_section(inputs: list[Input], repeat: int) -> list[str]:
             peer = f"riotiler_{res}"
             floor = ratio[f"floor_{res}"]
             spans = r.get("spans_s", {})
-            split = " / ".join(f"{spans.get(name, 0) * 1000:.1f}" for name in ("open", "read", "encode"))
-            rest = spans.get("total", 0) - sum(spans.get(name, 0) for name in ("open", "read", "encode"))
-            rows.append([inp.label, res, fmt_s(median[f"ours_{res}"]), f"{split} / {rest * 1000:.1f}",
+            split = " / ".join(f"{spans.get(name, 0) * 1000:.1f}" for name in ("open", "read", "encode", "rest"))
+            rows.append([inp.label, res, fmt_s(median[f"ours_{res}"]), split,
                          fmt_s(median[f"floor_{res}"]),
                          fmt_s(median.get(peer)) if peer in median else "not run",
                          verdict(floor, TARGET_FLOOR) if inp.label == FLOOR_INPUT else f"{floor:.3f}",
