@@ -187,11 +187,13 @@ def make_runner(method: str, path: str, size: int, indexes: tuple[int, ...], in_
     raise SystemExit(f"unknown method {method}")
 
 
-def _time_runs(runners: dict, repeat: int, warmup: bool, budget: float) -> tuple[dict, dict]:
+def _time_runs(runners: dict, repeat: int, warmup: bool, budget: float) -> tuple[dict, dict, dict]:
     """Run every runner `repeat` times (after one warm-up each), interleaved: round i starts with runner
-    i mod n. Stops after `budget` seconds once one timed round is done. (times per method, last output)."""
+    i mod n. Stops after `budget` seconds once one timed round is done. (wall seconds per method, CPU
+    seconds of this process per method, last output)."""
     names = list(runners)
     times = {name: [] for name in names}
+    cpu = {name: [] for name in names}
     outputs = {name: (b"", (0, 0)) for name in names}
     if warmup:
         for name in names:
@@ -199,12 +201,13 @@ def _time_runs(runners: dict, repeat: int, warmup: bool, budget: float) -> tuple
     deadline = time.perf_counter() + budget
     for i in range(repeat):
         for name in names[i % len(names):] + names[:i % len(names)]:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             outputs[name] = runners[name]()
             times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
         if time.perf_counter() > deadline:
             break
-    return times, outputs
+    return times, cpu, outputs
 
 
 class SpanTimer:
@@ -261,7 +264,7 @@ def worker_main(args: argparse.Namespace) -> None:
     if args.warmup and len(methods) == 1:  # the first call's time, reported beside the median
         runners[methods[0]]()
         first = time.perf_counter() - first_start
-    times, outputs = _time_runs(runners, max(1, args.repeat), args.warmup and len(methods) > 1, args.budget)
+    times, cpu, outputs = _time_runs(runners, max(1, args.repeat), args.warmup and len(methods) > 1, args.budget)
     # gdal_translate runs as a child: its ru_maxrss (inflated by this worker's RSS at spawn, see rss_mb)
     peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     common = {"baseline_mb": baseline, "peak_mb": max(rss_mb(), peak_children), "import_s": import_s,
@@ -274,10 +277,11 @@ def worker_main(args: argparse.Namespace) -> None:
                           "times_s": timed, "median_s": statistics.median(timed), **common,
                           "png_bytes": len(content), "shape": list(shape)}))
         return
-    lead = times[methods[0]]
-    # each round's first method / peer, then the median: robust to load that changes between rounds
-    ratio = {m: statistics.median(a / b for a, b in zip(lead, times[m])) for m in methods[1:]}
-    print(json.dumps({"methods": methods, "times_s": times, "ratio": ratio,
+    # each round's first method / peer, then the median: robust to load that changes between rounds; and
+    # the same with CPU time, which waiting for a core under load does not inflate
+    ratio, cpu_ratio = ({m: statistics.median(a / b for a, b in zip(t[methods[0]], t[m])) for m in methods[1:]}
+                        for t in (times, cpu))
+    print(json.dumps({"methods": methods, "times_s": times, "ratio": ratio, "cpu_ratio": cpu_ratio,
                       "median_s": {m: statistics.median(t) for m, t in times.items()},
                       "spans_s": spans.medians(skip=1 if args.warmup else 0) if spans else {}, **common}))
 

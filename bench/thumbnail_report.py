@@ -50,7 +50,7 @@ def floor_section(inputs: list[Input], repeat: int) -> list[str]:
             if r is None:
                 continue
             if "error" in r:
-                rows.append([inp.label, res, r["error"], "", "", "", "", "", ""])
+                rows.append([inp.label, res, r["error"], "", "", "", "", "", "", ""])
                 continue
             median, ratio = r["median_s"], r["ratio"]
             peer = f"riotiler_{res}"
@@ -61,6 +61,7 @@ def floor_section(inputs: list[Input], repeat: int) -> list[str]:
                          fmt_s(median[f"floor_{res}"]),
                          fmt_s(median.get(peer)) if peer in median else "not run",
                          verdict(floor, TARGET_FLOOR) if inp.label == FLOOR_INPUT else f"{floor:.3f}",
+                         f"{r['cpu_ratio'][f'floor_{res}']:.3f}" if "cpu_ratio" in r else "",
                          verdict(ratio[peer], TARGET_RATIO) if peer in ratio else "",
                          r["load"]])
     return ["## Against the floor, in one process", "",
@@ -76,9 +77,12 @@ def floor_section(inputs: list[Input], repeat: int) -> list[str]:
             "(handler/core/threads.py), the floor in one, so the floor ratio can fall below 1 there.", "",
             "Ours split: median ms of the core's spans (handler/core/spans.py) over the same rounds: `open` "
             "(the dataset), `read` (planning, opening the level and reading it: what the floor does), `encode` "
-            "(PNG), and the rest (band choice, radiometry, validity mask, stretch, interleaving).", ""
+            "(PNG), and the rest (band choice, radiometry, validity mask, stretch, interleaving). CPU: the same "
+            "ratio of the worker's CPU time (`time.process_time`), which time spent waiting for a core on a "
+            "loaded machine does not inflate.", ""
             ] + table(["input", "resampling", "ours", "ours split: open / read / encode / rest (ms)", "floor",
-                       "rio-tiler", "ours / floor", "ours / rio-tiler", "load average before -> after"], rows)
+                       "rio-tiler", "ours / floor", "ours / floor (CPU)", "ours / rio-tiler",
+                       "load average before -> after"], rows)
 
 
 def remote_section(remote: list[tuple[Input, dict]]) -> list[str]:
