@@ -24,13 +24,14 @@ def read_small(data: bytes) -> read.BandData:
         return read.read_bands(dataset, (1,), SHAPE, Resampling.average)
 
 
-def test_nodata_stays_out_of_the_kernels_average():
+@pytest.mark.parametrize("nodata", [0, 65535])  # 65535: the largest value a uint16 intermediate holds
+def test_nodata_stays_out_of_the_kernels_average(nodata):
     # Planted bug: the MEM intermediate without nodata -> output column 1 (56 of its 128 columns valid)
-    # averages the zeros in: 437 instead of 1000.
+    # averages the nodata pixels in: 437 (or 29,236) instead of 1000.
     data = np.full((1, 256, 512), 1000, np.uint16)
-    data[:, :, :200] = 0  # nodata
-    band = read_small(geotiff_bytes(data, nodata=0))
-    assert band.values.tolist() == [[[0, 1000, 1000, 1000]] * 2]
+    data[:, :, :200] = nodata
+    band = read_small(geotiff_bytes(data, nodata=nodata))
+    assert band.values.tolist() == [[[nodata, 1000, 1000, 1000]] * 2]
     assert band.valid.tolist() == [[False, True, True, True]] * 2
 
 
@@ -55,3 +56,13 @@ def test_an_internal_mask_is_sampled_under_each_output_pixels_centre(monkeypatch
     ("float64", "float32")])
 def test_the_intermediate_keeps_small_integers_and_makes_the_rest_float32(dtype, intermediate):
     assert read._intermediate_dtype(dtype) == intermediate
+
+
+@pytest.mark.parametrize("value, expected", [(None, 64 << 20), ("", 64 << 20), ("12%", 64 << 20),
+                                             (" 256 ", 256 << 20), ("99999", 99999 << 20), ("100000", 100000)])
+def test_the_block_cache_size_reads_gdal_cachemax_as_gdal_does(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
+    else:
+        monkeypatch.setenv("GDAL_CACHEMAX", value)
+    assert read._block_cache_bytes() == expected

@@ -9,7 +9,7 @@ import pytest
 from handler.core import RenderOptions
 from handler.core.errors import InvalidRenderOptions
 from handler.core.options import Preset
-from handler.core.visualize import ndvi_colour, percentile_stretch
+from handler.core.visualize import ndvi_colour, percentile_stretch, to_uint8
 
 
 def colours(nir: list[float], red: list[float]) -> list[tuple[int, int, int]]:
@@ -61,3 +61,9 @@ def test_ndvi_takes_two_bands_and_the_others_one_or_three():
         RenderOptions(preset=Preset.ndvi, bands=(8, 4, 3))
     with pytest.raises(InvalidRenderOptions, match="^bands must list 1 or 3 band numbers for the true_color preset"):
         RenderOptions(bands=(4, 3))
+
+
+def test_to_uint8_clips_rounds_and_keeps_its_input_unless_told_it_is_scratch():
+    unit = np.array([-1.0, np.nan, 0.5, 2.0], np.float32)
+    assert to_uint8(unit).tolist() == [0, 0, 128, 255]
+    assert np.array_equal(unit, [-1.0, np.nan, 0.5, 2.0], equal_nan=True)  # the caller's array, untouched

@@ -196,8 +196,9 @@ def test_paged_reader_fetches_each_page_once_within_its_budget():
     assert paged(70_000, 100_000) == data[70_000: 170_000] and calls == [(65_536, 131_072)]
     assert paged(65_536, 10) == data[65_536: 65_546] and len(calls) == 1
     assert paged(0, 70_000) == data[:70_000] and calls[-1] == (0, 65_536)
-    with pytest.raises(HeaderTooComplex):
+    with pytest.raises(HeaderTooComplex) as refused:
         paged(600_000, 10)  # a fourth page: over the 192 KiB budget
+    assert str(refused.value) == "The file's TIFF structure is spread over too many bytes to read."
     assert paged.fetched == 3 << 16 and paged.requests == 2
     one_call = PagedReader(fetch, len(data), max_requests=1)
     assert one_call(0, 10) == data[:10]
