@@ -285,3 +285,12 @@ def test_small_reads_come_from_pages_and_large_ones_straight_through():
         offset, length = int(rng.integers(0, len(data))), int(rng.integers(1, 5000))
         assert pages(offset, length) == data[offset: offset + length]
     assert len(pages._pages) <= 8
+
+
+def test_a_small_read_over_a_page_boundary_fetches_both_pages_and_keeps_them_a_page_each():
+    data = np.random.default_rng(3).bytes(1 << 16)
+    calls: list[tuple[int, int]] = []
+    pages = source._SmallReadPages(counting_reader(data, calls), len(data), page=1 << 12, max_pages=8)
+    assert pages(8190, 3) == data[8190:8193] and calls == [(4096, 12288)]  # its last byte opens page 2
+    assert pages(4000, 200) == data[4000:4200] and calls[-1] == (0, 4096)
+    assert sorted(pages._pages) == [0, 1, 2] and {len(page) for page in pages._pages.values()} == {1 << 12}
