@@ -218,3 +218,11 @@ def test_uploads_are_scanned_before_gdal_sees_them(monkeypatch, tmp_path):
             pass
     with pytest.raises(UnsupportedFormat):
         safe_open.check_header(bytes_reader(b"%PDF-1.7" + bytes(100)), 108)
+
+
+def test_an_inline_gdal_metadata_item_counts_too():
+    """A BigTIFF entry holds up to 8 bytes in place of an offset: '<Item/>' fits there, and counts."""
+    scan(write_tiff([main(t42112=metadata(4096))], bigtiff=True))  # at the limit
+    inline = Ifd(16, 16, subfile_type=REDUCED, tags={GDAL_METADATA: ascii_tag("<Item/>")})  # 7 bytes and NUL
+    with pytest.raises(HeaderTooComplex, match="over 4,096 items"):
+        scan(write_tiff([main(t42112=metadata(4096)), inline], bigtiff=True))
