@@ -36,6 +36,31 @@ def test_pixels_survive_encoding(shape):
     assert np.array_equal(np.asarray(decoded), pixels)
 
 
+def reference_filter(rows: np.ndarray, bpp: int, kind: int) -> np.ndarray:
+    """One filter of the PNG specification, byte by byte, on int rows (rows, row bytes)."""
+    out = np.zeros_like(rows)
+    for r in range(rows.shape[0]):
+        for i in range(rows.shape[1]):
+            left = rows[r, i - bpp] if i >= bpp else 0
+            up = rows[r - 1, i] if r else 0
+            out[r, i] = rows[r, i] - {1: left, 2: up, 3: (left + up) // 2}[kind]
+    return out % 256
+
+
+@pytest.mark.parametrize("shape", [(1, 9), (12, 10), (9, 7, 2), (11, 6, 3), (8, 5, 4)])
+def test_each_row_is_filtered_as_the_png_specification_says(shape):
+    pixels = structured(shape, seed=len(shape))
+    if len(shape) == 2:
+        pixels[0] = [200, 100, 50, 25, 12, 6, 3, 1, 0, 0][:shape[1]]  # halving: Average wins the first row
+    rows = pixels.reshape(shape[0], -1).astype(int)
+    bpp = 1 if len(shape) == 2 else shape[2]
+    filtered = filter_rows(pixels)
+    for r, kind in enumerate(filtered[:, 0]):
+        assert np.array_equal(filtered[r, 1:], reference_filter(rows, bpp, kind)[r]), (r, kind)
+    if len(shape) == 2:
+        assert filtered[0, 0] == 3
+
+
 def test_every_filter_is_chosen_somewhere():
     """So that the round trips above check Sub, Up and Average alike."""
     kinds = set()

@@ -9,7 +9,7 @@ import pytest
 from handler.core import RenderOptions
 from handler.core.errors import InvalidRenderOptions
 from handler.core.options import Preset
-from handler.core.visualize import ndvi_colour, percentile_stretch, to_uint8
+from handler.core.visualize import gain_stretch, ndvi_colour, percentile_stretch, to_uint8
 
 
 def colours(nir: list[float], red: list[float]) -> list[tuple[int, int, int]]:
@@ -67,3 +67,15 @@ def test_to_uint8_clips_rounds_and_keeps_its_input_unless_told_it_is_scratch():
     unit = np.array([-1.0, np.nan, 0.5, 2.0], np.float32)
     assert to_uint8(unit).tolist() == [0, 0, 128, 255]
     assert np.array_equal(unit, [-1.0, np.nan, 0.5, 2.0], equal_nan=True)  # the caller's array, untouched
+
+
+def test_in_place_gain_stretch_draws_the_same_bytes():
+    rng = np.random.default_rng(7)
+    reflectance = (rng.random((3, 64, 48)) * 0.8 - 0.1).astype(np.float32)
+    reflectance[0, :3, :3] = [np.nan, np.inf, -np.inf]
+    before = reflectance.copy()
+    expected = gain_stretch(reflectance, 2.5)
+    assert np.array_equal(reflectance, before, equal_nan=True)  # not in place unless told
+    scratch = reflectance.copy()
+    assert np.array_equal(gain_stretch(scratch, 2.5, in_place=True), expected)
+    assert not np.array_equal(scratch, reflectance, equal_nan=True)  # it did work in place

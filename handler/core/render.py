@@ -43,7 +43,7 @@ def render_display(dataset: DatasetReader, options: RenderOptions,
         display = percentile_stretch(reflectance, data.valid)
     else:
         gain = 1.0 if radiometry.source == "display_uint8" else options.gain
-        display = gain_stretch(reflectance, gain)
+        display = gain_stretch(reflectance, gain, in_place=True)  # reflectance is this call's own array
     return display, data.valid, indexes, order, radiometry
 
 

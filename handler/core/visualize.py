@@ -33,8 +33,12 @@ def to_uint8(unit: np.ndarray, scratch: bool = False) -> np.ndarray:
     return scaled.astype(np.uint8)
 
 
-def gain_stretch(reflectance: np.ndarray, gain: float) -> np.ndarray:
-    """Sentinel Hub's true colour: reflectance x gain, clipped to [0, 1]."""
+def gain_stretch(reflectance: np.ndarray, gain: float, in_place: bool = False) -> np.ndarray:
+    """Sentinel Hub's true colour: reflectance x gain, clipped to [0, 1]; `in_place`: `reflectance` is the
+    caller's temporary, overwritten instead of copied (a large fresh array costs page faults)."""
+    if in_place:
+        reflectance *= np.float32(gain)
+        return to_uint8(reflectance, scratch=True)
     return to_uint8(reflectance * gain, scratch=True)
 
 
