@@ -44,10 +44,14 @@ def test_an_sqs_body_that_is_not_json_says_so():
 
 def test_batch_task_reasons_name_the_missing_field():
     force, tasks = read_batch_job(batch_job_event(batch_task("", "uploads/a.tif", task_id="no-bucket"),
-                                                  {"s3Bucket": BUCKET, "s3Key": "uploads/a.tif"}))
-    assert not force and [task.task_id for task in tasks] == ["no-bucket", ""]  # "": no id to answer
-    assert reasons([task.item for task in tasks]) == ["s3Bucket is missing or not a string",
-                                                      "taskId is missing or not a string"]
+                                                  {"s3Bucket": BUCKET, "s3Key": "uploads/a.tif"},
+                                                  batch_task(BUCKET, "", task_id="no-key"),
+                                                  batch_task(BUCKET, "uploads/caf%E9.tif", task_id="latin-1")))
+    assert not force and [task.task_id for task in tasks] == ["no-bucket", "", "no-key", "latin-1"]  # "": no id
+    assert reasons([task.item for task in tasks]) == [
+        "s3Bucket is missing or not a string", "taskId is missing or not a string",
+        "s3Key is missing or not a string", "s3Key is not URL-encoded UTF-8"]
+    assert tasks[3].item.key == "uploads/caf%E9.tif"  # the key as the manifest lists it, for the log
 
 
 def test_a_batch_task_carries_no_etag():
