@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from handler.core import RenderOptions, open_path, render_thumbnail
-from handler.core.png import encode_png, filter_rows
+from handler.core.png import deflate_strategy, encode_png, filter_rows
 from handler.core.render import render_display
 from handler.core.safe_open import GTIFF_DRIVER
 from tests.rasters import real_files
@@ -59,6 +59,17 @@ def test_each_row_is_filtered_as_the_png_specification_says(shape):
         assert np.array_equal(filtered[r, 1:], reference_filter(rows, bpp, kind)[r]), (r, kind)
     if len(shape) == 2:
         assert filtered[0, 0] == 3
+
+
+def test_runs_of_zeros_choose_run_length_matching_and_noise_huffman_codes_alone():
+    """Both strategies decode to the same pixels; a flat picture takes Z_RLE, noise Z_HUFFMAN_ONLY."""
+    rng = np.random.default_rng(3)
+    flat, noise = np.full((64, 64, 3), 90, np.uint8), rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    flat[::8] = noise[::8]  # some rows that do not filter to zeros
+    assert deflate_strategy(filter_rows(flat)) == zlib.Z_RLE
+    assert deflate_strategy(filter_rows(noise)) == zlib.Z_HUFFMAN_ONLY
+    for pixels in (flat, noise):
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(pixels)))), pixels)
 
 
 def test_every_filter_is_chosen_somewhere():
