@@ -71,11 +71,14 @@ else
 fi
 
 lap "sam build --parameter-overrides Architecture=arm64 asks Docker for linux/arm64"
-# On the unchanged project (a copy): SAM passes the functions' architecture to Docker as the platform,
-# and Docker answers that the x86_64 base image here is not linux/arm64. That answer is the check.
+# On a copy of the project: SAM passes the functions' architecture to Docker as the platform, and Docker
+# answers that the x86_64 base image here is not linux/arm64. That answer is the check. Docker 20.10
+# looks a step's parent up for the platform only when the step misses its cache (a cached build reuses
+# the x86_64 layers whatever the platform), so the copy's first COPY gets a file no build has seen.
 mkdir -p "$CTX/sam/layers/geo"
 cp -a Dockerfile .dockerignore requirements.txt handler template.yaml "$CTX/sam/"
 cp -a layers/geo/requirements.txt "$CTX/sam/layers/geo/"
+echo "# .ci/arm64.sh $(date +%s%N)" >> "$CTX/sam/layers/geo/requirements.txt"
 sed -i "s/DockerTag: python3.12-v1/DockerTag: $TAG/" "$CTX/sam/template.yaml"
 (cd "$CTX/sam" && sam build --parameter-overrides Architecture=arm64) > "$LOG/sam-build-arm64.log" 2>&1 || true
 # (Where the base image exists for linux/arm64, as with registry access, the build succeeds instead.)
@@ -85,6 +88,7 @@ grep -m1 -o 'does not match the specified platform: wanted linux/arm64[^"]*' "$L
   || { show "$LOG/sam-build-arm64.log" 20; die "sam build with Architecture=arm64 did not build for linux/arm64"; }
 
 lap "the Dockerfile on the arm64 base image (docker build; pip under qemu)"
+cp -a layers/geo/requirements.txt "$CTX/sam/layers/geo/"   # as it is (the geo layer's cache key)
 sed "s#^FROM public.ecr.aws/lambda/python:3.12\$#FROM $ARM_BASE#" Dockerfile > "$CTX/sam/Dockerfile.arm64"
 grep -q "^FROM $ARM_BASE\$" "$CTX/sam/Dockerfile.arm64" || die "the Dockerfile's FROM line is not the one this script rewrites"
 t=$(date +%s)
