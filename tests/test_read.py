@@ -2,6 +2,8 @@
 of the kernel's averages, an internal mask is sampled under each output pixel's centre, and the
 intermediate keeps 8- and 16-bit integers (half of float32's memory)."""
 
+import math
+
 import numpy as np
 import pytest
 from rasterio.enums import Resampling
@@ -9,8 +11,8 @@ from rasterio.io import MemoryFile
 
 from handler.core import open_bytes
 from handler.core import read
-from handler.core.levels import opened_levels
-from handler.core.plan import plan_read
+from handler.core.levels import Level, opened_levels
+from handler.core.plan import LevelRead, plan_read
 from tests.rasters import geotiff_bytes, profile
 
 SHAPE = (2, 4)  # from 256 x 512: the plan reads a 128 x 256 intermediate, then averages it in memory
@@ -66,3 +68,29 @@ def test_the_block_cache_size_reads_gdal_cachemax_as_gdal_does(monkeypatch, valu
     else:
         monkeypatch.setenv("GDAL_CACHEMAX", value)
     assert read._block_cache_bytes() == expected
+
+
+@pytest.mark.parametrize("width, height, shape", [
+    (10980, 10980, (512, 512)),  # a Sentinel-2 band without overviews, 256² tiles
+    (512, 100_000, (512, 3)),    # two tiles wide: whole rows fit, the rows must still be split
+    (1000, 100_000, (512, 5)),   # four tiles wide
+])
+def test_chunks_tile_the_output_each_within_the_block_cache_and_few(monkeypatch, width, height, shape):
+    """read_chunks' contract: the chunks cover every output pixel once; each window touches at most the
+    blocks that fit the cache (`fit`); and they are few (at most twice the blocks over `fit`)."""
+    monkeypatch.setenv("GDAL_CACHEMAX", "64")
+    level = Level(None, width, height, (256, 256))
+    blocks = -(-width // 256) * -(-height // 256)
+    level_read = LevelRead(level, 1, 1, 256 * 256 * 2, blocks)
+    fit = (64 << 20) // (256 * 256 * 2)  # 512 blocks
+    chunks = read.read_chunks(level_read, shape, weight=1)
+    assert chunks is not None  # 64 MB of cache cannot hold the level's blocks: one call would not be bounded
+    covered = np.zeros(shape, int)
+    for window, rows, cols in chunks:
+        covered[rows, cols] += 1
+        touched_cols = math.ceil((window.col_off + window.width) / 256 - 1e-9) - math.floor(window.col_off / 256)
+        touched_rows = math.ceil((window.row_off + window.height) / 256 - 1e-9) - math.floor(window.row_off / 256)
+        assert touched_cols * touched_rows <= fit
+        assert window.col_off == cols.start * width / shape[1] and window.row_off == rows.start * height / shape[0]
+    assert (covered == 1).all()
+    assert len(chunks) <= 2 * math.ceil(blocks / fit)
