@@ -94,3 +94,11 @@ def test_chunks_tile_the_output_each_within_the_block_cache_and_few(monkeypatch,
         assert window.col_off == cols.start * width / shape[1] and window.row_off == rows.start * height / shape[0]
     assert (covered == 1).all()
     assert len(chunks) <= 2 * math.ceil(blocks / fit)
+
+
+def test_a_level_whose_blocks_just_fit_the_block_cache_is_read_in_one_call(monkeypatch):
+    monkeypatch.setenv("GDAL_CACHEMAX", "64")
+    level = Level(None, 8192, 4096, (256, 256))  # 512 blocks of 128 KiB: 64 MiB exactly
+    assert read.read_chunks(LevelRead(level, 1, 1, 256 * 256 * 2, 512), (512, 1024), weight=1) is None
+    taller = Level(None, 8192, 4352, (256, 256))  # one row of blocks more
+    assert read.read_chunks(LevelRead(taller, 1, 1, 256 * 256 * 2, 544), (544, 1024), weight=1) is not None
