@@ -102,3 +102,22 @@ def test_a_level_whose_blocks_just_fit_the_block_cache_is_read_in_one_call(monke
     assert read.read_chunks(LevelRead(level, 1, 1, 256 * 256 * 2, 512), (512, 1024), weight=1) is None
     taller = Level(None, 8192, 4352, (256, 256))  # one row of blocks more
     assert read.read_chunks(LevelRead(taller, 1, 1, 256 * 256 * 2, 544), (544, 1024), weight=1) is not None
+
+
+def test_chunked_reads_give_the_pixels_of_one_call(monkeypatch):
+    """A 1 MB block cache splits the read into chunks; the uint16 intermediate, its kernel and the
+    result are those of one GDAL call (windows end on output pixel edges)."""
+    monkeypatch.setattr(read, "core_threads", lambda: 1)
+    noise = np.random.default_rng(0).integers(1, 10_000, (1, 2048, 2048)).astype("uint16")
+    data = geotiff_bytes(noise, tiled=True)
+    results = []
+    for cache, chunked in (("64", False), ("1", True)):
+        monkeypatch.setenv("GDAL_CACHEMAX", cache)
+        with open_bytes(data) as dataset:
+            with opened_levels(dataset) as levels:
+                plan = plan_read(levels, (1,), (16, 16), Resampling.average)
+            assert plan.kernel is not None and (read.read_chunks(plan.values, plan.read_shape, plan.weight)
+                                                 is not None) == chunked
+            results.append(read.read_bands(dataset, (1,), (16, 16), Resampling.average))
+    assert results[1].values.dtype == np.float32
+    assert np.array_equal(results[0].values, results[1].values) and np.array_equal(results[0].valid, results[1].valid)
