@@ -104,10 +104,20 @@ def test_a_level_whose_blocks_just_fit_the_block_cache_is_read_in_one_call(monke
     assert read.read_chunks(LevelRead(taller, 1, 1, 256 * 256 * 2, 544), (544, 1024), weight=1) is not None
 
 
-def test_chunked_reads_give_the_pixels_of_one_call(monkeypatch):
-    """A 1 MB block cache splits the read into chunks; the uint16 intermediate, its kernel and the
-    result are those of one GDAL call (windows end on output pixel edges)."""
-    monkeypatch.setattr(read, "core_threads", lambda: 1)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_chunked_reads_give_the_pixels_of_one_call(monkeypatch, threads):
+    """A 1 MB block cache splits the read into chunks, read by `threads` threads, each with a dataset handle
+    of its own but the first; the uint16 intermediate, its kernel and the result are those of one GDAL call
+    (windows end on output pixel edges), which opens no second handle."""
+    from handler.core import levels as levels_module
+    monkeypatch.setattr(read, "core_threads", lambda: threads)
+    opened = []
+    open_level = levels_module.open_level
+    def counting_open_level(*args, own_handle: bool = False):
+        opened.extend([own_handle] if own_handle else [])
+        return open_level(*args, own_handle=own_handle)
+
+    monkeypatch.setattr(levels_module, "open_level", counting_open_level)
     noise = np.random.default_rng(0).integers(1, 10_000, (1, 2048, 2048)).astype("uint16")
     data = geotiff_bytes(noise, tiled=True)
     results = []
@@ -118,6 +128,8 @@ def test_chunked_reads_give_the_pixels_of_one_call(monkeypatch):
                 plan = plan_read(levels, (1,), (16, 16), Resampling.average)
             assert plan.kernel is not None and (read.read_chunks(plan.values, plan.read_shape, plan.weight)
                                                  is not None) == chunked
+            opened.clear()
             results.append(read.read_bands(dataset, (1,), (16, 16), Resampling.average))
+            assert len(opened) == (threads - 1 if chunked else 0)
     assert results[1].values.dtype == np.float32
     assert np.array_equal(results[0].values, results[1].values) and np.array_equal(results[0].valid, results[1].valid)
