@@ -28,6 +28,9 @@ For each memory size:
   `--trigger-memory` sizes, with the COG copy (the template's COG_COPY_MAX_BYTES) and without (0): one
   fresh container each, warmed by a put of a 600 x 400 scene first; one timed invoke (a scene takes
   seconds to minutes);
+* the core alone (`--local-memory`, default 1769 and 3008 MB): `--local-repeat` 512 px thumbnails (and with
+  `--local-cog` one COG copy) of the local `--trigger-scene` in the image's python, no RIE or moto, once with
+  the thread count the core takes from the container's CPU quota (`auto`) and once with 1 (`--local-threads`);
 * peak memory: VmHWM of the container's python process (the RIE's "Max Memory Used" is just the memory
   size), and the container cgroup's peak usage (includes the page cache of the image's files);
 * billed GB-s and dollars per 1,000 warm requests of the 3.5 MB upload: ceil(p50 Duration in ms) x memory,
@@ -334,40 +337,43 @@ def image_matches_head(image: str) -> str:
     return f"no: {len(differ)} handler/ files differ from HEAD ({', '.join(differ[:5])}), {len(extra)} not in HEAD"
 
 
-def gdal_threads(image: str, memory: int, cpus: float) -> str:
-    """GDAL_NUM_THREADS as the image's handler.core sets it under these limits."""
+def core_threads(image: str, memory: int, cpus: float) -> str:
+    """The thread count the image's handler.core takes from the CPUs it has under these limits."""
     return docker("run", "--rm", "--network", "host", f"--cpus={cpus:.3f}", f"--memory={memory}m", "-w", "/var/task",
                   "--entrypoint", "/var/lang/bin/python3", image, "-c",
-                  "import os, handler.core; print(os.environ['GDAL_NUM_THREADS'])", check=False) or "?"
+                  "from handler.core.threads import core_threads; print(core_threads())", check=False) or "?"
 
 
 LOCAL_RUN = """
-import json, os, statistics, sys, tempfile, time
-from handler.core import RenderOptions, open_path, render_thumbnail
-from handler.core.cog import write_cog
-path, repeat, cog = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+import json, os, sys, tempfile, time
+from handler.core import RenderOptions, cog, open_path, read, render_thumbnail
+from handler.core.threads import core_threads
+path, repeat, copies, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
+count = core_threads() if threads == "auto" else int(threads)
+read.core_threads = cog.core_threads = lambda: count
 def render():
     with open_path(path) as ds:
         render_thumbnail(ds, RenderOptions(thumbnail_size=512))
 def copy():
     with open_path(path) as ds, tempfile.TemporaryDirectory() as tmp:
-        write_cog(ds, os.path.join(tmp, "copy.tif"))
+        cog.write_cog(ds, os.path.join(tmp, "copy.tif"))
 def timed(fn):
     t = time.perf_counter(); fn(); return time.perf_counter() - t
 render()
-out = {"threads": os.environ["GDAL_NUM_THREADS"], "render": [timed(render) for _ in range(repeat)]}
-out["cog"] = [timed(copy)] if cog else []
+out = {"threads": f"{count} ({threads})", "render": [timed(render) for _ in range(repeat)]}
+out["cog"] = [timed(copy)] if copies else []
 print(json.dumps(out))
 """
 
 
-def local_run(image: str, memory: int, cpus: float, scene: Path, repeat: int, cog: bool) -> dict:
-    """The thumbnail (and the COG copy) of a local scene without overviews in the image, under these limits:
-    the core's CPU work without the RIE or moto (the scene is bind-mounted read-only)."""
+def local_run(image: str, memory: int, cpus: float, scene: Path, repeat: int, cog: bool, threads: str) -> dict:
+    """The thumbnail (and the COG copy) of a local scene without overviews in the image, under these limits,
+    with the core's own thread count ("auto") or a fixed one: the core's CPU work without the RIE or moto
+    (the scene is bind-mounted read-only)."""
     load = loadavg()
     out = docker("run", "--rm", "--network", "host", f"--cpus={cpus:.3f}", f"--memory={memory}m",
                  "-v", f"{scene.parent}:/data:ro", "-w", "/var/task", "--entrypoint", "/var/lang/bin/python3", image,
-                 "-c", LOCAL_RUN, f"/data/{scene.name}", str(repeat), "1" if cog else "0", check=False)
+                 "-c", LOCAL_RUN, f"/data/{scene.name}", str(repeat), "1" if cog else "0", threads, check=False)
     try:
         result = json.loads(out.splitlines()[-1])
     except (ValueError, IndexError):
@@ -385,9 +391,10 @@ def local_section(rows: list[dict], args) -> list[str]:
         "",
         f"`docker run --cpus --memory` of each image's python on the bind-mounted file (no RIE, no moto): "
         f"median of {args.local_repeat} renders after one warm-up; one COG copy (`handler.core.cog.write_cog`) "
-        "into the container's /tmp.",
+        "into the container's /tmp. Core threads: the count `handler.core.threads.core_threads()` takes from the "
+        "container's CPU quota (auto), or fixed.",
         "",
-        *table(["image", "memory MB", "CPUs", "GDAL_NUM_THREADS", "thumbnail s (median)", "thumbnail runs s",
+        *table(["image", "memory MB", "CPUs", "core threads", "thumbnail s (median)", "thumbnail runs s",
                 "COG copy s", "load before → after"]),
     ]
     for r in rows:
@@ -402,12 +409,12 @@ def local_section(rows: list[dict], args) -> list[str]:
 def compare_section(rows: list[dict], args) -> list[str]:
     lines = [
         "",
-        f"## GDAL threads: `{args.image}` against `{args.compare_image}`",
+        f"## `{args.image}` against `{args.compare_image}`",
         "",
-        "The same runs at each memory size, one image after the other; GDAL_NUM_THREADS is what each image's "
+        "The same runs at each memory size, one image after the other; core threads is what each image's "
         "`handler.core` sets under those limits. " + (args.compare_note or ""),
         "",
-        *table(["image", "memory MB", "CPUs", "GDAL_NUM_THREADS", "cold start s", "1st invoke ms",
+        *table(["image", "memory MB", "CPUs", "core threads", "cold start s", "1st invoke ms",
                 "warm upload p50 / p95 ms", "key= p50 / p95 ms", "python peak RSS MB", "$ / 1k uploads x86_64",
                 "load before → after"]),
     ]
@@ -552,11 +559,14 @@ def main() -> None:
                         help="the COG for the key= runs (bench/thumbnail_bench.py caches it); '' to skip them")
     parser.add_argument("--warm-key", type=int, default=5, help="warm key= invokes per memory size")
     parser.add_argument("--compare-image", help="also run --compare-memory sizes with --image and this image, "
-                                                   "one after the other (e.g. a GDAL thread setting)")
+                                                   "one after the other (e.g. a change under test)")
     parser.add_argument("--compare-memory", default="1769,3008")
-    parser.add_argument("--local-repeat", type=int, default=3,
-                        help="with --compare-image: renders of the local --trigger-scene per image and size")
-    parser.add_argument("--local-cog", action="store_true", help="with --compare-image: also time one COG copy")
+    parser.add_argument("--local-memory", default="1769,3008",
+                        help="sizes at which to time the core alone on the local --trigger-scene ('' to skip)")
+    parser.add_argument("--local-threads", default="auto,1",
+                        help="core thread counts for those runs: auto (from the CPU quota) and/or numbers")
+    parser.add_argument("--local-repeat", type=int, default=3, help="renders per image, size and thread count")
+    parser.add_argument("--local-cog", action="store_true", help="also time one COG copy per local run")
     parser.add_argument("--compare-note", help="how --compare-image was made (goes into the report)")
     parser.add_argument("--trigger", action="store_true", help="also time the S3 trigger on --trigger-scene")
     parser.add_argument("--trigger-scene",
@@ -610,15 +620,16 @@ def main() -> None:
                 for image in (args.image, args.compare_image):
                     log(f"compare: {image} at {memory} MB, --cpus={cpus:.3f}, load {loadavg()}")
                     row = measure(image, memory, cpus, small, upload, args.cold, args.warm, key, args.warm_key, env)
-                    row.update(image=image, threads=gdal_threads(image, memory, cpus))
+                    row.update(image=image, threads=core_threads(image, memory, cpus))
                     meta["compare"].append(row)
-            if Path(args.trigger_scene).is_file() and args.local_repeat > 0:
-                meta["local"] = []
-                for memory in (int(m) for m in args.compare_memory.split(",")):
-                    cpus = min(memory / MB_PER_VCPU, os.cpu_count() or 1)
-                    for image in (args.image, args.compare_image):
+        if args.local_memory and Path(args.trigger_scene).is_file() and args.local_repeat > 0:
+            meta["local"] = []
+            for memory in (int(m) for m in args.local_memory.split(",")):
+                cpus = min(memory / MB_PER_VCPU, os.cpu_count() or 1)
+                for image in (args.image, *([args.compare_image] if args.compare_image else [])):
+                    for threads in args.local_threads.split(","):
                         meta["local"].append(local_run(image, memory, cpus, Path(args.trigger_scene),
-                                                       args.local_repeat, args.local_cog))
+                                                       args.local_repeat, args.local_cog, threads))
     meta["load_end"] = loadavg()
     text = report(rows, args, meta)
     Path(args.output).write_text(text)
