@@ -1,11 +1,11 @@
-"""A PNG writer for 8-bit gray, gray+alpha, RGB and RGBA thumbnails: half Pillow's encoding time.
+"""A PNG writer for 8-bit gray, gray+alpha, RGB and RGBA thumbnails, faster than Pillow's.
 
 Pillow tries all five PNG row filters on every row in C before compressing; that search cost as much as
-the compression itself (bench/RESULTS.md). Here numpy computes three filters for the whole image at
-once (Sub, Up, Average), each row takes the one with the smallest sum of absolute values (libpng's
-heuristic), and zlib compresses with Z_RLE where the filtered rows hold runs of zeros, Huffman codes alone
-elsewhere (`deflate_strategy`). PNG is lossless, so the decoded pixels are the same; the files
-are within a few per cent of Pillow's size (smaller on most Sentinel-2 inputs).
+the compression itself. Here numpy computes three filters for the whole image at once (Sub, Up,
+Average), each row takes the one with the smallest sum of absolute values (libpng's heuristic), and zlib
+compresses with Z_RLE where the filtered rows hold runs of zeros, Huffman codes alone elsewhere
+(`deflate_strategy`). PNG is lossless, so the decoded pixels are the same; times and file sizes against
+Pillow's, per input, are in bench/RESULTS-png.md (larger files on upscaled, flat inputs).
 """
 
 import struct
@@ -16,9 +16,8 @@ import numpy as np
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOUR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> gray, gray+alpha, RGB, RGBA
 _SUB, _UP, _AVERAGE = 1, 2, 3
-# Filtered bytes that are 0, from which run-length matching pays (bench/README.md, measured on the real files
-# and the synthetic scenes): at 0.74-0.95 (nodata, flat areas, upscaled inputs) Z_RLE is 1.2-2.8x smaller than
-# Huffman-only; at 0.02-0.18 (ordinary scenes) the sizes are within 1 % and Huffman-only is faster.
+# The share of filtered bytes that are 0 from which run-length matching pays (nodata, flat areas, upscaled
+# inputs); below it Huffman codes alone are as small and faster (bench/README.md, bench/RESULTS-png.md).
 RLE_MIN_ZEROS = 0.25
 
 
