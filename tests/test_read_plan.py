@@ -185,3 +185,17 @@ def test_a_cog_copy_costs_every_band_and_the_mask_at_full_resolution(monkeypatch
         assert plan_module.copy_cost(dataset) == 3 * 4 * 256 * 256 * 2 + 4 * 256 * 256
     with open_bytes(scene(3, "uint8", interleave="pixel")) as dataset:
         assert plan_module.copy_cost(dataset) == 4 * 256 * 256 * 3 + 4 * 256 * 256
+
+
+def test_a_block_at_the_block_limit_renders_and_one_byte_over_is_refused_saying_why(monkeypatch):
+    data = geotiff_bytes(reflectance_stack(1, height=600, width=600), tiled=True)  # 256² uint16 tiles: 128 KiB
+    block = 256 * 256 * 2
+    monkeypatch.setattr(plan_module, "LIMITS", type(plan_module.LIMITS)(max_block_bytes=block))
+    with open_bytes(data) as dataset:
+        assert render_thumbnail(dataset, RenderOptions(thumbnail_size=64, bands=(1,))).width == 64
+    monkeypatch.setattr(plan_module, "LIMITS", type(plan_module.LIMITS)(max_block_bytes=block - 1))
+    with pytest.raises(RasterTooLarge) as refused, open_bytes(data) as dataset:
+        render_thumbnail(dataset, RenderOptions(thumbnail_size=64, bands=(1,)))
+    assert str(refused.value) == (
+        "This raster is stored in blocks of 256 x 256 pixels (0 MB each decoded, limit 0 MB): GDAL decodes whole "
+        "blocks, so one strip or tile covering the image cannot be read in bounded memory. Save it tiled (e.g. a COG).")
