@@ -199,3 +199,28 @@ def test_a_block_at_the_block_limit_renders_and_one_byte_over_is_refused_saying_
     assert str(refused.value) == (
         "This raster is stored in blocks of 256 x 256 pixels (0 MB each decoded, limit 0 MB): GDAL decodes whole "
         "blocks, so one strip or tile covering the image cannot be read in bounded memory. Save it tiled (e.g. a COG).")
+
+
+def test_a_thumbnail_of_a_sliver_is_one_pixel_thin():
+    assert plan_module.thumbnail_shape(10_000, 10, 64) == (1, 64)
+    assert plan_module.thumbnail_shape(10, 10_000, 64) == (64, 1)
+
+
+def test_the_render_passes_its_deadline_to_the_read(monkeypatch):
+    """An expired deadline stops the read itself, not only the encoding after it."""
+    outcomes = []
+    read_plan = read.read_plan
+
+    def watched(*args, **kwargs):
+        try:
+            result = read_plan(*args, **kwargs)
+        except DeadlineExceeded:
+            outcomes.append("stopped")
+            raise
+        outcomes.append("read")
+        return result
+
+    monkeypatch.setattr(read, "read_plan", watched)
+    with pytest.raises(DeadlineExceeded), open_bytes(geotiff_bytes(reflectance_stack(3))) as dataset:
+        render_thumbnail(dataset, RenderOptions(thumbnail_size=32, bands=(1, 2, 3)), CountingDeadline(allowed=0))
+    assert outcomes == ["stopped"]
