@@ -61,6 +61,13 @@ EQUIVALENT = {
         "the alpha branch of _mask_read never runs: GDAL flags an alpha mask per_dataset too, checked first",
 }
 
+# Survivors of the last run that a test added afterwards kills, checked by planting the same change by hand
+# in a scratch copy (not yet re-run by mutmut), with that test.
+KILLED_SINCE = {
+    "handler.core.plan.x_codec_weight__mutmut_31":
+        "tests/test_read_plan.py::test_the_floating_point_predictor_weighs_four_times",
+}
+
 
 def area(module: str) -> str:
     return next(name for prefix, name in AREAS.items() if module.startswith(prefix))
@@ -111,12 +118,14 @@ def main() -> None:
     for module, count in sorted(counts.items()):
         print(row(module, count))
     equivalent = sum(name in EQUIVALENT for name, _ in undetected)
-    print(f"\n## Mutants not killed: {len(undetected)} ({equivalent} equivalent, "
-          f"{len(undetected) - equivalent} not yet killed)\n")
+    since = sum(name in KILLED_SINCE for name, _ in undetected)
+    print(f"\n## Mutants not killed: {len(undetected)} ({equivalent} equivalent, {since} killed since by a new "
+          f"test, {len(undetected) - equivalent - since} not yet killed)\n")
     for name, status in undetected:
         diff = subprocess.run([sys.executable, "-m", "mutmut", "show", name], capture_output=True, text=True).stdout
         changed = [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-        why = EQUIVALENT.get(name, f"NOT YET KILLED ({status})")
+        why = EQUIVALENT.get(name) or (f"{status} in the run, killed since by {KILLED_SINCE[name]} (planted by hand; "
+                                       "not re-run)" if name in KILLED_SINCE else f"NOT YET KILLED ({status})")
         print(f"- `{name}`: {why}\n  ```diff\n  " + "\n  ".join(changed) + "\n  ```")
     if not undetected:
         print("None.")
