@@ -3,7 +3,7 @@ the GDAL settings and environment of a worker process, and which code was measur
 
 from __future__ import annotations
 
-import importlib.util
+import json
 import os
 import platform
 import re
@@ -57,17 +57,12 @@ def rss_mb(pid: int | str = "self") -> float:
 
 
 def load_gdal_env() -> dict[str, str]:
-    """The GDAL settings our handler applies, read from gdal_config.py without importing handler.core
-    (whose __init__ would pull rasterio into the orchestrator's environment decisions)."""
-    spec = importlib.util.spec_from_file_location("_bench_gdal_config", REPO / "handler/core/gdal_config.py")
-    module = importlib.util.module_from_spec(spec)
-    saved = dict(os.environ)
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    return dict(module.HARDENING)
+    """The GDAL settings our handler applies, read in a child interpreter (importing handler.core here would
+    pull rasterio into the orchestrator's environment decisions)."""
+    code = "import json; from handler.core.gdal_config import HARDENING; print(json.dumps(HARDENING))"
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.splitlines()[-1])
 
 
 def worker_env(core_repo: Path) -> dict[str, str]:

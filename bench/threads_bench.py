@@ -1,6 +1,8 @@
 """The core's threads against one thread on the same scene without overviews: a 512 px thumbnail
 (chunked reads, handler/core/read.py) and the COG copy (handler/core/cog.py), each run in a fresh
-process per thread count, interleaved, with its peak RSS.
+process per CPU count, interleaved, with its peak RSS. Each process is pinned to that many CPUs before
+handler.core loads, so it takes its thread count and GDAL block cache (handler/core/threads.py) exactly
+as a Lambda function or container with those CPUs would.
 
     python -m bench.threads_bench [--scene PATH] [--repeat 3] [--copies 1] [--threads 1,2]
 
@@ -20,10 +22,12 @@ from bench.inputs import synthetic_paths
 SCENE = synthetic_paths()[1]  # the 10980² scene without overviews
 
 RUN = """
-import json, os, resource, sys, tempfile, time
-from handler.core import RenderOptions, open_path, read, render_thumbnail, cog
-threads, path, op = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-read.core_threads = cog.core_threads = lambda: threads
+import os, sys
+os.sched_setaffinity(0, range(int(sys.argv[1])))  # before handler.core reads the CPUs it has
+import json, resource, tempfile, time
+from handler.core import RenderOptions, open_path, render_thumbnail, cog
+from handler.core.threads import core_threads
+path, op = sys.argv[2], sys.argv[3]
 def render():
     with open_path(path) as dataset:
         render_thumbnail(dataset, RenderOptions(thumbnail_size=512))
@@ -33,12 +37,13 @@ def copy():
 start = time.perf_counter()
 render() if op == "render" else copy()
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "threads": core_threads(), "cache_mb": os.environ["GDAL_CACHEMAX"]}))
 """
 
 
 def run(threads: int, scene: Path, op: str) -> dict:
-    """One render or copy in a fresh process (so each peak RSS is its own) with `threads` core threads."""
+    """One render or copy in a fresh process (so each peak RSS is its own) pinned to `threads` CPUs."""
     out = subprocess.run([sys.executable, "-c", RUN, str(threads), str(scene), op], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parent.parent).stdout
     return json.loads(out.splitlines()[-1])
@@ -49,7 +54,7 @@ def main() -> None:
     parser.add_argument("--scene", type=Path, default=SCENE)
     parser.add_argument("--repeat", type=int, default=3, help="thumbnails per thread count")
     parser.add_argument("--copies", type=int, default=1, help="COG copies per thread count (0: none)")
-    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--threads", default="1,2", help="CPU counts to pin each process to")
     args = parser.parse_args()
     counts = [int(n) for n in args.threads.split(",")]
     results: dict[tuple[str, int], list[dict]] = {}
@@ -60,13 +65,15 @@ def main() -> None:
                 results.setdefault((op, threads), []).append(run(threads, args.scene, op))
     print(f"Scene: {args.scene.name} ({args.scene.stat().st_size / 1e6:.0f} MB); CPUs: {os.cpu_count()}; "
           f"load average before: {load[0]:.2f}, after: {os.getloadavg()[0]:.2f}\n")
-    print("| operation | threads | median s | runs s | vs 1 thread | peak RSS MB |\n|---|---|---|---|---|---|")
+    print("| operation | CPUs | core threads | GDAL_CACHEMAX MB | median s | runs s | vs 1st | peak RSS MB |\n"
+          "|---|---|---|---|---|---|---|---|")
     for (op, threads), rows in results.items():
         median = statistics.median(r["seconds"] for r in rows)
         base = statistics.median(r["seconds"] for r in results[(op, counts[0])])
         runs = ", ".join(f"{r['seconds']:.2f}" for r in rows)
         peak = max(r["peak_mb"] for r in rows)
-        print(f"| {op} | {threads} | {median:.2f} | {runs} | {median / base:.2f} x | {peak:.0f} |")
+        print(f"| {op} | {threads} | {rows[0]['threads']} | {rows[0]['cache_mb']} | {median:.2f} | {runs} "
+              f"| {median / base:.2f} x | {peak:.0f} |")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 mask and the cgroup CPU quota (v2 cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us), never more, at
 least 1. Fake cgroup trees in tmp_path stand in for /sys/fs/cgroup."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +88,26 @@ def test_at_least_one(tmp_path):
     write(tmp_path / "cpu.max", "1000 100000\n")  # 0.01 CPU
     assert available_cpus(tmp_path, V2_ROOT_ONLY, affinity=0) == 1
     assert available_cpus(tmp_path, V2_ROOT_ONLY, affinity=8) == 1
+
+
+def test_the_block_cache_is_64_mb_per_core_thread(monkeypatch):
+    from handler.core import threads
+    monkeypatch.setattr(threads, "core_threads", lambda: 3)
+    assert threads.block_cache_mb() == 3 * threads.BLOCK_CACHE_MB_PER_THREAD == 192
+
+
+def gdal_cachemax_in_a_child(cpus: int | None, env: dict[str, str]) -> str:
+    pin = f"os.sched_setaffinity(0, range({cpus})); " if cpus else ""
+    code = f"import os; {pin}import handler.core; print(os.environ['GDAL_CACHEMAX'])"
+    repo = Path(__file__).resolve().parent.parent
+    return subprocess.run([sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_gdal_cachemax_follows_the_cpus_unless_the_deployment_sets_it():
+    """Planted: GDAL_CACHEMAX fixed at "64" in gdal_config -> the all-CPUs case fails on a multi-core machine;
+    fixed at "128" -> the one-CPU case fails anywhere."""
+    env = {k: v for k, v in os.environ.items() if k != "GDAL_CACHEMAX"}
+    assert gdal_cachemax_in_a_child(1, env) == "64"
+    assert gdal_cachemax_in_a_child(None, env) == str(64 * available_cpus())
+    assert gdal_cachemax_in_a_child(1, {**env, "GDAL_CACHEMAX": "32"}) == "32"

@@ -6,6 +6,8 @@ GDAL reads `GDAL_SKIP` once, when drivers are registered, so this module must ru
 
 import os
 
+from handler.core.threads import block_cache_mb  # stdlib only: rasterio is still not loaded
+
 # Drivers that can make a file read *other* files or URLs (VRT, WMS, MRF, ...) are never registered,
 # on top of the per-open allow-list in `safe_open.py`.
 SKIPPED_DRIVERS = (
@@ -35,7 +37,8 @@ HARDENING = {
     "CPL_VSIL_CURL_NON_CACHED": "/vsis3/",
     "VSI_CACHE": "TRUE",
     "VSI_CACHE_SIZE": "16777216",
-    "GDAL_CACHEMAX": "64",
+    # 64 MB per core thread (threads.py), unless the deployment sets it.
+    "GDAL_CACHEMAX": str(block_cache_mb()),
     # One thread, and not overridable: with GDAL's worker threads decoding blocks, a read error in a
     # worker never reaches rasterio, so a truncated TIFF rendered as a partial picture ("written")
     # instead of a 422 (tests/test_s3_trigger.py::test_output_bucket_and_truncated_objects). The core

@@ -100,3 +100,13 @@ def available_cpus(root: Path = CGROUP_ROOT, proc_cgroup: str | None = None,
 def core_threads() -> int:
     """`available_cpus()` of this process, read once (the CPU share of a Lambda instance never changes)."""
     return available_cpus()
+
+
+# GDAL's block cache for each reading thread: read.py sizes one thread's chunks to fit its share, so a thread
+# reads with the cache one thread had before (smaller shares re-decode the blocks that chunk edges straddle).
+BLOCK_CACHE_MB_PER_THREAD = 64
+
+
+def block_cache_mb() -> int:
+    """GDAL_CACHEMAX for this process: BLOCK_CACHE_MB_PER_THREAD for each core thread."""
+    return BLOCK_CACHE_MB_PER_THREAD * core_threads()
