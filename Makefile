@@ -21,8 +21,9 @@ serve: $(VENV)/.installed  ## the API on http://localhost:8000 (no AWS account n
 pipeline: $(VENV)/.installed  ## the API plus a local S3 store and the S3 trigger on :8000 (no AWS account)
 	$(BIN)/python -m handler.local_pipeline
 
-test: $(VENV)/.installed  ## lint (ruff), then the offline test suite
+test: $(VENV)/.installed  ## lint and format check (ruff), then the offline test suite
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 sample: $(VENV)/.installed  ## S2L2A_2022-06-09.tiff, the README's sample scene (real pixels when ../shared has them)

@@ -40,8 +40,15 @@ from bench.common import REPO, code_version, free_port, load_gdal_env, loadavg, 
 from bench.remote import CountingProxy
 from bench.report import percentile, write_report
 from events.make_events import s3_put_event, synthetic_geotiff
-from handler.local_pipeline import (DEAD_LETTER_QUEUE, INPUT_BUCKET, MAX_RECEIVES, UPLOADS_QUEUE, create_store,
-                                    local_environment, start_s3_store)
+from handler.local_pipeline import (
+    DEAD_LETTER_QUEUE,
+    INPUT_BUCKET,
+    MAX_RECEIVES,
+    UPLOADS_QUEUE,
+    create_store,
+    local_environment,
+    start_s3_store,
+)
 from tests.rasters import REAL_DATA
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS-burst.md"
@@ -53,11 +60,22 @@ DRAIN_QUIET_SECONDS = 3  # the queues must be empty this long before the workers
 # ---------------------------------------------------------------------------------------------- worker
 def lambda_event(messages: list[dict]) -> dict:
     """The SQS event Lambda's event source mapping builds from received messages."""
-    return {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                         "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
-                         "eventSource": "aws:sqs",
-                         "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{UPLOADS_QUEUE}",
-                         "awsRegion": "us-east-1"} for m in messages]}
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{UPLOADS_QUEUE}",
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
 
 
 def worker_main(index: int, stop_file: Path, out: Path, batch_size: int, fault_rate: float) -> None:
@@ -83,19 +101,37 @@ def worker_main(index: int, stop_file: Path, out: Path, batch_size: int, fault_r
         try:
             outcome = real_process(store, request, settings, time_left, **kwargs)
         except Exception as error:  # S3 trouble: the trigger reports the message for redelivery
-            outcomes.append({"key": request.key, "status": "raised", "reason": type(error).__name__,
-                             "seconds": time.perf_counter() - start, "at": time.time()})
+            outcomes.append(
+                {
+                    "key": request.key,
+                    "status": "raised",
+                    "reason": type(error).__name__,
+                    "seconds": time.perf_counter() - start,
+                    "at": time.time(),
+                }
+            )
             raise
-        outcomes.append({"key": outcome.key, "status": outcome.status, "reason": outcome.reason,
-                         "seconds": time.perf_counter() - start, "at": time.time()})
+        outcomes.append(
+            {
+                "key": outcome.key,
+                "status": outcome.status,
+                "reason": outcome.reason,
+                "seconds": time.perf_counter() - start,
+                "at": time.time(),
+            }
+        )
         return outcome
 
     s3_store.head, s3_trigger.process_object = head, process_object
     sqs = boto3.client("sqs")
     queue = sqs.get_queue_url(QueueName=UPLOADS_QUEUE)["QueueUrl"]
     while not stop_file.exists():
-        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=batch_size, WaitTimeSeconds=1,
-                                       AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+        messages = sqs.receive_message(
+            QueueUrl=queue,
+            MaxNumberOfMessages=batch_size,
+            WaitTimeSeconds=1,
+            AttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", [])
         if not messages:
             continue
         start = time.perf_counter()
@@ -104,8 +140,14 @@ def worker_main(index: int, stop_file: Path, out: Path, batch_size: int, fault_r
         for message in messages:
             if message["MessageId"] not in failed:
                 sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-        invocations.append({"seconds": time.perf_counter() - start, "messages": len(messages),
-                            "failed": len(failed), "at": time.time()})
+        invocations.append(
+            {
+                "seconds": time.perf_counter() - start,
+                "messages": len(messages),
+                "failed": len(failed),
+                "at": time.time(),
+            }
+        )
     out.write_text(json.dumps({"outcomes": outcomes, "invocations": invocations}))
 
 
@@ -121,14 +163,18 @@ def scenes() -> list[tuple[str, bytes]]:
 
 
 def queue_depth(sqs, queue: str) -> int:
-    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
     return sum(int(value) for value in attributes.values())
 
 
 def dead_letter_count(sqs, queue: str) -> int:
-    return int(sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])[
-        "Attributes"]["ApproximateNumberOfMessages"])
+    return int(
+        sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+    )
 
 
 def wait_until_drained(sqs, queue: str, timeout: float) -> float:
@@ -146,12 +192,13 @@ def wait_until_drained(sqs, queue: str, timeout: float) -> float:
 def drop(s3, sqs, queue: str, args: argparse.Namespace) -> tuple[dict[str, float], dict[str, str], Counter]:
     """Put the burst at once; upload time and kind per key, and what was sent besides plain uploads."""
     kinds = scenes()
-    plan = [(f"uploads/burst/{i:04d}-{kinds[i % len(kinds)][0]}.tif", kinds[i % len(kinds)])
-            for i in range(args.scenes)]
+    plan = [
+        (f"uploads/burst/{i:04d}-{kinds[i % len(kinds)][0]}.tif", kinds[i % len(kinds)]) for i in range(args.scenes)
+    ]
     plan += [(f"uploads/burst/bad-{i}.tif", ("bad", BAD_BODY)) for i in range(args.bad)]
     plan.append((POISON, kinds[0]))
     replayed = {key for key, _ in plan[: args.scenes][:: max(1, args.scenes // args.replays)][: args.replays]}
-    reuploaded = {key for key, _ in plan[1: args.scenes][:: max(1, args.scenes // args.reuploads)][: args.reuploads]}
+    reuploaded = {key for key, _ in plan[1 : args.scenes][:: max(1, args.scenes // args.reuploads)][: args.reuploads]}
     uploaded, kind_of, extra = {}, {}, Counter()
 
     def put(item):
@@ -159,8 +206,12 @@ def drop(s3, sqs, queue: str, args: argparse.Namespace) -> tuple[dict[str, float
         response = s3.put_object(Bucket=INPUT_BUCKET, Key=key, Body=body)
         uploaded[key], kind_of[key] = time.time(), kind
         if key in replayed:  # S3 delivers at least once: the same notification again, right behind
-            sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(s3_put_event(
-                (INPUT_BUCKET, key, len(body), response["ETag"].strip('"'), response.get("VersionId")))))
+            sqs.send_message(
+                QueueUrl=queue,
+                MessageBody=json.dumps(
+                    s3_put_event((INPUT_BUCKET, key, len(body), response["ETag"].strip('"'), response.get("VersionId")))
+                ),
+            )
             extra["replayed notifications"] += 1
         if key in reuploaded:  # the same bytes put again: a new version, a second notification
             s3.put_object(Bucket=INPUT_BUCKET, Key=key, Body=body)
@@ -176,11 +227,19 @@ def start_workers(args: argparse.Namespace, env: dict[str, str], folder: Path) -
     workers = []
     for index in range(args.workers):
         out = folder / f"worker-{index}.json"
-        command = [sys.executable, "-m", "bench.burst_bench", "--worker", str(index), str(stop), str(out),
-                   str(args.batch_size), str(args.fault_rate)]
+        command = [
+            sys.executable,
+            "-m",
+            "bench.burst_bench",
+            "--worker",
+            str(index),
+            str(stop),
+            str(out),
+            str(args.batch_size),
+            str(args.fault_rate),
+        ]
         log_file = (folder / f"worker-{index}.log").open("w")  # the trigger's JSON logs and metrics
-        workers.append((subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT),
-                        out))
+        workers.append((subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT), out))
     return workers
 
 
@@ -212,11 +271,17 @@ def summarise(records: list[dict], phase_start: float, phase_end: float, uploade
     last = max((i["at"] for i in invocations), default=phase_end)
     latencies = [o["at"] - uploaded[o["key"]] for o in written if o["key"] in uploaded]
     return {
-        "outcomes": Counter(f"{o['status']}{':' + o['reason'] if o['reason'] else ''}"
-                            f"{' (the poisoned object)' if o['key'] == POISON else ''}" for o in outcomes),
-        "invocations": len(invocations), "failed invocations": sum(1 for i in invocations if i["failed"]),
-        "written": len(written), "duplicate renders": sum(n - 1 for n in per_key.values()),
-        "seconds": last_render - first, "drain seconds": last - first,
+        "outcomes": Counter(
+            f"{o['status']}{':' + o['reason'] if o['reason'] else ''}"
+            f"{' (the poisoned object)' if o['key'] == POISON else ''}"
+            for o in outcomes
+        ),
+        "invocations": len(invocations),
+        "failed invocations": sum(1 for i in invocations if i["failed"]),
+        "written": len(written),
+        "duplicate renders": sum(n - 1 for n in per_key.values()),
+        "seconds": last_render - first,
+        "drain seconds": last - first,
         "render seconds": [o["seconds"] for o in written],
         "skip seconds": [o["seconds"] for o in outcomes if o["reason"] == "already_processed"],
         "latency": latencies,
@@ -226,30 +291,45 @@ def summarise(records: list[dict], phase_start: float, phase_end: float, uploade
 def fmt(values: list[float]) -> str:
     if not values:
         return "-"
-    return (f"median {statistics.median(values) * 1000:.0f} ms, p90 {percentile(values, 0.9) * 1000:.0f} ms, "
-            f"max {max(values) * 1000:.0f} ms")
+    return (
+        f"median {statistics.median(values) * 1000:.0f} ms, p90 {percentile(values, 0.9) * 1000:.0f} ms, "
+        f"max {max(values) * 1000:.0f} ms"
+    )
 
 
-def report(args, burst: dict, replay: dict, peaks: list[float], dead: tuple[int, int], extra: Counter,
-           requests: Counter, kinds: Counter, sizes: dict[str, int]) -> str:
+def report(
+    args,
+    burst: dict,
+    replay: dict,
+    peaks: list[float],
+    dead: tuple[int, int],
+    extra: Counter,
+    requests: Counter,
+    kinds: Counter,
+    sizes: dict[str, int],
+) -> str:
     per_minute = burst["written"] / burst["seconds"] * 60 if burst["seconds"] else 0.0
     scene_seconds = statistics.median(burst["render seconds"]) if burst["render seconds"] else float("nan")
     lines = [
-        "# Burst benchmark (S3 trigger under a concurrency cap)", "",
+        "# Burst benchmark (S3 trigger under a concurrency cap)",
+        "",
         f"Machine: {machine()}. Generated by `python -m bench.burst_bench --scenes {args.scenes} --workers "
         f"{args.workers} --batch-size {args.batch_size} --fault-rate {args.fault_rate}` ({time.strftime('%Y-%m-%d')}, "
         f"{code_version(REPO)}; load average {args.load_start} at the start, {loadavg()} at the end).",
-        "", f"{args.workers} worker processes stand in for {args.workers} concurrent Lambda instances (a reserved "
+        "",
+        f"{args.workers} worker processes stand in for {args.workers} concurrent Lambda instances (a reserved "
         f"concurrency of {args.workers}); S3 and SQS are moto's server on 127.0.0.1, S3 traffic through a counting "
         "proxy (moto copies the whole object for every range read, so S3 times are pessimistic). moto's S3 "
         "notifications carry no versionId: a re-upload's first event renders the current version (on S3 it "
         "would be `superseded`) and the second finds it done. See the module docstring for what the burst holds.",
         "",
-        "## The burst", "",
-        f"- Objects: {args.scenes} scenes (" + ", ".join(f"{n} x {kind} ({sizes[kind] // 1000} KB)"
-                                                       for kind, n in sorted(kinds.items()) if kind != "bad")
+        "## The burst",
+        "",
+        f"- Objects: {args.scenes} scenes ("
+        + ", ".join(f"{n} x {kind} ({sizes[kind] // 1000} KB)" for kind, n in sorted(kinds.items()) if kind != "bad")
         + f"), {args.bad} bad files, 1 object whose S3 reads always fail; "
-        + ", ".join(f"{n} {what}" for what, n in sorted(extra.items())) + ".",
+        + ", ".join(f"{n} {what}" for what, n in sorted(extra.items()))
+        + ".",
         f"- Wall time, first invocation to last render: **{burst['seconds']:.1f} s** for {burst['written']} "
         f"renders: **{per_minute:.0f} scenes/min** with {args.workers} workers ({per_minute / args.workers:.0f} "
         f"per worker); the queue was empty {burst['drain seconds']:.1f} s after the first invocation (the "
@@ -261,30 +341,46 @@ def report(args, burst: dict, replay: dict, peaks: list[float], dead: tuple[int,
         f"(S3 SlowDown, `raised` below: redelivered after the 5 s visibility timeout).",
         f"- Duplicate renders: **{burst['duplicate renders']}** (objects written more than once).",
         f"- Dead-letter queue: **{dead[0]}** message(s) (failed {MAX_RECEIVES} receives).",
-        "- Peak RSS per worker (VmHWM from /proc/<pid>/status): "
-        + ", ".join(f"{peak:.0f} MB" for peak in peaks) + ".",
+        "- Peak RSS per worker (VmHWM from /proc/<pid>/status): " + ", ".join(f"{peak:.0f} MB" for peak in peaks) + ".",
         f"- S3 requests per rendered scene (boto3 and GDAL, through the proxy; replays and retries included): "
         f"{sum(requests.values()) / max(1, burst['written']):.1f}, "
-        f"{sum(requests.values()) / burst['drain seconds']:.0f} requests/s on average:", "",
-        "| method | prefix | per scene |", "|---|---|---|",
-        *[f"| {method} | `{prefix}` | {n / max(1, burst['written']):.2f} |"
-          for (method, prefix), n in sorted(requests.items())], "",
-        "Outcomes (every object attempt):", "", "| outcome | count |", "|---|---|",
-        *[f"| {outcome} | {n} |" for outcome, n in sorted(burst["outcomes"].items(), key=lambda kv: -kv[1])], "",
-        "## Notified again (a backfill over rendered scenes)", "",
+        f"{sum(requests.values()) / burst['drain seconds']:.0f} requests/s on average:",
+        "",
+        "| method | prefix | per scene |",
+        "|---|---|---|",
+        *[
+            f"| {method} | `{prefix}` | {n / max(1, burst['written']):.2f} |"
+            for (method, prefix), n in sorted(requests.items())
+        ],
+        "",
+        "Outcomes (every object attempt):",
+        "",
+        "| outcome | count |",
+        "|---|---|",
+        *[f"| {outcome} | {n} |" for outcome, n in sorted(burst["outcomes"].items(), key=lambda kv: -kv[1])],
+        "",
+        "## Notified again (a backfill over rendered scenes)",
+        "",
         f"Every object but the poisoned one notified once more: {replay['invocations']} invocations (retries "
         f"included) in {replay['drain seconds']:.1f} s; "
         f"already processed: {fmt(replay['skip seconds'])} per object; renders: {replay['written']}; "
-        f"dead-lettered: {dead[1]}.", "",
-        "Outcomes:", "", "| outcome | count |", "|---|---|",
-        *[f"| {outcome} | {n} |" for outcome, n in sorted(replay["outcomes"].items(), key=lambda kv: -kv[1])], "",
-        "## Per 100 concurrent Lambdas", "",
+        f"dead-lettered: {dead[1]}.",
+        "",
+        "Outcomes:",
+        "",
+        "| outcome | count |",
+        "|---|---|",
+        *[f"| {outcome} | {n} |" for outcome, n in sorted(replay["outcomes"].items(), key=lambda kv: -kv[1])],
+        "",
+        "## Per 100 concurrent Lambdas",
+        "",
         f"At the measured {per_minute / args.workers:.0f} scenes/min per worker "
         f"({60 * args.workers / per_minute:.2f} s "
         f"per scene, queue handling included; `process_object` alone {scene_seconds:.2f} s), 100 concurrent "
         f"instances as fast as one core of this machine would render about {100 * per_minute / args.workers:,.0f} "
         "scenes/min. The README's Capacity section puts this against Lambda's CPU share, reserved concurrency, "
-        "S3 request rates and cost. Other sessions share this machine: runs vary by ~20%.", "",
+        "S3 request rates and cost. Other sessions share this machine: runs vary by ~20%.",
+        "",
     ]
     return "\n".join(lines)
 
@@ -335,15 +431,30 @@ def main(argv=None) -> None:
             replay_start = time.time()
             for key in sorted(set(uploaded) - {POISON}):
                 head = s3.head_object(Bucket=INPUT_BUCKET, Key=key)
-                sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(s3_put_event(
-                    (INPUT_BUCKET, key, head["ContentLength"], head["ETag"].strip('"'), head.get("VersionId")))))
+                sqs.send_message(
+                    QueueUrl=queue,
+                    MessageBody=json.dumps(
+                        s3_put_event(
+                            (INPUT_BUCKET, key, head["ContentLength"], head["ETag"].strip('"'), head.get("VersionId"))
+                        )
+                    ),
+                )
             replay_end = wait_until_drained(sqs, queue, args.timeout)
             records, peaks = stop_workers(workers, folder)
         dead = (burst_dead, dead_letter_count(sqs, dead_letters) - burst_dead)
         sizes = {kind: len(body) for kind, body in scenes()} | {"bad": len(BAD_BODY)}
         kinds = Counter(kind for key, kind in kind_of.items() if key != POISON and kind != "bad")
-        text = report(args, summarise(records, burst_start, burst_end + 1, uploaded),
-                      summarise(records, replay_start, replay_end + 1, {}), peaks, dead, extra, requests, kinds, sizes)
+        text = report(
+            args,
+            summarise(records, burst_start, burst_end + 1, uploaded),
+            summarise(records, replay_start, replay_end + 1, {}),
+            peaks,
+            dead,
+            extra,
+            requests,
+            kinds,
+            sizes,
+        )
     finally:
         proxy.stop()
         store.terminate()

@@ -36,8 +36,17 @@ def copy_worker(source: str, target: str) -> None:
     with open_path(source) as dataset:
         due = needs_cog_copy(dataset, 512)
         write_cog(dataset, target)
-    print(json.dumps({"seconds": time.perf_counter() - start, "peak_mb": rss_mb(), "baseline_mb": baseline,
-                      "bytes": Path(target).stat().st_size, "due": due}))
+    print(
+        json.dumps(
+            {
+                "seconds": time.perf_counter() - start,
+                "peak_mb": rss_mb(),
+                "baseline_mb": baseline,
+                "bytes": Path(target).stat().st_size,
+                "due": due,
+            }
+        )
+    )
 
 
 def main(argv=None) -> None:
@@ -58,26 +67,38 @@ def main(argv=None) -> None:
     # thumbnail_bench's workers: 1 warm-up, up to 5 timed runs, 60 s budget and timeout.
     worker_args = argparse.Namespace(size=512, budget=60.0, timeout=120.0)
     lines = [
-        "# COG copy results", "",
+        "# COG copy results",
+        "",
         f"`python -m bench.cog_copy_bench{' --quick' if args.quick else ''}` on {code_version(REPO)}, "
         f"{time.strftime('%Y-%m-%d %H:%M %Z')}, {machine()}, load average {loadavg()} at the start. "
         "Copy: one run in a fresh process (peak RSS = VmHWM of that process). Thumbnails: 512 px, "
-        "median of up to 5 runs after a warm-up, fresh process each.", "",
+        "median of up to 5 runs after a warm-up, fresh process each.",
+        "",
         "| scene | copy time | copy peak RSS | bytes in -> out | ours on the original | ours on the copy "
         "| rio-tiler preview on the copy | speed-up |",
-        "|---|---|---|---|---|---|---|---|"]
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for side in (5490,) if args.quick else (5490, 10980):
         _, plain = build_synthetic(source, args.cache_dir, side, "pixel")
         with tempfile.TemporaryDirectory(dir=args.cache_dir) as workdir:
             target = str(Path(workdir) / "copy.tif")
             log(f"{side}: COG copy")
-            proc = subprocess.run([sys.executable, "-m", "bench.cog_copy_bench", "--copy-worker", str(plain), target],
-                                  cwd=REPO, env=env, capture_output=True, text=True, check=True)
+            proc = subprocess.run(
+                [sys.executable, "-m", "bench.cog_copy_bench", "--copy-worker", str(plain), target],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             copied = json.loads(proc.stdout.strip().splitlines()[-1])
             assert copied["due"], "the trigger would not copy this scene"
             times = {}
-            for name, path, method in (("original", str(plain), "ours_average"), ("copy", target, "ours_average"),
-                                       ("peer", target, "riotiler_average")):
+            for name, path, method in (
+                ("original", str(plain), "ours_average"),
+                ("copy", target, "ours_average"),
+                ("peer", target, "riotiler_average"),
+            ):
                 log(f"{side}: {METHOD_LABEL[method]} on {path}")
                 inp = describe_input(name, path, 512)
                 times[name] = run_worker(method, inp, worker_args, env, 5, warmup=True).get("median_s")
@@ -86,7 +107,8 @@ def main(argv=None) -> None:
             f"(after imports {copied['baseline_mb']:.0f}) | "
             f"{plain.stat().st_size / 1e6:.0f} -> {copied['bytes'] / 1e6:.0f} MB "
             f"| {fmt_s(times['original'])} | {fmt_s(times['copy'])} | {fmt_s(times['peer'])} "
-            f"| {times['original'] / times['copy']:.0f}x |")
+            f"| {times['original'] / times['copy']:.0f}x |"
+        )
     lines += ["", f"Load average at the end: {loadavg()}."]
     write_report(lines, args.output)
 

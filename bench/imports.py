@@ -25,16 +25,18 @@ def measure_import(repeat: int, repo: Path = REPO) -> dict:
     recorder builds a botocore X-Ray client for centralised sampling (~90 ms); inside Lambda it
     samples locally and builds none."""
     lambda_env = {"LAMBDA_TASK_ROOT": str(repo), "AWS_LAMBDA_FUNCTION_NAME": "thumbnail-bench"}
-    probe = "import time, importlib; t = time.perf_counter(); importlib.import_module({!r}); " \
-            "print(time.perf_counter() - t)"
+    probe = (
+        "import time, importlib; t = time.perf_counter(); importlib.import_module({!r}); print(time.perf_counter() - t)"
+    )
     local_env = {k: v for k, v in os.environ.items() if k not in lambda_env}
 
     def run(code: str, env: dict) -> tuple[float, float]:
         walls, inner = [], []
         for _ in range(repeat):
             t0 = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-c", code], cwd=repo, env=env, check=True,
-                                  capture_output=True, text=True)
+            proc = subprocess.run(
+                [sys.executable, "-c", code], cwd=repo, env=env, check=True, capture_output=True, text=True
+            )
             walls.append(time.perf_counter() - t0)
             inner.append(float(proc.stdout.strip() or 0))
         return statistics.median(walls), statistics.median(inner)
@@ -46,8 +48,14 @@ def measure_import(repeat: int, repo: Path = REPO) -> dict:
             wall, inner = run(probe.format(module), env)
             out[label, module] = (inner, wall - empty)
     # -X importtime: the heaviest third-party packages under handler.api (max cumulative, any depth)
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import handler.api"], cwd=repo,
-                          env={**local_env, **lambda_env}, capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import handler.api"],
+        cwd=repo,
+        env={**local_env, **lambda_env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     top = {}
     for line in proc.stderr.splitlines():
         m = re.match(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|\s+(\S+)", line)

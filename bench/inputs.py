@@ -48,12 +48,25 @@ def build_synthetic(source: Path, cache: Path, side: int, interleave: str) -> tu
             count, th, tw = tile.shape
             origin = profile["transform"]
             tmp = plain.with_suffix(".tmp.tif")
-            with rasterio.open(tmp, "w", driver="GTiff", width=side, height=side, count=count,
-                               dtype=tile.dtype, crs=profile["crs"],
-                               transform=Affine(origin.a, 0, origin.c, 0, origin.e, origin.f),
-                               tiled=True, blockxsize=512, blockysize=512, compress="deflate",
-                               predictor=2, interleave=interleave, BIGTIFF="IF_SAFER",
-                               NUM_THREADS=2) as dst:
+            with rasterio.open(
+                tmp,
+                "w",
+                driver="GTiff",
+                width=side,
+                height=side,
+                count=count,
+                dtype=tile.dtype,
+                crs=profile["crs"],
+                transform=Affine(origin.a, 0, origin.c, 0, origin.e, origin.f),
+                tiled=True,
+                blockxsize=512,
+                blockysize=512,
+                compress="deflate",
+                predictor=2,
+                interleave=interleave,
+                BIGTIFF="IF_SAFER",
+                NUM_THREADS=2,
+            ) as dst:
                 for row in range(0, side, 512):
                     rows = np.arange(row, min(row + 512, side)) % th
                     for col in range(0, side, 512):
@@ -65,13 +78,24 @@ def build_synthetic(source: Path, cache: Path, side: int, interleave: str) -> tu
         if not cog.exists():
             t0 = time.perf_counter()
             tmp = cog.with_suffix(".tmp.tif")
-            rio_copy(str(plain), str(tmp), driver="COG", BLOCKSIZE=512, COMPRESS="DEFLATE",
-                     PREDICTOR="YES", OVERVIEW_RESAMPLING="AVERAGE", INTERLEAVE=interleave.upper(),
-                     NUM_THREADS=2, BIGTIFF="IF_SAFER")
+            rio_copy(
+                str(plain),
+                str(tmp),
+                driver="COG",
+                BLOCKSIZE=512,
+                COMPRESS="DEFLATE",
+                PREDICTOR="YES",
+                OVERVIEW_RESAMPLING="AVERAGE",
+                INTERLEAVE=interleave.upper(),
+                NUM_THREADS=2,
+                BIGTIFF="IF_SAFER",
+            )
             tmp.rename(cog)
             with rasterio.open(cog) as ds:
-                log(f"  built {cog} ({cog.stat().st_size / 1e6:.0f} MB, overviews {ds.overviews(1)}) "
-                    f"in {time.perf_counter() - t0:.0f} s")
+                log(
+                    f"  built {cog} ({cog.stat().st_size / 1e6:.0f} MB, overviews {ds.overviews(1)}) "
+                    f"in {time.perf_counter() - t0:.0f} s"
+                )
     return cog, plain
 
 
@@ -124,8 +148,9 @@ def describe_input(label: str, path: str, size: int, size_mb: float | None = Non
     return Input(label, path, tuple(indexes), in_max, shape, size_mb, overviews)
 
 
-def gather_inputs(data_dir: Path, cache_dir: Path, size: int, interleave: str, synthetic: bool = True,
-                  large_plain: bool = True) -> tuple[list[Input], list[str]]:
+def gather_inputs(
+    data_dir: Path, cache_dir: Path, size: int, interleave: str, synthetic: bool = True, large_plain: bool = True
+) -> tuple[list[Input], list[str]]:
     """Every real file in `data_dir`, then the synthetic 5490 and 10980 scenes (built if not cached): each
     COG, and each scene without overviews (the 10980 one only with `large_plain`); notes on what was
     skipped."""
@@ -148,6 +173,8 @@ def gather_inputs(data_dir: Path, cache_dir: Path, size: int, interleave: str, s
         inputs.append(describe_input(f"synthetic {side} COG", str(cog), size))
         if large_plain or side != SIDES[-1]:
             inputs.append(describe_input(f"synthetic {side} no overviews", str(plain), size))
-    notes.append(f"Synthetic scenes: the 120x120 12-band BigEarthNet tile repeated to NxN, uint16, "
-                 f"{interleave}-interleaved, 512x512 deflate+predictor 2; cached in {cache_dir}.")
+    notes.append(
+        f"Synthetic scenes: the 120x120 12-band BigEarthNet tile repeated to NxN, uint16, "
+        f"{interleave}-interleaved, 512x512 deflate+predictor 2; cached in {cache_dir}."
+    )
     return inputs, notes

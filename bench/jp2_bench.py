@@ -64,8 +64,10 @@ def _padding_names(spec) -> list[str]:
     folder = f"{spec.product_id}.SAFE/GRANULE/{spec.granule}/IMG_DATA"
     if spec.level == "1C":
         return [f"{folder}/{spec.file_prefix}_{band}.jp2" for band in ("B08", "B8A", "B11", "B12")]
-    return [f"{folder}/R{resolution}m/{spec.file_prefix}_{band}_{resolution}m.jp2"
-            for band, resolution in (("B08", 10), ("AOT", 10), ("WVP", 10), ("B11", 20))]
+    return [
+        f"{folder}/R{resolution}m/{spec.file_prefix}_{band}_{resolution}m.jp2"
+        for band, resolution in (("B08", 10), ("AOT", 10), ("WVP", 10), ("B11", 20))
+    ]
 
 
 def full_size_tci(cache: Path) -> bytes:
@@ -112,7 +114,7 @@ def build_products(cache: Path) -> list[tuple[str, Path, str]]:
                     for info in source.infolist():
                         content = full_size_tci(cache) if full and info.filename == fixture.image else source.read(info)
                         archive.writestr(member(info.filename, info.compress_type), content)
-                    for padding_name in padding[PADDING_MEMBERS // 2:]:
+                    for padding_name in padding[PADDING_MEMBERS // 2 :]:
                         archive.writestr(member(padding_name, compression), rng.bytes(PADDING_BYTES))
                 tmp.rename(path)
             label = f"L{spec.level} {spec.baseline} product{', full-size TCI' if full else ''}, images {name}"
@@ -127,6 +129,7 @@ def measure(inp: Input, env: dict, args: argparse.Namespace, member: str | None 
 
     def path_for(method: str, path: str) -> str:
         return path if member is None or method.startswith("ours_") else vsizip_path(path, member)
+
     results: dict[str, dict] = {}
     for method in METHODS:
         local = replace(inp, path=path_for(method, inp.path))
@@ -155,11 +158,16 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     args.budget, args.timeout = 20.0, 120.0
     env = worker_env(REPO)
-    lines = [f"# JPEG 2000 thumbnails ({code_version(REPO)})", "",
-             f"`python -m bench.jp2_bench` ({time.strftime('%Y-%m-%d %H:%M %Z')}, {machine()}, load average "
-             f"{loadavg()} at the start): {args.size} px, median of 3 warm runs on disk, one cold run through "
-             "S3 (moto behind a counting proxy). Cells: time · peak RSS of the worker (VmHWM).", "",
-             "| input | method | on disk | through S3 | fetched |", "|---|---|---|---|---|"]
+    lines = [
+        f"# JPEG 2000 thumbnails ({code_version(REPO)})",
+        "",
+        f"`python -m bench.jp2_bench` ({time.strftime('%Y-%m-%d %H:%M %Z')}, {machine()}, load average "
+        f"{loadavg()} at the start): {args.size} px, median of 3 warm runs on disk, one cold run through "
+        "S3 (moto behind a counting proxy). Cells: time · peak RSS of the worker (VmHWM).",
+        "",
+        "| input | method | on disk | through S3 | fetched |",
+        "|---|---|---|---|---|",
+    ]
     for path in build_inputs(args.cache_dir):
         inp = describe_input(path.name, str(path), args.size)
         label = f"{path.name} ({inp.shape[1]}², {inp.size_mb:.1f} MB, levels {inp.overviews})"
@@ -169,16 +177,22 @@ def main(argv=None) -> None:
     from handler.core.safe import vsizip_path
     from tests.products import L1C_TCI_SIZE, TEN_METRE_SIZE
 
-    lines += ["", "## Sentinel-2 SAFE product zips", "",
-              f"The test fixtures' products (real pixels; the L2A R60m TCI is {TEN_METRE_SIZE // 6}², the L1C "
-              f"10 m TCI {L1C_TCI_SIZE}²; then the L1C product with its TCI at the real {FULL_TILE}², lossy "
-              f"QUALITY 25) with {PADDING_MEMBERS} x {PADDING_BYTES >> 20} MiB of incompressible members named as "
-              "the product's other bands, half in front of the product's members and half behind, compressed like "
-              "its images. Ours: `open_source` + `render_thumbnail` on the zip, read as the service reads it "
-              "(a local file; boto3 ranged GETs for S3, HEAD included, through the same counting proxy); "
-              "rio-tiler: `Reader.preview` of the TCI member through `/vsizip/{zip}/member` (over `/vsis3/` "
-              f"for S3). `timeout` = worker killed after {args.timeout:.0f} s.", "",
-              "| input | method | on disk | through S3 | fetched |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Sentinel-2 SAFE product zips",
+        "",
+        f"The test fixtures' products (real pixels; the L2A R60m TCI is {TEN_METRE_SIZE // 6}², the L1C "
+        f"10 m TCI {L1C_TCI_SIZE}²; then the L1C product with its TCI at the real {FULL_TILE}², lossy "
+        f"QUALITY 25) with {PADDING_MEMBERS} x {PADDING_BYTES >> 20} MiB of incompressible members named as "
+        "the product's other bands, half in front of the product's members and half behind, compressed like "
+        "its images. Ours: `open_source` + `render_thumbnail` on the zip, read as the service reads it "
+        "(a local file; boto3 ranged GETs for S3, HEAD included, through the same counting proxy); "
+        "rio-tiler: `Reader.preview` of the TCI member through `/vsizip/{zip}/member` (over `/vsis3/` "
+        f"for S3). `timeout` = worker killed after {args.timeout:.0f} s.",
+        "",
+        "| input | method | on disk | through S3 | fetched |",
+        "|---|---|---|---|---|",
+    ]
     for name, path, member in build_products(args.cache_dir):
         zip_mb = path.stat().st_size / 1e6
         inp = describe_input(name, vsizip_path(str(path), member), args.size, size_mb=zip_mb)

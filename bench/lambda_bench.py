@@ -73,10 +73,17 @@ PRICE_GBS = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
 PRICE_REQUEST = 0.20 / 1_000_000
 UPLOAD_SIDE = 1160  # a 1160 x 1160 x 12 synthetic scene: ~3.5 MB deflated
 ENV = {  # what the template and Lambda set, plus dummy credentials (nothing here talks to AWS)
-    "POWERTOOLS_SERVICE_NAME": "sentinel2-thumbnails", "POWERTOOLS_METRICS_NAMESPACE": "Sentinel2Thumbnails",
-    "POWERTOOLS_LOG_LEVEL": "WARNING", "INPUT_PREFIX": "uploads/", "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_EC2_METADATA_DISABLED": "true", "AWS_LAMBDA_FUNCTION_TIMEOUT": "30", "_HANDLER": "handler.api.handler",
+    "POWERTOOLS_SERVICE_NAME": "sentinel2-thumbnails",
+    "POWERTOOLS_METRICS_NAMESPACE": "Sentinel2Thumbnails",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "INPUT_PREFIX": "uploads/",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_LAMBDA_FUNCTION_TIMEOUT": "30",
+    "_HANDLER": "handler.api.handler",
 }
 
 
@@ -88,13 +95,15 @@ def make_upload_event(side: int = UPLOAD_SIDE, size: int = 512) -> tuple[bytes, 
     """An HTTP API event uploading a side x side 12-band scene; and the scene's size in bytes."""
     tiff = make_events.synthetic_geotiff(side, side)
     body = make_events.multipart({"target_resolution": str(size)}, "image_file", make_events.TIFF_NAME, tiff)
-    event = make_events.http_api_event("POST", "/thumbnail", body,
-                                       f"multipart/form-data; boundary={make_events.BOUNDARY}")
+    event = make_events.http_api_event(
+        "POST", "/thumbnail", body, f"multipart/form-data; boundary={make_events.BOUNDARY}"
+    )
     return json.dumps(event).encode(), len(tiff)
 
 
 class MotoS3:
     """A moto S3 server on 127.0.0.1 with the input and output buckets, `scene` uploaded under KEY."""
+
     INPUT, OUTPUT, KEY = "bench-input", "bench-output", "uploads/synthetic-10980-cog.tif"
 
     def __init__(self, scene: Path | None, trigger_scene: Path | None = None):
@@ -102,8 +111,12 @@ class MotoS3:
 
     def __enter__(self) -> "MotoS3":
         import boto3
-        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         endpoint = f"http://127.0.0.1:{self.port}"
         for _ in range(100):
             try:
@@ -111,8 +124,13 @@ class MotoS3:
                 break
             except OSError:
                 time.sleep(0.1)
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                          aws_secret_access_key="testing")
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         for bucket in (self.INPUT, self.OUTPUT):
             s3.create_bucket(Bucket=bucket)
         if self.scene:
@@ -121,8 +139,14 @@ class MotoS3:
             s3.upload_file(str(self.trigger_scene), self.INPUT, "uploads/no-overviews.tif")
             s3.put_object(Bucket=self.INPUT, Key="uploads/warmup.tif", Body=make_events.synthetic_geotiff(600, 400))
         self.s3 = s3
-        self.env = {"INPUT_BUCKET": self.INPUT, "OUTPUT_BUCKET": self.OUTPUT, "AWS_ENDPOINT_URL_S3": endpoint,
-                    "AWS_S3_ENDPOINT": f"127.0.0.1:{self.port}", "AWS_HTTPS": "NO", "AWS_VIRTUAL_HOSTING": "FALSE"}
+        self.env = {
+            "INPUT_BUCKET": self.INPUT,
+            "OUTPUT_BUCKET": self.OUTPUT,
+            "AWS_ENDPOINT_URL_S3": endpoint,
+            "AWS_S3_ENDPOINT": f"127.0.0.1:{self.port}",
+            "AWS_HTTPS": "NO",
+            "AWS_VIRTUAL_HOSTING": "FALSE",
+        }
         return self
 
     def __exit__(self, *exc) -> None:
@@ -132,11 +156,14 @@ class MotoS3:
 
 def make_key_event(key: str, size: int = 512) -> bytes:
     """An HTTP API event asking for a thumbnail of `key` in the input bucket (a form without a file)."""
-    body = b"".join(f'--{make_events.BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                    f"{value}\r\n".encode() for name, value in {"key": key, "target_resolution": size}.items())
+    body = b"".join(
+        f'--{make_events.BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in {"key": key, "target_resolution": size}.items()
+    )
     body += f"--{make_events.BOUNDARY}--\r\n".encode()
-    event = make_events.http_api_event("POST", "/thumbnail", body,
-                                       f"multipart/form-data; boundary={make_events.BOUNDARY}")
+    event = make_events.http_api_event(
+        "POST", "/thumbnail", body, f"multipart/form-data; boundary={make_events.BOUNDARY}"
+    )
     return json.dumps(event).encode()
 
 
@@ -150,15 +177,32 @@ class Container:
         self.url = f"http://127.0.0.1:{self.port}/2015-03-31/functions/function/invocations"
 
     def __enter__(self) -> "Container":
-        env = [arg for name, value in {**ENV, **self.env,
-                                                            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory)}.items()
-               for arg in ("-e", f"{name}={value}")]
+        env = [
+            arg
+            for name, value in {**ENV, **self.env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory)}.items()
+            for arg in ("-e", f"{name}={value}")
+        ]
         self.t_start = time.perf_counter()
-        docker("run", "-d", "--name", self.name, "--network", "host", f"--cpus={self.cpus:.3f}",
-               f"--memory={self.memory}m", f"--memory-swap={self.memory}m", *env,
-               "--entrypoint", "/usr/local/bin/aws-lambda-rie", self.image,
-               "--runtime-interface-emulator-address", f"127.0.0.1:{self.port}",
-               "--runtime-api-address", f"127.0.0.1:{self.api_port}", "/var/runtime/bootstrap")
+        docker(
+            "run",
+            "-d",
+            "--name",
+            self.name,
+            "--network",
+            "host",
+            f"--cpus={self.cpus:.3f}",
+            f"--memory={self.memory}m",
+            f"--memory-swap={self.memory}m",
+            *env,
+            "--entrypoint",
+            "/usr/local/bin/aws-lambda-rie",
+            self.image,
+            "--runtime-interface-emulator-address",
+            f"127.0.0.1:{self.port}",
+            "--runtime-api-address",
+            f"127.0.0.1:{self.api_port}",
+            "/var/runtime/bootstrap",
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -192,8 +236,9 @@ class Container:
     def durations(self) -> list[float]:
         """The RIE's REPORT Duration (ms) of every invoke so far, in order."""
         logs = subprocess.run(["docker", "logs", self.name], capture_output=True, text=True)
-        return [float(m) for m in re.findall(r"REPORT RequestId: \S+.*?\tDuration: ([0-9.]+) ms",
-                                             logs.stdout + logs.stderr)]
+        return [
+            float(m) for m in re.findall(r"REPORT RequestId: \S+.*?\tDuration: ([0-9.]+) ms", logs.stdout + logs.stderr)
+        ]
 
     def peak_memory(self) -> tuple[float | None, float | None]:
         """(VmHWM of the container's python process, the cgroup's peak usage), in MB; None if unreadable."""
@@ -204,9 +249,11 @@ class Container:
                 status = Path(f"/proc/{pid}/status").read_text()
                 hwm = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
         cid = docker("inspect", self.name, "--format", "{{.Id}}")
-        for path in (f"/sys/fs/cgroup/memory/docker/{cid}/memory.max_usage_in_bytes",     # v1, cgroupfs
-                     f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/memory.peak",       # v2, systemd
-                     f"/sys/fs/cgroup/docker/{cid}/memory.peak"):                         # v2, cgroupfs
+        for path in (
+            f"/sys/fs/cgroup/memory/docker/{cid}/memory.max_usage_in_bytes",  # v1, cgroupfs
+            f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/memory.peak",  # v2, systemd
+            f"/sys/fs/cgroup/docker/{cid}/memory.peak",
+        ):  # v2, cgroupfs
             try:
                 return hwm, int(Path(path).read_text()) / 1024**2
             except (OSError, ValueError):
@@ -221,24 +268,33 @@ def measure_trigger(image: str, memory: int, cpus: float, moto: "MotoS3", cog_co
         keys[name] = f"uploads/run{run}-{name}.tif"
         moto.s3.copy_object(Bucket=MotoS3.INPUT, Key=keys[name], CopySource={"Bucket": MotoS3.INPUT, "Key": source})
     size = {name: moto.s3.head_object(Bucket=MotoS3.INPUT, Key=key)["ContentLength"] for name, key in keys.items()}
-    env = {**moto.env, "_HANDLER": "handler.s3_trigger.handler", "AWS_LAMBDA_FUNCTION_TIMEOUT": "600",  # template
-           "COG_COPY_MAX_BYTES": "1073741824" if cog_copy else "0"}
+    env = {
+        **moto.env,
+        "_HANDLER": "handler.s3_trigger.handler",
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": "600",  # template
+        "COG_COPY_MAX_BYTES": "1073741824" if cog_copy else "0",
+    }
     row = {"memory": memory, "cpus": cpus, "cog_copy": cog_copy, "load_before": loadavg()}
     with Container(image, memory, cpus, env) as box:
         box.invoke_raw(json.dumps(make_events.s3_put_event((MotoS3.INPUT, keys["warmup"], size["warmup"]))).encode())
-        row["wall_s"], result = box.invoke_raw(json.dumps(make_events.s3_put_event(
-            (MotoS3.INPUT, keys["scene"], size["scene"]))).encode())
+        row["wall_s"], result = box.invoke_raw(
+            json.dumps(make_events.s3_put_event((MotoS3.INPUT, keys["scene"], size["scene"]))).encode()
+        )
         row["duration_s"] = box.durations()[-1] / 1000
         row["rss_mb"], row["cgroup_mb"] = box.peak_memory()
     try:
-        row["status"] = "; ".join(" ".join(str(v) for k, v in item.items() if k in ("status", "reason", "cog"))
-                                  for item in json.loads(result)["results"])
+        row["status"] = "; ".join(
+            " ".join(str(v) for k, v in item.items() if k in ("status", "reason", "cog"))
+            for item in json.loads(result)["results"]
+        )
     except (ValueError, KeyError, TypeError, AttributeError):
         row["status"] = result[:160]
     row["gbs"], row["usd"] = cost_per_1000(row["duration_s"] * 1000, memory, "x86_64")
     row["load_after"] = loadavg()
-    log(f"  trigger {memory} MB, COG copy {cog_copy}: {row['duration_s']:.1f} s, {row['status']}, "
-        f"peak RSS {row['rss_mb']} MB, load {row['load_after']}")
+    log(
+        f"  trigger {memory} MB, COG copy {cog_copy}: {row['duration_s']:.1f} s, {row['status']}, "
+        f"peak RSS {row['rss_mb']} MB, load {row['load_after']}"
+    )
     return row
 
 
@@ -254,14 +310,27 @@ def trigger_section(rows: list[dict], args) -> list[str]:
         "numbers say nothing about the function's speed on S3. The cgroup peak includes the page cache of the "
         "COG written to the container's /tmp (on Lambda, /tmp is ephemeral storage).",
         "",
-        *table(["memory MB", "CPUs", "COG copy", "duration s", "status", "python peak RSS MB", "cgroup peak MB",
-                "$ / 1k scenes x86_64", "load before → after"]),
+        *table(
+            [
+                "memory MB",
+                "CPUs",
+                "COG copy",
+                "duration s",
+                "status",
+                "python peak RSS MB",
+                "cgroup peak MB",
+                "$ / 1k scenes x86_64",
+                "load before → after",
+            ]
+        ),
     ]
     for r in rows:
         rss = f"{r['rss_mb']:.0f}" if r["rss_mb"] else "n/a"
         cg = f"{r['cgroup_mb']:.0f}" if r["cgroup_mb"] else "n/a"
-        lines.append(f"| {r['memory']} | {r['cpus']:.2f} | {'yes' if r['cog_copy'] else 'no'} | {r['duration_s']:.1f} "
-                     f"| {r['status']} | {rss} | {cg} | {r['usd']:.4f} | {r['load_before']} → {r['load_after']} |")
+        lines.append(
+            f"| {r['memory']} | {r['cpus']:.2f} | {'yes' if r['cog_copy'] else 'no'} | {r['duration_s']:.1f} "
+            f"| {r['status']} | {rss} | {cg} | {r['usd']:.4f} | {r['load_before']} → {r['load_after']} |"
+        )
     return lines
 
 
@@ -271,8 +340,18 @@ def cost_per_1000(duration_ms: float, memory: int, arch: str) -> tuple[float, fl
     return gbs, gbs * PRICE_GBS[arch] + 1000 * PRICE_REQUEST
 
 
-def measure(image: str, memory: int, cpus: float, small: bytes, upload: bytes, cold: int, warm: int,
-            key: bytes | None = None, warm_key: int = 0, env: dict[str, str] | None = None) -> dict:
+def measure(
+    image: str,
+    memory: int,
+    cpus: float,
+    small: bytes,
+    upload: bytes,
+    cold: int,
+    warm: int,
+    key: bytes | None = None,
+    warm_key: int = 0,
+    env: dict[str, str] | None = None,
+) -> dict:
     row = {"memory": memory, "cpus": cpus, "load_before": loadavg(), "key_p50": None, "key_p95": None}
     starts, first_durations, listens = [], [], []
     for index in range(cold):
@@ -289,28 +368,41 @@ def measure(image: str, memory: int, cpus: float, small: bytes, upload: bytes, c
                     box.invoke(key)
                     key_wall = [box.invoke(key) for _ in range(warm_key)]
                 durations = box.durations()
-                small_ms, upload_ms = durations[1:1 + warm], durations[2 + warm:2 + 2 * warm]
+                small_ms, upload_ms = durations[1 : 1 + warm], durations[2 + warm : 2 + 2 * warm]
                 if key is not None:
-                    key_ms = durations[3 + 2 * warm:]
-                    row.update(key_p50=pct(key_ms, 0.5), key_p95=pct(key_ms, 0.95),
-                               key_wall_p50=pct(key_wall, 0.5) * 1000)
+                    key_ms = durations[3 + 2 * warm :]
+                    row.update(
+                        key_p50=pct(key_ms, 0.5), key_p95=pct(key_ms, 0.95), key_wall_p50=pct(key_wall, 0.5) * 1000
+                    )
                 row["rss_mb"], row["cgroup_mb"] = box.peak_memory()
-        log(f"  {memory} MB cold #{index + 1}: docker run -> first response {starts[-1]:.2f} s "
-            f"(RIE listening {listens[-1]:.2f} s, first invoke {first_wall:.2f} s)")
+        log(
+            f"  {memory} MB cold #{index + 1}: docker run -> first response {starts[-1]:.2f} s "
+            f"(RIE listening {listens[-1]:.2f} s, first invoke {first_wall:.2f} s)"
+        )
     row.update(
-        cold_s=statistics.median(starts), cold_all=starts, listen_s=statistics.median(listens),
+        cold_s=statistics.median(starts),
+        cold_all=starts,
+        listen_s=statistics.median(listens),
         first_ms=statistics.median(first_durations),
-        small_p50=pct(small_ms, 0.5), small_p95=pct(small_ms, 0.95), small_wall_p50=pct(small_wall, 0.5) * 1000,
-        upload_first_s=upload_first, upload_p50=pct(upload_ms, 0.5), upload_p95=pct(upload_ms, 0.95),
-        upload_wall_p50=pct(upload_wall, 0.5) * 1000, load_after=loadavg())
+        small_p50=pct(small_ms, 0.5),
+        small_p95=pct(small_ms, 0.95),
+        small_wall_p50=pct(small_wall, 0.5) * 1000,
+        upload_first_s=upload_first,
+        upload_p50=pct(upload_ms, 0.5),
+        upload_p95=pct(upload_ms, 0.95),
+        upload_wall_p50=pct(upload_wall, 0.5) * 1000,
+        load_after=loadavg(),
+    )
     for arch in PRICE_GBS:
         row[f"gbs_{arch}"], row[f"usd_{arch}"] = cost_per_1000(row["upload_p50"], memory, arch)
     if key is not None:
         for arch in PRICE_GBS:
             row[f"key_usd_{arch}"] = cost_per_1000(row["key_p50"], memory, arch)[1]
-    log(f"  {memory} MB: key p50 {row['key_p50']} ms; warm upload p50 {row['upload_p50']:.0f} ms, "
+    log(
+        f"  {memory} MB: key p50 {row['key_p50']} ms; warm upload p50 {row['upload_p50']:.0f} ms, "
         f"p95 {row['upload_p95']:.0f} ms; "
-        f"small p50 {row['small_p50']:.0f} ms; python peak RSS {row['rss_mb']} MB; load {row['load_after']}")
+        f"small p50 {row['small_p50']:.0f} ms; python peak RSS {row['rss_mb']} MB; load {row['load_after']}"
+    )
     return row
 
 
@@ -322,15 +414,37 @@ def docker_machine() -> str:
 
 def image_matches_head(image: str) -> str:
     """Whether handler/ in the image is the checkout's HEAD (the image may have been built from a work tree)."""
-    script = ("import hashlib, pathlib; [print(hashlib.sha1(p.read_bytes()).hexdigest(), p) "
-              "for p in sorted(pathlib.Path('handler').rglob('*')) if p.is_file() and '__pycache__' not in p.parts]")
-    inside = docker("run", "--rm", "--network", "host", "-w", "/var/task", "--entrypoint", "/var/lang/bin/python3",
-                    image, "-c", script, check=False)
+    script = (
+        "import hashlib, pathlib; [print(hashlib.sha1(p.read_bytes()).hexdigest(), p) "
+        "for p in sorted(pathlib.Path('handler').rglob('*')) if p.is_file() and '__pycache__' not in p.parts]"
+    )
+    inside = docker(
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "-w",
+        "/var/task",
+        "--entrypoint",
+        "/var/lang/bin/python3",
+        image,
+        "-c",
+        script,
+        check=False,
+    )
     image_files = dict(line.split(" ", 1)[::-1] for line in inside.splitlines())
-    head = subprocess.run(["git", "ls-tree", "-r", "HEAD", "--name-only", "handler"], cwd=ROOT,
-                          capture_output=True, text=True).stdout.split()
-    differ = [path for path in head if not path.endswith(".pyc") and image_files.get(path) != hashlib.sha1(
-        subprocess.run(["git", "show", f"HEAD:{path}"], cwd=ROOT, capture_output=True).stdout).hexdigest()]
+    head = subprocess.run(
+        ["git", "ls-tree", "-r", "HEAD", "--name-only", "handler"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    differ = [
+        path
+        for path in head
+        if not path.endswith(".pyc")
+        and image_files.get(path)
+        != hashlib.sha1(
+            subprocess.run(["git", "show", f"HEAD:{path}"], cwd=ROOT, capture_output=True).stdout
+        ).hexdigest()
+    ]
     extra = sorted(set(image_files) - set(head))
     if not differ and not extra:
         return "yes (every handler/ file in the image is HEAD's)"
@@ -339,9 +453,25 @@ def image_matches_head(image: str) -> str:
 
 def core_threads(image: str, memory: int, cpus: float) -> str:
     """The thread count the image's handler.core takes from the CPUs it has under these limits."""
-    return docker("run", "--rm", "--network", "host", f"--cpus={cpus:.3f}", f"--memory={memory}m", "-w", "/var/task",
-                  "--entrypoint", "/var/lang/bin/python3", image, "-c",
-                  "from handler.core.threads import core_threads; print(core_threads())", check=False) or "?"
+    return (
+        docker(
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            f"--cpus={cpus:.3f}",
+            f"--memory={memory}m",
+            "-w",
+            "/var/task",
+            "--entrypoint",
+            "/var/lang/bin/python3",
+            image,
+            "-c",
+            "from handler.core.threads import core_threads; print(core_threads())",
+            check=False,
+        )
+        or "?"
+    )
 
 
 LOCAL_RUN = """
@@ -371,9 +501,28 @@ def local_run(image: str, memory: int, cpus: float, scene: Path, repeat: int, co
     with the core's own thread count ("auto") or a fixed one: the core's CPU work without the RIE or moto
     (the scene is bind-mounted read-only)."""
     load = loadavg()
-    out = docker("run", "--rm", "--network", "host", f"--cpus={cpus:.3f}", f"--memory={memory}m",
-                 "-v", f"{scene.parent}:/data:ro", "-w", "/var/task", "--entrypoint", "/var/lang/bin/python3", image,
-                 "-c", LOCAL_RUN, f"/data/{scene.name}", str(repeat), "1" if cog else "0", threads, check=False)
+    out = docker(
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        f"--cpus={cpus:.3f}",
+        f"--memory={memory}m",
+        "-v",
+        f"{scene.parent}:/data:ro",
+        "-w",
+        "/var/task",
+        "--entrypoint",
+        "/var/lang/bin/python3",
+        image,
+        "-c",
+        LOCAL_RUN,
+        f"/data/{scene.name}",
+        str(repeat),
+        "1" if cog else "0",
+        threads,
+        check=False,
+    )
     try:
         result = json.loads(out.splitlines()[-1])
     except (ValueError, IndexError):
@@ -394,15 +543,27 @@ def local_section(rows: list[dict], args) -> list[str]:
         "into the container's /tmp. Core threads: the count `handler.core.threads.core_threads()` takes from the "
         "container's CPU quota (auto), or fixed.",
         "",
-        *table(["image", "memory MB", "CPUs", "core threads", "thumbnail s (median)", "thumbnail runs s",
-                "COG copy s", "load before → after"]),
+        *table(
+            [
+                "image",
+                "memory MB",
+                "CPUs",
+                "core threads",
+                "thumbnail s (median)",
+                "thumbnail runs s",
+                "COG copy s",
+                "load before → after",
+            ]
+        ),
     ]
     for r in rows:
         render = f"{statistics.median(r['render']):.2f}" if r["render"] else "n/a"
         runs = ", ".join(f"{x:.2f}" for x in r["render"])
         cog = ", ".join(f"{x:.1f}" for x in r["cog"]) or "n/a"
-        lines.append(f"| `{r['image']}` | {r['memory']} | {r['cpus']:.2f} | {r['threads']} | {render} | {runs} "
-                     f"| {cog} | {r['load']} |")
+        lines.append(
+            f"| `{r['image']}` | {r['memory']} | {r['cpus']:.2f} | {r['threads']} | {render} | {runs} "
+            f"| {cog} | {r['load']} |"
+        )
     return lines
 
 
@@ -414,16 +575,30 @@ def compare_section(rows: list[dict], args) -> list[str]:
         "The same runs at each memory size, one image after the other; core threads is what each image's "
         "`handler.core` sets under those limits. " + (args.compare_note or ""),
         "",
-        *table(["image", "memory MB", "CPUs", "core threads", "cold start s", "1st invoke ms",
-                "warm upload p50 / p95 ms", "key= p50 / p95 ms", "python peak RSS MB", "$ / 1k uploads x86_64",
-                "load before → after"]),
+        *table(
+            [
+                "image",
+                "memory MB",
+                "CPUs",
+                "core threads",
+                "cold start s",
+                "1st invoke ms",
+                "warm upload p50 / p95 ms",
+                "key= p50 / p95 ms",
+                "python peak RSS MB",
+                "$ / 1k uploads x86_64",
+                "load before → after",
+            ]
+        ),
     ]
     for r in rows:
         key = f"{r['key_p50']:.0f} / {r['key_p95']:.0f}" if r["key_p50"] is not None else "n/a"
         rss = f"{r['rss_mb']:.0f}" if r["rss_mb"] else "n/a"
-        lines.append(f"| `{r['image']}` | {r['memory']} | {r['cpus']:.2f} | {r['threads']} | {r['cold_s']:.2f} "
-                     f"| {r['first_ms']:.0f} | {r['upload_p50']:.0f} / {r['upload_p95']:.0f} | {key} | {rss} "
-                     f"| {r['usd_x86_64']:.5f} | {r['load_before']} → {r['load_after']} |")
+        lines.append(
+            f"| `{r['image']}` | {r['memory']} | {r['cpus']:.2f} | {r['threads']} | {r['cold_s']:.2f} "
+            f"| {r['first_ms']:.0f} | {r['upload_p50']:.0f} / {r['upload_p95']:.0f} | {key} | {rss} "
+            f"| {r['usd_x86_64']:.5f} | {r['load_before']} → {r['load_after']} |"
+        )
     return lines
 
 
@@ -431,8 +606,7 @@ def report(rows: list[dict], args, meta: dict) -> str:
     lines = [
         "# The API function on Lambda's terms (`python -m bench.lambda_bench`)",
         "",
-        "Command: `python -m bench.lambda_bench " + " ".join(
-            f"'{a}'" if " " in a else a for a in sys.argv[1:]) + "`",
+        "Command: `python -m bench.lambda_bench " + " ".join(f"'{a}'" if " " in a else a for a in sys.argv[1:]) + "`",
         "",
         f"Run {meta['when']} on {meta['machine']}. Commit `{meta['commit']}`; image `{args.image}` "
         f"(`{meta['image_id'][:19]}`, built {meta['image_created']}); image code = HEAD: {meta['matches']}.",
@@ -444,9 +618,12 @@ def report(rows: list[dict], args, meta: dict) -> str:
         f"containers. Warm: {args.warm} invokes each after the cold one, RIE handler Duration (what Lambda "
         f"bills). Upload: a {meta['upload_bytes'] / 1e6:.2f} MB 12-band GeoTIFF ({UPLOAD_SIDE} x {UPLOAD_SIDE}) "
         "to a 512 px PNG; small: the committed 96 x 64 event to 64 px. key=: "
-        + (f"{args.warm_key} warm invokes, a 512 px thumbnail of the {meta['key_mb']:.0f} MB 10980 x 10980 "
-           "12-band COG in a moto S3 server on 127.0.0.1 (loopback: no S3 latency)." if "key_mb" in meta
-           else "not run (no COG: run bench/thumbnail_bench.py once to cache it)."),
+        + (
+            f"{args.warm_key} warm invokes, a 512 px thumbnail of the {meta['key_mb']:.0f} MB 10980 x 10980 "
+            "12-band COG in a moto S3 server on 127.0.0.1 (loopback: no S3 latency)."
+            if "key_mb" in meta
+            else "not run (no COG: run bench/thumbnail_bench.py once to cache it)."
+        ),
         "",
         "| memory MB | CPUs | cold start s (docker run → 1st response) | 1st invoke ms (init + import + render) "
         "| warm small p50 / p95 ms | warm upload p50 / p95 ms | upload wall p50 ms | key= 10980² COG p50 / p95 ms "
@@ -465,11 +642,13 @@ def report(rows: list[dict], args, meta: dict) -> str:
             f"| {r['memory']} | {r['cpus']:.2f}{capped} | {r['cold_s']:.2f} | {r['first_ms']:.0f} "
             f"| {r['small_p50']:.0f} / {r['small_p95']:.0f} | {r['upload_p50']:.0f} / {r['upload_p95']:.0f} "
             f"| {r['upload_wall_p50']:.0f} | {key} | {rss} | {cg} | {r['gbs_x86_64']:.1f} | {r['usd_x86_64']:.5f} "
-            f"| {r['usd_arm64']:.5f} | {key_usd} | {r['load_before']} → {r['load_after']} |")
+            f"| {r['usd_arm64']:.5f} | {key_usd} | {r['load_before']} → {r['load_after']} |"
+        )
     lines += [
         "",
-        "Cold starts, every container (s): " + "; ".join(
-            f"{r['memory']} MB: " + ", ".join(f"{s:.2f}" for s in r["cold_all"]) for r in rows) + ".",
+        "Cold starts, every container (s): "
+        + "; ".join(f"{r['memory']} MB: " + ", ".join(f"{s:.2f}" for s in r["cold_all"]) for r in rows)
+        + ".",
         "",
         "Prices assumed (us-east-1 list prices): x86_64 $0.0000166667 per GB-s, arm64 $0.0000133334 per GB-s, "
         "$0.20 per million requests; GB-s = ceil(warm upload p50 ms) x MB / 1024 per request. The arm64 column "
@@ -478,7 +657,7 @@ def report(rows: list[dict], args, meta: dict) -> str:
         "",
         "Caveats: this is Docker's CFS quota on a shared machine, not Firecracker; Lambda's own cold start adds "
         "the image pull/cache and sandbox creation, which the RIE does not have. The RIE reports "
-        "\"Init Duration: 0.x ms\" and \"Max Memory Used\" = memory size, so neither is used: the first "
+        '"Init Duration: 0.x ms" and "Max Memory Used" = memory size, so neither is used: the first '
         "invoke's Duration carries the init, and the peak is the python process's VmHWM. "
         f"Sizes above {MB_PER_VCPU * (os.cpu_count() or 1)} MB would get no more CPU here than that "
         "(Lambda gives up to 6 vCPUs at 10240 MB).",
@@ -497,15 +676,23 @@ def report(rows: list[dict], args, meta: dict) -> str:
 
 def chart(rows: list[dict], path: Path) -> str:
     mem = [r["memory"] for r in rows]
-    series = {"cold start (s)": [r["cold_s"] for r in rows],
-              **({"warm key= COG p50 (s)": [r["key_p50"] / 1000 for r in rows]}
-                 if all(r["key_p50"] is not None for r in rows) else {}),
-              "warm upload p50 (s)": [r["upload_p50"] / 1000 for r in rows],
-              "warm small p50 (s)": [r["small_p50"] / 1000 for r in rows]}
-    costs = {"x86_64 $/1k uploads": [r["usd_x86_64"] for r in rows],
-             "arm64 $/1k uploads": [r["usd_arm64"] for r in rows]}
+    series = {
+        "cold start (s)": [r["cold_s"] for r in rows],
+        **(
+            {"warm key= COG p50 (s)": [r["key_p50"] / 1000 for r in rows]}
+            if all(r["key_p50"] is not None for r in rows)
+            else {}
+        ),
+        "warm upload p50 (s)": [r["upload_p50"] / 1000 for r in rows],
+        "warm small p50 (s)": [r["small_p50"] / 1000 for r in rows],
+    }
+    costs = {
+        "x86_64 $/1k uploads": [r["usd_x86_64"] for r in rows],
+        "arm64 $/1k uploads": [r["usd_arm64"] for r in rows],
+    }
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
@@ -529,6 +716,7 @@ def chart(rows: list[dict], path: Path) -> str:
 
 def chart_pillow(mem: list[int], series: dict, costs: dict, path: Path) -> str:
     from PIL import Image, ImageDraw
+
     img = Image.new("RGB", (1100, 420), "white")
     draw = ImageDraw.Draw(img)
     colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
@@ -555,34 +743,50 @@ def main() -> None:
     parser.add_argument("--memory", default="512,1024,1769,3008", help="comma-separated MB")
     parser.add_argument("--cold", type=int, default=3, help="fresh containers per memory size")
     parser.add_argument("--warm", type=int, default=10, help="warm invokes per event")
-    parser.add_argument("--key-scene", default=str(synthetic_paths()[0]),
-                        help="the COG for the key= runs (bench/thumbnail_bench.py caches it); '' to skip them")
+    parser.add_argument(
+        "--key-scene",
+        default=str(synthetic_paths()[0]),
+        help="the COG for the key= runs (bench/thumbnail_bench.py caches it); '' to skip them",
+    )
     parser.add_argument("--warm-key", type=int, default=5, help="warm key= invokes per memory size")
-    parser.add_argument("--compare-image", help="also run --compare-memory sizes with --image and this image, "
-                                                   "one after the other (e.g. a change under test)")
+    parser.add_argument(
+        "--compare-image",
+        help="also run --compare-memory sizes with --image and this image, "
+        "one after the other (e.g. a change under test)",
+    )
     parser.add_argument("--compare-memory", default="1769,3008")
-    parser.add_argument("--local-memory", default="1769,3008",
-                        help="sizes at which to time the core alone on the local --trigger-scene ('' to skip)")
-    parser.add_argument("--local-threads", default="auto,1",
-                        help="core thread counts for those runs: auto (from the CPU quota) and/or numbers")
+    parser.add_argument(
+        "--local-memory",
+        default="1769,3008",
+        help="sizes at which to time the core alone on the local --trigger-scene ('' to skip)",
+    )
+    parser.add_argument(
+        "--local-threads",
+        default="auto,1",
+        help="core thread counts for those runs: auto (from the CPU quota) and/or numbers",
+    )
     parser.add_argument("--local-repeat", type=int, default=3, help="renders per image, size and thread count")
     parser.add_argument("--local-cog", action="store_true", help="also time one COG copy per local run")
     parser.add_argument("--compare-note", help="how --compare-image was made (goes into the report)")
     parser.add_argument("--trigger", action="store_true", help="also time the S3 trigger on --trigger-scene")
-    parser.add_argument("--trigger-scene",
-                        default=str(synthetic_paths()[1]))
+    parser.add_argument("--trigger-scene", default=str(synthetic_paths()[1]))
     parser.add_argument("--trigger-memory", default="1024,1769,3008")
     parser.add_argument("--output", default=str(ROOT / "bench" / "RESULTS-lambda.md"))
     parser.add_argument("--chart", default=str(ROOT / "bench" / "RESULTS-lambda.png"))
     args = parser.parse_args()
 
     image_id = docker("image", "inspect", args.image, "--format", "{{.Id}}")  # fails if there is no image
-    meta = {"when": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": docker_machine(),
-            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                     text=True).stdout.strip(),
-            "image_id": image_id.removeprefix("sha256:"),
-            "image_created": docker("image", "inspect", args.image, "--format", "{{.Created}}")[:19],
-            "matches": image_matches_head(image_id), "load_start": loadavg()}
+    meta = {
+        "when": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": docker_machine(),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip(),
+        "image_id": image_id.removeprefix("sha256:"),
+        "image_created": docker("image", "inspect", args.image, "--format", "{{.Created}}")[:19],
+        "matches": image_matches_head(image_id),
+        "load_start": loadavg(),
+    }
     log(f"image {args.image} ({meta['image_id'][:12]}); image code = HEAD: {meta['matches']}")
     small = (ROOT / "events" / "http-api-thumbnail.json").read_bytes()
     upload, meta["upload_bytes"] = make_upload_event()
@@ -611,8 +815,9 @@ def main() -> None:
             for memory in (int(m) for m in args.trigger_memory.split(",")):
                 cpus = min(memory / MB_PER_VCPU, os.cpu_count() or 1)
                 for cog_copy in (False, True):
-                    meta["trigger"].append(measure_trigger(image_id, memory, cpus, moto, cog_copy,
-                                                           len(meta["trigger"])))
+                    meta["trigger"].append(
+                        measure_trigger(image_id, memory, cpus, moto, cog_copy, len(meta["trigger"]))
+                    )
         if args.compare_image:
             meta["compare"] = []
             for memory in (int(m) for m in args.compare_memory.split(",")):
@@ -628,8 +833,17 @@ def main() -> None:
                 cpus = min(memory / MB_PER_VCPU, os.cpu_count() or 1)
                 for image in (args.image, *([args.compare_image] if args.compare_image else [])):
                     for threads in args.local_threads.split(","):
-                        meta["local"].append(local_run(image, memory, cpus, Path(args.trigger_scene),
-                                                       args.local_repeat, args.local_cog, threads))
+                        meta["local"].append(
+                            local_run(
+                                image,
+                                memory,
+                                cpus,
+                                Path(args.trigger_scene),
+                                args.local_repeat,
+                                args.local_cog,
+                                threads,
+                            )
+                        )
     meta["load_end"] = loadavg()
     text = report(rows, args, meta)
     Path(args.output).write_text(text)

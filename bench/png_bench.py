@@ -70,17 +70,25 @@ def main() -> None:
     if not files:
         raise SystemExit(f"no real files in {DATA}")
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    lines = ["# PNG encoding: ours against Pillow's (bench/png_bench.py)", "",
-             f"`python -m bench.png_bench --repeat {args.repeat}`, {when}, load {os.getloadavg()[0]:.1f}, "
-             f"Pillow {Image.__version__}, zlib {zlib.ZLIB_RUNTIME_VERSION}. Median ms of {args.repeat} encodings "
-             "of the same display pixels (default render options); bytes of the PNG.", "",
-             "| file | size px | " + " | ".join(VARIANTS) + " |", "|---|---|" + "---|" * len(VARIANTS)]
+    lines = [
+        "# PNG encoding: ours against Pillow's (bench/png_bench.py)",
+        "",
+        f"`python -m bench.png_bench --repeat {args.repeat}`, {when}, load {os.getloadavg()[0]:.1f}, "
+        f"Pillow {Image.__version__}, zlib {zlib.ZLIB_RUNTIME_VERSION}. Median ms of {args.repeat} encodings "
+        "of the same display pixels (default render options); bytes of the PNG.",
+        "",
+        "| file | size px | " + " | ".join(VARIANTS) + " |",
+        "|---|---|" + "---|" * len(VARIANTS),
+    ]
     for path in files:
         for size in (512, 1024):
             array = pixels(path, size)
             cells = [time_save(array, options, args.repeat) for options in VARIANTS.values()]
-            lines.append(f"| {path.name} | {array.shape[1]}x{array.shape[0]} | "
-                         + " | ".join(f"{ms:.1f} ms · {nbytes / 1024:,.0f} KiB" for ms, nbytes in cells) + " |")
+            lines.append(
+                f"| {path.name} | {array.shape[1]}x{array.shape[0]} | "
+                + " | ".join(f"{ms:.1f} ms · {nbytes / 1024:,.0f} KiB" for ms, nbytes in cells)
+                + " |"
+            )
             print(lines[-1], flush=True)
     args.output.write_text("\n".join(lines) + "\n")
     print(f"written to {args.output}")

@@ -88,19 +88,31 @@ def remote_s3(cog: Path):
     server.start()
     host, port = server.get_host_and_port()
     creds = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
-    s3 = boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://{host}:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     bucket, key = "bench", f"scenes/{cog.name}"
     s3.create_bucket(Bucket=bucket)
     t0 = time.perf_counter()
     s3.upload_file(str(cog), bucket, key)
     log(f"  uploaded {cog.name} to moto in {time.perf_counter() - t0:.0f} s")
     proxy = CountingProxy((host, port))
-    env = {**creds, "AWS_S3_ENDPOINT": f"127.0.0.1:{proxy.port}", "AWS_HTTPS": "NO",
-           "AWS_VIRTUAL_HOSTING": "FALSE", "AWS_DEFAULT_REGION": "us-east-1",
-           # never read real credential/config files, never go through a proxy
-           "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    env = {
+        **creds,
+        "AWS_S3_ENDPOINT": f"127.0.0.1:{proxy.port}",
+        "AWS_HTTPS": "NO",
+        "AWS_VIRTUAL_HOSTING": "FALSE",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        # never read real credential/config files, never go through a proxy
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
     try:
         yield env, proxy, f"/vsis3/{bucket}/{key}"
     finally:

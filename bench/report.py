@@ -38,8 +38,9 @@ def verdict(value: float, target: float) -> str:
 def table(header: Iterable[str], rows: Iterable[Iterable[object]] = ()) -> list[str]:
     """A markdown table's lines."""
     header = list(header)
-    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            + ["| " + " | ".join(str(value) for value in row) + " |" for row in rows])
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(str(value) for value in row) + " |" for row in rows
+    ]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -53,13 +54,17 @@ def percentile(values: list[float], q: float) -> float:
 def gdal_translate_note(available: bool) -> str:
     """Which GDAL the gdal_translate column ran: the binary on PATH is not the wheel's libgdal."""
     if not available:
-        return ("gdal_translate: n/a (binary not on PATH; the rasterio wheel bundles libgdal only; "
-                "`apt-get install gdal-bin` provides one).")
+        return (
+            "gdal_translate: n/a (binary not on PATH; the rasterio wheel bundles libgdal only; "
+            "`apt-get install gdal-bin` provides one)."
+        )
     import rasterio
 
     version = subprocess.run(["gdal_translate", "--version"], capture_output=True, text=True).stdout.strip()
-    return (f"gdal_translate: {version} from PATH (e.g. Debian's gdal-bin), not the wheel's GDAL "
-            f"{rasterio.__gdal_version__} that ours and rio-tiler use; same GDAL settings.")
+    return (
+        f"gdal_translate: {version} from PATH (e.g. Debian's gdal-bin), not the wheel's GDAL "
+        f"{rasterio.__gdal_version__} that ours and rio-tiler use; same GDAL settings."
+    )
 
 
 def write_report(lines: list[str] | str, output: Path) -> str:

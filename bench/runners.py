@@ -51,6 +51,7 @@ def _product_reader(path: str):
 
     def read(offset: int, length: int) -> bytes:
         return s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}")["Body"].read()
+
     return read, lambda: s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
 
 
@@ -70,11 +71,11 @@ def floor_runner(path: str, size: int, indexes: tuple[int, ...], resampling: str
 
     options = RenderOptions(thumbnail_size=size, resampling=ResamplingName(resampling))
     with open_path(path, bench_driver(path)) as dataset, opened_levels(dataset) as levels:
-        plan = plan_read(levels, indexes, thumbnail_shape(dataset.width, dataset.height, size),
-                         options.gdal_resampling)
+        plan = plan_read(levels, indexes, thumbnail_shape(dataset.width, dataset.height, size), options.gdal_resampling)
     level = "NONE" if plan.level.index is None else f"{plan.level.index}only"
     try:  # the windows ours reads with its threads (handler/core/threads.py), read here one after another
         from handler.core.threads import core_threads
+
         chunks = read_chunks(plan.values, plan.read_shape, plan.weight, core_threads())
     except ImportError:  # a --core-repo checkout from before the threads
         chunks = read_chunks(plan.values, plan.read_shape, plan.weight)
@@ -87,9 +88,14 @@ def floor_runner(path: str, size: int, indexes: tuple[int, ...], resampling: str
             else:
                 out = np.empty((lead, *plan.read_shape), dtype=source.dtypes[0])
                 for window, rows, cols in chunks:
-                    out[:, rows, cols] = source.read(plan.indexes, window=window, resampling=plan.method,
-                                                     out_shape=(lead, rows.stop - rows.start, cols.stop - cols.start))
+                    out[:, rows, cols] = source.read(
+                        plan.indexes,
+                        window=window,
+                        resampling=plan.method,
+                        out_shape=(lead, rows.stop - rows.start, cols.stop - cols.start),
+                    )
         return b"", plan.read_shape
+
     return run
 
 
@@ -107,12 +113,14 @@ def make_runner(method: str, path: str, size: int, indexes: tuple[int, ...], in_
                 with open_source(read, object_size(), path) as source:
                     thumb = render_thumbnail(source.dataset, options)
                 return thumb.content, (thumb.height, thumb.width)
+
             return run
 
         def run():
             with open_path(path, bench_driver(path)) as dataset:
                 thumb = render_thumbnail(dataset, options)
             return thumb.content, (thumb.height, thumb.width)
+
         return run
 
     if method.startswith("floor_"):
@@ -129,10 +137,12 @@ def make_runner(method: str, path: str, size: int, indexes: tuple[int, ...], in_
                     img = src.preview(indexes=indexes, max_size=size, resampling_method=resampling)
                 else:  # max_size never upsamples; ask for our output size so both do the same work
                     rows, cols = thumbnail_shape(src.width, src.height, size)
-                    img = src.preview(indexes=indexes, max_size=None, height=rows, width=cols,
-                                      resampling_method=resampling)
+                    img = src.preview(
+                        indexes=indexes, max_size=None, height=rows, width=cols, resampling_method=resampling
+                    )
             img.rescale(in_range=((0, in_max),))
             return img.render(img_format="PNG"), (img.height, img.width)
+
         return run
 
     if method == "naive":
@@ -160,6 +170,7 @@ def make_runner(method: str, path: str, size: int, indexes: tuple[int, ...], in_
             buffer = io.BytesIO()
             image.save(buffer, format="PNG", compress_level=6)
             return buffer.getvalue(), shape
+
         return run
 
     if method == "gdal_translate":
@@ -173,8 +184,24 @@ def make_runner(method: str, path: str, size: int, indexes: tuple[int, ...], in_
         with rio_open(path) as dataset:
             shape = thumbnail_shape(dataset.width, dataset.height, size)
         out = Path(tempfile.mkdtemp(prefix="bench_gt_")) / "out.png"
-        command = [binary, "-q", "-of", "PNG", "-ot", "Byte", "-r", "average",
-                   "-outsize", str(shape[1]), str(shape[0]), "-scale", "0", str(in_max), "0", "255"]
+        command = [
+            binary,
+            "-q",
+            "-of",
+            "PNG",
+            "-ot",
+            "Byte",
+            "-r",
+            "average",
+            "-outsize",
+            str(shape[1]),
+            str(shape[0]),
+            "-scale",
+            "0",
+            str(in_max),
+            "0",
+            "255",
+        ]
         for index in indexes:
             command += ["-b", str(index)]
         command += [path, str(out)]
@@ -182,6 +209,7 @@ def make_runner(method: str, path: str, size: int, indexes: tuple[int, ...], in_
         def run():
             subprocess.run(command, check=True)
             return out.read_bytes(), shape
+
         return run
 
     raise SystemExit(f"unknown method {method}")
@@ -200,7 +228,7 @@ def _time_runs(runners: dict, repeat: int, warmup: bool, budget: float) -> tuple
             outputs[name] = runners[name]()
     deadline = time.perf_counter() + budget
     for i in range(repeat):
-        for name in names[i % len(names):] + names[:i % len(names)]:
+        for name in names[i % len(names) :] + names[: i % len(names)]:
             t0, c0 = time.perf_counter(), time.process_time()
             outputs[name] = runners[name]()
             times[name].append(time.perf_counter() - t0)
@@ -227,12 +255,14 @@ class SpanTimer:
 
     def wrap(self, run):
         """`run`, recording its spans and its whole time (`total`) per call."""
+
         def timed():
             self.current = {}
             start = time.perf_counter()
             out = run()
             self.calls.append({**self.current, "total": time.perf_counter() - start})
             return out
+
         return timed
 
     def medians(self, skip: int) -> dict[str, float]:
@@ -267,38 +297,78 @@ def worker_main(args: argparse.Namespace) -> None:
     times, cpu, outputs = _time_runs(runners, max(1, args.repeat), args.warmup and len(methods) > 1, args.budget)
     # gdal_translate runs as a child: its ru_maxrss (inflated by this worker's RSS at spawn, see rss_mb)
     peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-    common = {"baseline_mb": baseline, "peak_mb": max(rss_mb(), peak_children), "import_s": import_s,
-              "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-              "load": f"{load} -> {loadavg()}"}
+    common = {
+        "baseline_mb": baseline,
+        "peak_mb": max(rss_mb(), peak_children),
+        "import_s": import_s,
+        "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "load": f"{load} -> {loadavg()}",
+    }
     if len(methods) == 1:
         timed = times[methods[0]]
         content, shape = outputs[methods[0]]
-        print(json.dumps({"method": methods[0], "first_s": first if first is not None else timed[0],
-                          "times_s": timed, "median_s": statistics.median(timed), **common,
-                          "png_bytes": len(content), "shape": list(shape)}))
+        print(
+            json.dumps(
+                {
+                    "method": methods[0],
+                    "first_s": first if first is not None else timed[0],
+                    "times_s": timed,
+                    "median_s": statistics.median(timed),
+                    **common,
+                    "png_bytes": len(content),
+                    "shape": list(shape),
+                }
+            )
+        )
         return
     # each round's first method / peer, then the median: robust to load that changes between rounds; and
     # the same with CPU time, which waiting for a core under load does not inflate
-    ratio, cpu_ratio = ({m: statistics.median(a / b for a, b in zip(t[methods[0]], t[m])) for m in methods[1:]}
-                        for t in (times, cpu))
-    print(json.dumps({"methods": methods, "times_s": times, "ratio": ratio, "cpu_ratio": cpu_ratio,
-                      "median_s": {m: statistics.median(t) for m, t in times.items()},
-                      "spans_s": spans.medians(skip=1 if args.warmup else 0) if spans else {}, **common}))
+    ratio, cpu_ratio = (
+        {m: statistics.median(a / b for a, b in zip(t[methods[0]], t[m])) for m in methods[1:]} for t in (times, cpu)
+    )
+    print(
+        json.dumps(
+            {
+                "methods": methods,
+                "times_s": times,
+                "ratio": ratio,
+                "cpu_ratio": cpu_ratio,
+                "median_s": {m: statistics.median(t) for m, t in times.items()},
+                "spans_s": spans.medians(skip=1 if args.warmup else 0) if spans else {},
+                **common,
+            }
+        )
+    )
 
 
 def run_worker(method: str, inp: Input, args, env: dict[str, str], repeat: int, warmup: bool) -> dict:
     """`method` (or several, comma-separated: interleaved in one process) on `inp` in a fresh worker;
     `args` holds size, budget and timeout. The worker's JSON, or {"error": ...} ({"timeout": True} too)."""
     # bench/worker.py as a script, so that `handler` comes from PYTHONPATH (--core-repo), not the cwd.
-    command = [sys.executable, str(BENCH / "worker.py"), "--worker", method, inp.path,
-               "--size", str(args.size), "--indexes", ",".join(map(str, inp.indexes)),
-               "--in-max", str(inp.in_max), "--repeat", str(repeat), "--budget", str(args.budget)]
+    command = [
+        sys.executable,
+        str(BENCH / "worker.py"),
+        "--worker",
+        method,
+        inp.path,
+        "--size",
+        str(args.size),
+        "--indexes",
+        ",".join(map(str, inp.indexes)),
+        "--in-max",
+        str(inp.in_max),
+        "--repeat",
+        str(repeat),
+        "--budget",
+        str(args.budget),
+    ]
     if not warmup:
         command.append("--no-warmup")
     # Its own process group: a timeout kills the worker's children too (a gdal_translate left running
     # would load the CPU for every later measurement).
-    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         stdout, stderr = proc.communicate(timeout=args.timeout)
     except subprocess.TimeoutExpired:

@@ -22,8 +22,18 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import (CACHE_DIR, REPO, code_version, free_port, load_gdal_env, loadavg, log, machine, rss_mb,
-                          worker_env)
+from bench.common import (
+    CACHE_DIR,
+    REPO,
+    code_version,
+    free_port,
+    load_gdal_env,
+    loadavg,
+    log,
+    machine,
+    rss_mb,
+    worker_env,
+)
 from bench.inputs import describe_input
 from bench.report import fmt_mb, fmt_s, write_report
 from bench.runners import METHOD_LABEL, run_worker
@@ -36,7 +46,7 @@ SEED_NAME = "S2L2A_2022-06-09.tiff"
 CURLS = {
     "/attributes": 'curl -sS -X POST -F "image_file=@S2L2A_2022-06-09.tiff" http://localhost:{port}/attributes',
     "/thumbnail 200": 'curl -sS -X POST -F "image_file=@S2L2A_2022-06-09.tiff" -F "target_resolution=200" '
-                      'http://localhost:{port}/thumbnail --output output.png',
+    "http://localhost:{port}/thumbnail --output output.png",
 }
 METHODS = ("ours_average", "ours_nearest", "riotiler_average", "riotiler_nearest", "naive")
 
@@ -44,9 +54,13 @@ METHODS = ("ours_average", "ours_nearest", "riotiler_average", "riotiler_nearest
 def http_part(folder: Path, repeat: int) -> tuple[dict[str, list[float]], float, float]:
     """Seconds per curl for each route, and the server's peak RSS (MB) before and after them."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "handler.api:app", "--host", "127.0.0.1",
-                               "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env={**os.environ, **load_gdal_env()})
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "handler.api:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **load_gdal_env()},
+    )
     try:
         wait_for_port(port, server, "uvicorn")
         idle = rss_mb(server.pid)
@@ -54,8 +68,9 @@ def http_part(folder: Path, repeat: int) -> tuple[dict[str, list[float]], float,
         for _ in range(repeat):
             for route, command in CURLS.items():
                 start = time.perf_counter()
-                subprocess.run(shlex.split(command.format(port=port)), cwd=folder, check=True,
-                               stdout=subprocess.DEVNULL)
+                subprocess.run(
+                    shlex.split(command.format(port=port)), cwd=folder, check=True, stdout=subprocess.DEVNULL
+                )
                 times[route].append(time.perf_counter() - start)
         return times, idle, rss_mb(server.pid)
     finally:
@@ -84,26 +99,39 @@ def main(argv=None) -> None:
         log(f"  {method}")
         results[method] = run_worker(method, inp, worker_args, env, args.repeat, warmup=True)
 
-    lines = [f"# Seed-sized upload ({code_version(REPO)})", "",
-             f"`python -m bench.seed_upload_bench --repeat {args.repeat}`: {seed.name}, "
-             f"{inp.shape[1]} x {inp.shape[0]} x 12 uint16, uncompressed, {seed.stat().st_size / 1e6:.1f} MB; "
-             f"{machine()}; {time.strftime('%Y-%m-%d %H:%M %Z')}; load average {load_start} at the start, "
-             f"{loadavg()} at the end.", "",
-             "## The README's curls against uvicorn (`make serve`), upload included", "",
-             "| request | median | min | max |", "|---|---|---|---|"]
+    lines = [
+        f"# Seed-sized upload ({code_version(REPO)})",
+        "",
+        f"`python -m bench.seed_upload_bench --repeat {args.repeat}`: {seed.name}, "
+        f"{inp.shape[1]} x {inp.shape[0]} x 12 uint16, uncompressed, {seed.stat().st_size / 1e6:.1f} MB; "
+        f"{machine()}; {time.strftime('%Y-%m-%d %H:%M %Z')}; load average {load_start} at the start, "
+        f"{loadavg()} at the end.",
+        "",
+        "## The README's curls against uvicorn (`make serve`), upload included",
+        "",
+        "| request | median | min | max |",
+        "|---|---|---|---|",
+    ]
     for route, values in times.items():
-        lines.append(f"| {route} | {fmt_s(statistics.median(values))} | {fmt_s(min(values))} | "
-                     f"{fmt_s(max(values))} |")
-    lines += ["", f"Server peak RSS (VmHWM): {idle_mb:.0f} MB after start-up, {server_peak_mb:.0f} MB after "
-                  f"{args.repeat} x both requests (target <= 400 MB).", "",
-              f"## Rendering at {SIZE} px, each method in a fresh process (file already on disk)", "",
-              "| method | median | peak RSS | x ours (average) |", "|---|---|---|---|"]
+        lines.append(f"| {route} | {fmt_s(statistics.median(values))} | {fmt_s(min(values))} | {fmt_s(max(values))} |")
+    lines += [
+        "",
+        f"Server peak RSS (VmHWM): {idle_mb:.0f} MB after start-up, {server_peak_mb:.0f} MB after "
+        f"{args.repeat} x both requests (target <= 400 MB).",
+        "",
+        f"## Rendering at {SIZE} px, each method in a fresh process (file already on disk)",
+        "",
+        "| method | median | peak RSS | x ours (average) |",
+        "|---|---|---|---|",
+    ]
     ours = results["ours_average"].get("median_s")
     for method, result in results.items():
         median = result.get("median_s")
         ratio = f"{median / ours:.2f}" if median and ours else "-"
-        lines.append(f"| {METHOD_LABEL[method]} | {fmt_s(median) if median else result.get('error')} | "
-                     f"{fmt_mb(result.get('peak_mb'))} MB | {ratio} |")
+        lines.append(
+            f"| {METHOD_LABEL[method]} | {fmt_s(median) if median else result.get('error')} | "
+            f"{fmt_mb(result.get('peak_mb'))} MB | {ratio} |"
+        )
     write_report(lines, args.output)
 
 

@@ -44,8 +44,13 @@ print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUS
 
 def run(threads: int, scene: Path, op: str) -> dict:
     """One render or copy in a fresh process (so each peak RSS is its own) pinned to `threads` CPUs."""
-    out = subprocess.run([sys.executable, "-c", RUN, str(threads), str(scene), op], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parent.parent).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", RUN, str(threads), str(scene), op],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    ).stdout
     return json.loads(out.splitlines()[-1])
 
 
@@ -63,17 +68,23 @@ def main() -> None:
         for _ in range(repeat):
             for threads in counts:  # interleaved: load changes hit every thread count alike
                 results.setdefault((op, threads), []).append(run(threads, args.scene, op))
-    print(f"Scene: {args.scene.name} ({args.scene.stat().st_size / 1e6:.0f} MB); CPUs: {os.cpu_count()}; "
-          f"load average before: {load[0]:.2f}, after: {os.getloadavg()[0]:.2f}\n")
-    print("| operation | CPUs | core threads | GDAL_CACHEMAX MB | median s | runs s | vs 1st | peak RSS MB |\n"
-          "|---|---|---|---|---|---|---|---|")
+    print(
+        f"Scene: {args.scene.name} ({args.scene.stat().st_size / 1e6:.0f} MB); CPUs: {os.cpu_count()}; "
+        f"load average before: {load[0]:.2f}, after: {os.getloadavg()[0]:.2f}\n"
+    )
+    print(
+        "| operation | CPUs | core threads | GDAL_CACHEMAX MB | median s | runs s | vs 1st | peak RSS MB |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
     for (op, threads), rows in results.items():
         median = statistics.median(r["seconds"] for r in rows)
         base = statistics.median(r["seconds"] for r in results[(op, counts[0])])
         runs = ", ".join(f"{r['seconds']:.2f}" for r in rows)
         peak = max(r["peak_mb"] for r in rows)
-        print(f"| {op} | {threads} | {rows[0]['threads']} | {rows[0]['cache_mb']} | {median:.2f} | {runs} "
-              f"| {median / base:.2f} x | {peak:.0f} |")
+        print(
+            f"| {op} | {threads} | {rows[0]['threads']} | {rows[0]['cache_mb']} | {median:.2f} | {runs} "
+            f"| {median / base:.2f} x | {peak:.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,16 @@ from bench.inputs import Input, gather_inputs
 from bench.remote import remote_s3
 from bench.report import fmt_s, gdal_translate_note, write_report
 from bench.runners import LOCAL_METHODS, REMOTE_METHODS, run_worker
-from bench.thumbnail_report import (RESAMPLINGS, TARGET_RATIO, details_section, floor_section, import_section,
-                                    local_section, remote_section, targets_section)
+from bench.thumbnail_report import (
+    RESAMPLINGS,
+    TARGET_RATIO,
+    details_section,
+    floor_section,
+    import_section,
+    local_section,
+    remote_section,
+    targets_section,
+)
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 LARGE_SIDE = 2048  # without overviews and larger than this, rio-tiler's nearest preview takes minutes
@@ -40,24 +48,41 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="repeat 2, skip the 10980 scene without overviews")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--repeat", type=int, default=None, help="timed runs per method (default 5, quick 2)")
-    parser.add_argument("--floor-repeat", type=int, default=None,
-                        help="interleaved rounds of ours, the floor and rio-tiler (default 11, quick 7; 0: skip)")
-    parser.add_argument("--budget", type=float, default=20.0,
-                        help="stop repeating a method after this many seconds (>= 1 timed run)")
+    parser.add_argument(
+        "--floor-repeat",
+        type=int,
+        default=None,
+        help="interleaved rounds of ours, the floor and rio-tiler (default 11, quick 7; 0: skip)",
+    )
+    parser.add_argument(
+        "--budget", type=float, default=20.0, help="stop repeating a method after this many seconds (>= 1 timed run)"
+    )
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
-    parser.add_argument("--interleave", choices=("pixel", "band"), default="pixel",
-                        help="interleaving of the synthetic 12-band scenes (GDAL default: pixel)")
+    parser.add_argument(
+        "--interleave",
+        choices=("pixel", "band"),
+        default="pixel",
+        help="interleaving of the synthetic 12-band scenes (GDAL default: pixel)",
+    )
     parser.add_argument("--methods", default=",".join(LOCAL_METHODS))
     parser.add_argument("--only", default="", help="regex: only inputs whose label matches")
     parser.add_argument("--no-remote", action="store_true")
     parser.add_argument("--no-synthetic", action="store_true")
     parser.add_argument("--no-import-time", action="store_true")
     parser.add_argument("--remote-runs", type=int, default=None, help="cold processes per remote method")
-    parser.add_argument("--timeout", type=float, default=45.0,
-                        help="kill a worker (warm-up + repeats) after this many seconds; reported as timeout")
-    parser.add_argument("--core-repo", type=Path, default=REPO,
-                        help="checkout whose handler/ the 'ours' workers import (e.g. a patched copy)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=45.0,
+        help="kill a worker (warm-up + repeats) after this many seconds; reported as timeout",
+    )
+    parser.add_argument(
+        "--core-repo",
+        type=Path,
+        default=REPO,
+        help="checkout whose handler/ the 'ours' workers import (e.g. a patched copy)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.repeat is None:
@@ -79,8 +104,10 @@ def measure_local(inputs: list[Input], methods: list[str], args, env: dict[str, 
             log(f"{inp.label}: {method}")
             inp.results[method] = r = run_worker(method, inp, args, env, args.repeat, warmup=True)
             if "median_s" in r:
-                log(f"    median {fmt_s(r['median_s'])} (first {fmt_s(r['first_s'])}, n={len(r['times_s'])}), "
-                    f"peak {r['peak_mb']:.0f} MB (base {r['baseline_mb']:.0f})")
+                log(
+                    f"    median {fmt_s(r['median_s'])} (first {fmt_s(r['first_s'])}, n={len(r['times_s'])}), "
+                    f"peak {r['peak_mb']:.0f} MB (base {r['baseline_mb']:.0f})"
+                )
             else:
                 log(f"    error: {r['error']}")
 
@@ -115,8 +142,12 @@ def measure_remote(cog: Input, methods: list[str], args, env: dict[str, str], no
                 if "error" in r:
                     samples = [r]
                     break
-                r.update(bytes=proxy.bytes, requests=proxy.requests, multirange=proxy.multirange,
-                         sizes=[size for _, _, _, size in proxy.log])
+                r.update(
+                    bytes=proxy.bytes,
+                    requests=proxy.requests,
+                    multirange=proxy.multirange,
+                    sizes=[size for _, _, _, size in proxy.log],
+                )
                 samples.append(r)
             if "error" in samples[0]:
                 results[method] = samples[0]
@@ -132,8 +163,10 @@ def measure_remote(cog: Input, methods: list[str], args, env: dict[str, str], no
             }
             log(f"    {method}: {fmt_s(r['median_s'])}, {r['bytes']:,} bytes in {r['requests']} requests {r['sizes']}")
             if r["multirange"]:
-                notes.append(f"remote {method}: {r['multirange']} multi-range request(s) (moto answers "
-                             "those with the whole object).")
+                notes.append(
+                    f"remote {method}: {r['multirange']} multi-range request(s) (moto answers "
+                    "those with the whole object)."
+                )
     return results
 
 
@@ -141,14 +174,19 @@ def header(args, version: str, load_start: str) -> list[str]:
     now = code_version(args.core_repo)
     if now != version:
         version = f"{version} -> {now} (the code changed during the run!)"
-    return ["# Thumbnail benchmark results", "",
-            f"`python -m bench.thumbnail_bench{' --quick' if args.quick else ''}` on {version}, "
-            f"{time.strftime('%Y-%m-%d %H:%M %Z')}: size {args.size}, median of up to {args.repeat} runs after 1 "
-            f"warm-up in a fresh worker process per (input, method). Machine: {machine()}. Load average "
-            f"(1/5/15 min) {load_start} at the start, {loadavg()} at the end.", "",
-            "Cells: median time · peak RSS (VmHWM of that worker alone, MB). Ratio = ours / rio-tiler "
-            f"preview with the same resampling (target <= {TARGET_RATIO}). `timeout` = worker killed after "
-            f"{args.timeout:.0f} s. Per-run details (first call, RSS after imports, PNG size) are further down.", ""]
+    return [
+        "# Thumbnail benchmark results",
+        "",
+        f"`python -m bench.thumbnail_bench{' --quick' if args.quick else ''}` on {version}, "
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')}: size {args.size}, median of up to {args.repeat} runs after 1 "
+        f"warm-up in a fresh worker process per (input, method). Machine: {machine()}. Load average "
+        f"(1/5/15 min) {load_start} at the start, {loadavg()} at the end.",
+        "",
+        "Cells: median time · peak RSS (VmHWM of that worker alone, MB). Ratio = ours / rio-tiler "
+        f"preview with the same resampling (target <= {TARGET_RATIO}). `timeout` = worker killed after "
+        f"{args.timeout:.0f} s. Per-run details (first call, RSS after imports, PNG size) are further down.",
+        "",
+    ]
 
 
 def main(argv=None) -> None:
@@ -162,8 +200,14 @@ def main(argv=None) -> None:
     os.environ.update(load_gdal_env())  # the orchestrator reads metadata with the same settings
     if "gdal_translate" in methods:
         notes.append(gdal_translate_note(shutil.which("gdal_translate") is not None))
-    inputs, input_notes = gather_inputs(args.data_dir, args.cache_dir, args.size, args.interleave,
-                                        synthetic=not args.no_synthetic, large_plain=not args.quick)
+    inputs, input_notes = gather_inputs(
+        args.data_dir,
+        args.cache_dir,
+        args.size,
+        args.interleave,
+        synthetic=not args.no_synthetic,
+        large_plain=not args.quick,
+    )
     notes += input_notes
     cog_10980 = next((i for i in inputs if i.label == "synthetic 10980 COG"), None)
     if args.only:

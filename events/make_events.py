@@ -46,9 +46,21 @@ def synthetic_geotiff(width: int = 96, height: int = 64) -> bytes:
     base = 200 + 3000 * (cols / width) * (0.5 + 0.5 * np.sin(rows / 9.0) ** 2)
     data = np.stack([base * (0.6 + 0.08 * i) + 40 * i for i in range(len(BANDS))]).astype("uint16")
     data[:, : height // 6, : width // 6] = 0  # nodata (Sentinel-2 uses 0)
-    profile = {"driver": "GTiff", "width": width, "height": height, "count": len(BANDS), "dtype": "uint16",
-               "crs": "EPSG:32633", "transform": from_origin(399960.0, 5000040.0, 10.0, 10.0), "nodata": 0,
-               "compress": "deflate", "predictor": 2, "tiled": True, "blockxsize": 64, "blockysize": 64}
+    profile = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": len(BANDS),
+        "dtype": "uint16",
+        "crs": "EPSG:32633",
+        "transform": from_origin(399960.0, 5000040.0, 10.0, 10.0),
+        "nodata": 0,
+        "compress": "deflate",
+        "predictor": 2,
+        "tiled": True,
+        "blockxsize": 64,
+        "blockysize": 64,
+    }
     with MemoryFile() as memfile:
         with memfile.open(**profile) as dst:
             dst.write(data)
@@ -58,10 +70,16 @@ def synthetic_geotiff(width: int = 96, height: int = 64) -> bytes:
 
 
 def multipart(fields: dict[str, str], file_field: str, filename: str, content: bytes) -> bytes:
-    parts = [f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-             for name, value in fields.items()]
-    parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{filename}"\r\n'
-                 f"Content-Type: image/tiff\r\n\r\n".encode() + content + b"\r\n")
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{filename}"\r\n'
+        f"Content-Type: image/tiff\r\n\r\n".encode()
+        + content
+        + b"\r\n"
+    )
     return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
 
 
@@ -82,8 +100,13 @@ def http_api_event(method: str, path: str, body: bytes | None = None, content_ty
             "apiId": "local",
             "domainName": "localhost",
             "domainPrefix": "localhost",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
-                     "userAgent": "make_events.py"},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "make_events.py",
+            },
             "requestId": f"make-events-{method.lower()}-{path.strip('/') or 'root'}",
             "routeKey": f"{method} {path}",
             "stage": "$default",
@@ -105,49 +128,89 @@ def s3_put_event(*objects: tuple) -> dict:
 
 
 def _s3_record(bucket: str, key: str, size: int, etag: str | None = None, version_id: str | None = None) -> dict:
-    created = {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag, "versionId": version_id,
-               "sequencer": "0A1B2C3D4E5F678901"}
+    created = {
+        "key": quote_plus(key, safe="/"),
+        "size": size,
+        "eTag": etag,
+        "versionId": version_id,
+        "sequencer": "0A1B2C3D4E5F678901",
+    }
     return {
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2022-06-09T10:00:00.000Z", "eventName": "ObjectCreated:Put",
-        "userIdentity": {"principalId": "EXAMPLE"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventTime": "2022-06-09T10:00:00.000Z",
+        "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "EXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
         "responseElements": {"x-amz-request-id": "EXAMPLE123456789", "x-amz-id-2": "EXAMPLE123/abcdefgh"},
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "UploadsRule",
-               "bucket": {"name": bucket, "ownerIdentity": {"principalId": "EXAMPLE"},
-                          "arn": f"arn:aws:s3:::{bucket}"},
-               "object": {name: value for name, value in created.items() if value is not None}},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "UploadsRule",
+            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "EXAMPLE"}, "arn": f"arn:aws:s3:::{bucket}"},
+            "object": {name: value for name, value in created.items() if value is not None},
+        },
     }
 
 
 def sqs_event(*bodies: dict | str) -> dict:
     """An SQS event source mapping batch, one message per body (a notification, or raw text), the way
     S3 -> SQS -> Lambda delivers S3 notifications (message ids msg-0, msg-1, ...)."""
-    return {"Records": [_sqs_message(index, body if isinstance(body, str) else json.dumps(body))
-                        for index, body in enumerate(bodies)]}
+    return {
+        "Records": [
+            _sqs_message(index, body if isinstance(body, str) else json.dumps(body))
+            for index, body in enumerate(bodies)
+        ]
+    }
 
 
 def _sqs_message(index: int, body: str) -> dict:
     return {
-        "messageId": f"msg-{index}", "receiptHandle": f"receipt-{index}", "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1654768800000",
-                       "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1654768800001"},
-        "messageAttributes": {}, "md5OfBody": hashlib.md5(body.encode()).hexdigest(), "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:uploads-queue", "awsRegion": "us-east-1",
+        "messageId": f"msg-{index}",
+        "receiptHandle": f"receipt-{index}",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1654768800000",
+            "SenderId": "AIDAEXAMPLE",
+            "ApproximateFirstReceiveTimestamp": "1654768800001",
+        },
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:uploads-queue",
+        "awsRegion": "us-east-1",
     }
 
 
-def eventbridge_event(bucket: str, key: str, size: int, etag: str | None = None, version_id: str | None = None,
-                      detail_type: str = "Object Created") -> dict:
+def eventbridge_event(
+    bucket: str,
+    key: str,
+    size: int,
+    etag: str | None = None,
+    version_id: str | None = None,
+    detail_type: str = "Object Created",
+) -> dict:
     """An S3 EventBridge notification (the bucket's EventBridge setting on); its key is not URL-encoded."""
     created = {"key": key, "size": size, "etag": etag, "version-id": version_id, "sequencer": "0A1B2C3D4E5F678901"}
     return {
-        "version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103", "detail-type": detail_type,
-        "source": "aws.s3", "account": "123456789012", "time": EVENT_TIME, "region": "us-east-1",
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": detail_type,
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": EVENT_TIME,
+        "region": "us-east-1",
         "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {"version": "0", "bucket": {"name": bucket},
-                   "object": {name: value for name, value in created.items() if value is not None},
-                   "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012",
-                   "source-ip-address": "127.0.0.1", "reason": "PutObject"},
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {name: value for name, value in created.items() if value is not None},
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "source-ip-address": "127.0.0.1",
+            "reason": "PutObject",
+        },
     }
 
 
@@ -162,17 +225,31 @@ def manifest_task(bucket: str, key: str, version_id: str | None = None, task_id:
     return batch_task(bucket, quote(key, safe="/"), version_id, task_id)
 
 
-def batch_job_event(*tasks: dict, user_arguments: dict[str, str] | None = None, job_id: str = BATCH_JOB_ID,
-                    invocation_id: str = "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo") -> dict:
+def batch_job_event(
+    *tasks: dict,
+    user_arguments: dict[str, str] | None = None,
+    job_id: str = BATCH_JOB_ID,
+    invocation_id: str = "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo",
+) -> dict:
     """An S3 Batch Operations LambdaInvoke invocation, schema 2.0 (the service sends one task at a time)."""
-    return {"invocationSchemaVersion": "2.0", "invocationId": invocation_id,
-            "job": {"id": job_id, "userArguments": user_arguments or {}}, "tasks": list(tasks)}
+    return {
+        "invocationSchemaVersion": "2.0",
+        "invocationId": invocation_id,
+        "job": {"id": job_id, "userArguments": user_arguments or {}},
+        "tasks": list(tasks),
+    }
 
 
 def s3_test_event(bucket: str) -> dict:
     """What S3 sends once when a notification is configured (no object)."""
-    return {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": EVENT_TIME, "Bucket": bucket,
-            "RequestId": "5582815E1AEA5ADF", "HostId": "EXAMPLE123/abcdefgh"}
+    return {
+        "Service": "Amazon S3",
+        "Event": "s3:TestEvent",
+        "Time": EVENT_TIME,
+        "Bucket": bucket,
+        "RequestId": "5582815E1AEA5ADF",
+        "HostId": "EXAMPLE123/abcdefgh",
+    }
 
 
 def main() -> None:
@@ -182,8 +259,9 @@ def main() -> None:
     parser.add_argument("--tiff-size", default="96x64", help="WIDTHxHEIGHT of the --tiff file (events: 96x64)")
     parser.add_argument("--bucket", default="input-bucket", help="input bucket named in the S3 trigger's events")
     parser.add_argument("--key", default=f"uploads/{TIFF_NAME}", help="object key named in the S3 trigger's events")
-    parser.add_argument("--etag", help="ETag in the S3 trigger's events (default: MD5 of the 600 x 400 scene; "
-                                       "\"\": none)")
+    parser.add_argument(
+        "--etag", help='ETag in the S3 trigger\'s events (default: MD5 of the 600 x 400 scene; "": none)'
+    )
     args = parser.parse_args()
 
     tiff = synthetic_geotiff()
@@ -192,21 +270,30 @@ def main() -> None:
     content_type = f"multipart/form-data; boundary={BOUNDARY}"
     events = {
         "http-api-thumbnail.json": http_api_event(
-            "POST", "/thumbnail", multipart({"target_resolution": "64"}, "image_file", TIFF_NAME, tiff), content_type),
+            "POST", "/thumbnail", multipart({"target_resolution": "64"}, "image_file", TIFF_NAME, tiff), content_type
+        ),
         "http-api-attributes.json": http_api_event(
-            "POST", "/attributes", multipart({}, "image_file", TIFF_NAME, tiff), content_type),
+            "POST", "/attributes", multipart({}, "image_file", TIFF_NAME, tiff), content_type
+        ),
         "http-api-health.json": http_api_event("GET", "/health"),
     }
     scene = synthetic_geotiff(*S3_EVENT_SCENE)
     etag = hashlib.md5(scene).hexdigest() if args.etag is None else args.etag or None
     put = s3_put_event((args.bucket, args.key, len(scene), etag))
-    events.update({"s3-put.json": put, "sqs-s3-put.json": sqs_event(put),
-                   "s3-put-encoded-key.json": s3_put_event((args.bucket, ENCODED_KEY, len(scene), etag)),
-                   "eventbridge-object-created.json": eventbridge_event(args.bucket, args.key, len(scene), etag),
-                   "batch-operations-task.json": batch_job_event(manifest_task(args.bucket, args.key),
-                                                                 user_arguments={"force": "false"}),
-                   "batch-operations-force.json": batch_job_event(manifest_task(args.bucket, args.key),
-                                                                  user_arguments={"force": "true"})})
+    events.update(
+        {
+            "s3-put.json": put,
+            "sqs-s3-put.json": sqs_event(put),
+            "s3-put-encoded-key.json": s3_put_event((args.bucket, ENCODED_KEY, len(scene), etag)),
+            "eventbridge-object-created.json": eventbridge_event(args.bucket, args.key, len(scene), etag),
+            "batch-operations-task.json": batch_job_event(
+                manifest_task(args.bucket, args.key), user_arguments={"force": "false"}
+            ),
+            "batch-operations-force.json": batch_job_event(
+                manifest_task(args.bucket, args.key), user_arguments={"force": "true"}
+            ),
+        }
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     for name, event in events.items():
         (args.out / name).write_text(json.dumps(event, indent=2) + "\n")

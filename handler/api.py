@@ -32,9 +32,10 @@ _DOCS = Settings.from_env().api_docs
 app = FastAPI(
     title="Sentinel-2 thumbnails",
     description="Attributes and true-colour thumbnails of Sentinel-2 scenes (GeoTIFF, JPEG 2000, SAFE zips), "
-                "uploaded or in S3.",
+    "uploaded or in S3.",
     version="1.0.0",
-    docs_url="/docs" if _DOCS else None, redoc_url="/redoc" if _DOCS else None,
+    docs_url="/docs" if _DOCS else None,
+    redoc_url="/redoc" if _DOCS else None,
     openapi_url="/openapi.json" if _DOCS else None,
     # Instead of FastAPI's default 422 schema ({"detail": [...]}), the errors' real body.
     responses={"4XX": {"model": ErrorBody, "description": "Bad input: a code and a message."}},
@@ -83,8 +84,10 @@ class AttributesFormat(str, Enum):
 
 def upload_too_large(settings: Settings) -> str:
     if running_on_lambda():
-        return (f"Uploads are limited to {settings.max_upload_bytes:,} bytes (Lambda's 6 MB request limit after "
-                "base64). Use POST /uploads to put larger scenes in the input S3 bucket, then pass key=.")
+        return (
+            f"Uploads are limited to {settings.max_upload_bytes:,} bytes (Lambda's 6 MB request limit after "
+            "base64). Use POST /uploads to put larger scenes in the input S3 bucket, then pass key=."
+        )
     return f"Uploads are limited to {settings.max_upload_bytes:,} bytes on this server (MAX_UPLOAD_BYTES)."
 
 
@@ -116,8 +119,9 @@ def spooled_upload(image_file: UploadFile, settings: Settings) -> Iterator[str]:
 
 
 @contextmanager
-def open_request_input(image_file: UploadFile | None, key: str | None, settings: Settings,
-                       for_pixels: bool = False) -> Iterator[Scene]:
+def open_request_input(
+    image_file: UploadFile | None, key: str | None, settings: Settings, for_pixels: bool = False
+) -> Iterator[Scene]:
     """An upload (spooled to disk), or a key in the input bucket (its COG copy `for_pixels`), opened."""
     if (image_file is None) == (key is None):
         raise InvalidRequest("Send exactly one of image_file (a file upload) or key (an object in the input bucket).")
@@ -135,11 +139,22 @@ def health() -> dict:
     return {"status": "ok"}
 
 
-@app.post("/attributes", response_model=Attributes,
-          responses={200: {"content": {GEOJSON: {"schema": StacItem.model_json_schema()}},
-                           "description": "The attributes (format=json) or the STAC Item (format=stac)."}})
-def attributes(settings: CurrentSettings, image_file: ImageFile = None, key: ObjectKey = None,
-               format: Annotated[AttributesFormat, Form()] = AttributesFormat.json) -> JSONResponse:
+@app.post(
+    "/attributes",
+    response_model=Attributes,
+    responses={
+        200: {
+            "content": {GEOJSON: {"schema": StacItem.model_json_schema()}},
+            "description": "The attributes (format=json) or the STAC Item (format=stac).",
+        }
+    },
+)
+def attributes(
+    settings: CurrentSettings,
+    image_file: ImageFile = None,
+    key: ObjectKey = None,
+    format: Annotated[AttributesFormat, Form()] = AttributesFormat.json,
+) -> JSONResponse:
     """Size, CRS, bounds, band names and layout of a scene (and its product metadata for a SAFE zip), or
     (format=stac) its STAC Item."""
     with open_request_input(image_file, key, settings) as scene:
@@ -149,22 +164,35 @@ def attributes(settings: CurrentSettings, image_file: ImageFile = None, key: Obj
     return JSONResponse(scene_item(scene.item_id, scene.href, description), media_type=GEOJSON)
 
 
-@app.post("/thumbnail", response_class=Response,
-          responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}})
-def thumbnail(settings: CurrentSettings, deadline: RequestDeadline,
-              form: ThumbnailRequest = ThumbnailForm()) -> Response:
+@app.post(
+    "/thumbnail",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}},
+)
+def thumbnail(
+    settings: CurrentSettings, deadline: RequestDeadline, form: ThumbnailRequest = ThumbnailForm()
+) -> Response:
     """A true-colour (or preset) thumbnail, nodata transparent."""
     options = form.render_options()
-    with (open_request_input(form.image_file, form.key, settings, for_pixels=True) as scene,
-          rendering_metrics(scene.size)):
+    with (
+        open_request_input(form.image_file, form.key, settings, for_pixels=True) as scene,
+        rendering_metrics(scene.size),
+    ):
         image = render_thumbnail(scene.source.dataset, options, deadline)
     if len(image.content) > settings.max_response_bytes:
-        raise OutputTooLarge(f"The thumbnail is {len(image.content):,} bytes, over the {settings.max_response_bytes:,} "
-                             "a Lambda response can carry; ask for a smaller target_resolution or format=jpeg.")
-    return Response(content=image.content, media_type=image.media_type,
-                    headers={"X-Thumbnail-Bands": ",".join(map(str, image.bands)),
-                             "X-Thumbnail-Band-Order": image.band_order,
-                             "X-Thumbnail-Radiometry": image.radiometry.source})
+        raise OutputTooLarge(
+            f"The thumbnail is {len(image.content):,} bytes, over the {settings.max_response_bytes:,} "
+            "a Lambda response can carry; ask for a smaller target_resolution or format=jpeg."
+        )
+    return Response(
+        content=image.content,
+        media_type=image.media_type,
+        headers={
+            "X-Thumbnail-Bands": ",".join(map(str, image.bands)),
+            "X-Thumbnail-Band-Order": image.band_order,
+            "X-Thumbnail-Radiometry": image.radiometry.source,
+        },
+    )
 
 
 @app.get("/config", response_model=Config)
@@ -174,17 +202,23 @@ def config(settings: CurrentSettings) -> dict:
 
 
 @app.post("/uploads", status_code=201, response_model=Upload)
-def create_upload(settings: CurrentSettings,
-                  name: Annotated[str | None, Form(description="The file's name, e.g. T32TQM_..._TCI_10m.jp2 "
-                                                               "(its suffix sets the key's).")] = None) -> dict:
+def create_upload(
+    settings: CurrentSettings,
+    name: Annotated[
+        str | None, Form(description="The file's name, e.g. T32TQM_..._TCI_10m.jp2 (its suffix sets the key's).")
+    ] = None,
+) -> dict:
     """A presigned POST (SigV4) for a new scene in the input bucket; the S3 trigger renders it on arrival."""
     return new_upload(s3_store, settings, name)
 
 
-@app.get("/results/{upload_id}", response_model=Result, response_model_exclude_none=True,
-         responses={202: {"model": Result, "description": "Uploaded, not rendered yet."}})
-def result(settings: CurrentSettings,
-           upload_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> JSONResponse:
+@app.get(
+    "/results/{upload_id}",
+    response_model=Result,
+    response_model_exclude_none=True,
+    responses={202: {"model": Result, "description": "Uploaded, not rendered yet."}},
+)
+def result(settings: CurrentSettings, upload_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> JSONResponse:
     """An upload's state (README: upload states): pending (202) until the S3 trigger has handled its
     current version, then done (attributes and presigned URLs of the thumbnail, Item and COG copy) or
     failed (the error that rejected the file)."""

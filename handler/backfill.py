@@ -112,17 +112,37 @@ def inventory_manifest(s3, account: Account, url: str) -> Manifest:
     return Manifest(account.s3_arn(bucket, key), etag, INVENTORY_MANIFEST)
 
 
-def job_request(account: Account, manifest: Manifest, function_arn: str, role_arn: str, report_bucket: str,
-                report_prefix: str, *, force: bool, priority: int, description: str) -> dict:
+def job_request(
+    account: Account,
+    manifest: Manifest,
+    function_arn: str,
+    role_arn: str,
+    report_bucket: str,
+    report_prefix: str,
+    *,
+    force: bool,
+    priority: int,
+    description: str,
+) -> dict:
     """CreateJob's parameters: the trigger on every manifest object (schema 2.0, `force` as a user
     argument), a report of all tasks under `report_prefix`, no confirmation step."""
     return {
         "AccountId": account.account_id,
         "ConfirmationRequired": False,
-        "Operation": {"LambdaInvoke": {"FunctionArn": function_arn, "InvocationSchemaVersion": "2.0",
-                                       "UserArguments": {"force": "true" if force else "false"}}},
-        "Report": {"Bucket": account.s3_arn(report_bucket), "Prefix": report_prefix, "Format": REPORT_FORMAT,
-                   "Enabled": True, "ReportScope": "AllTasks"},
+        "Operation": {
+            "LambdaInvoke": {
+                "FunctionArn": function_arn,
+                "InvocationSchemaVersion": "2.0",
+                "UserArguments": {"force": "true" if force else "false"},
+            }
+        },
+        "Report": {
+            "Bucket": account.s3_arn(report_bucket),
+            "Prefix": report_prefix,
+            "Format": REPORT_FORMAT,
+            "Enabled": True,
+            "ReportScope": "AllTasks",
+        },
         "Manifest": manifest.spec(),
         "Priority": priority,
         "RoleArn": role_arn,
@@ -131,15 +151,18 @@ def job_request(account: Account, manifest: Manifest, function_arn: str, role_ar
     }
 
 
-def wait_for_job(s3control, account: Account, job_id: str, poll_seconds: float,
-                 sleep: Callable[[float], None] = time.sleep) -> dict:
+def wait_for_job(
+    s3control, account: Account, job_id: str, poll_seconds: float, sleep: Callable[[float], None] = time.sleep
+) -> dict:
     """DescribeJob until the job is Complete, Failed or Cancelled, printing each change of progress."""
     last = None
     while True:
         job = s3control.describe_job(AccountId=account.account_id, JobId=job_id)["Job"]
         progress = job.get("ProgressSummary", {})
-        line = (f"{job['Status']}: {progress.get('NumberOfTasksSucceeded', 0)} succeeded, "
-                f"{progress.get('NumberOfTasksFailed', 0)} failed of {progress.get('TotalNumberOfTasks', '?')}")
+        line = (
+            f"{job['Status']}: {progress.get('NumberOfTasksSucceeded', 0)} succeeded, "
+            f"{progress.get('NumberOfTasksFailed', 0)} failed of {progress.get('TotalNumberOfTasks', '?')}"
+        )
         if line != last:
             print(f"job {job_id} {line}", file=sys.stderr, flush=True)
             last = line
@@ -184,13 +207,16 @@ def counts(values: Iterable[str]) -> str:
 def summarise(job_id: str, rows: list[TaskReport]) -> str:
     """Counts by result code and by the trigger's result, and the first failures."""
     failures = [row for row in rows if row.result_code != "Succeeded"]
-    lines = [f"job {job_id}: {len(rows)} tasks",
-             "by result code: " + counts(row.result_code for row in rows),
-             "by result: " + counts(row.result or "-" for row in rows)]
+    lines = [
+        f"job {job_id}: {len(rows)} tasks",
+        "by result code: " + counts(row.result_code for row in rows),
+        "by result: " + counts(row.result or "-" for row in rows),
+    ]
     if failures:
         lines.append(f"first failures ({min(len(failures), SHOWN_FAILURES)} of {len(failures)}):")
-        lines += [f"  s3://{row.bucket}/{row.key}  {row.result_code}  {row.result}"
-                  for row in failures[:SHOWN_FAILURES]]
+        lines += [
+            f"  s3://{row.bucket}/{row.key}  {row.result_code}  {row.result}" for row in failures[:SHOWN_FAILURES]
+        ]
     return "\n".join(lines)
 
 
@@ -201,10 +227,14 @@ def report_location(job: dict) -> tuple[str, str]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m handler.backfill", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bucket", required=True, help="the input bucket (InputBucketName): listed for the "
-                                                         "manifest; manifests and reports are written to it")
+    parser = argparse.ArgumentParser(
+        prog="python -m handler.backfill", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--bucket",
+        required=True,
+        help="the input bucket (InputBucketName): listed for the manifest; manifests and reports are written to it",
+    )
     parser.add_argument("--prefix", default="uploads/", help="the objects to backfill (default: uploads/)")
     parser.add_argument("--inventory", help="s3://.../manifest.json of an S3 Inventory report, instead of listing")
     parser.add_argument("--function-arn", help="the S3 trigger function (stack output S3TriggerFunctionArn)")
@@ -234,13 +264,23 @@ def create(args: argparse.Namespace, s3, s3control) -> str:
     if args.inventory:
         manifest, source = inventory_manifest(s3, account, args.inventory), args.inventory
     else:
-        manifest = write_manifest(s3, account, args.bucket, listed_keys(s3, args.bucket, args.prefix),
-                                  args.report_prefix)
+        manifest = write_manifest(
+            s3, account, args.bucket, listed_keys(s3, args.bucket, args.prefix), args.report_prefix
+        )
         source = f"s3://{args.bucket}/{args.prefix}"
         print(f"manifest {manifest.arn}: {manifest.count} objects", file=sys.stderr)
     description = f"thumbnails backfill of {source}" + (" (force)" if args.force else "")
-    request = job_request(account, manifest, args.function_arn, args.role_arn, args.bucket, args.report_prefix,
-                          force=args.force, priority=args.priority, description=description)
+    request = job_request(
+        account,
+        manifest,
+        args.function_arn,
+        args.role_arn,
+        args.bucket,
+        args.report_prefix,
+        force=args.force,
+        priority=args.priority,
+        description=description,
+    )
     return s3control.create_job(**request)["JobId"]
 
 
@@ -248,8 +288,11 @@ def report(args: argparse.Namespace, s3, job: dict) -> int:
     """Print a finished job's summary; 0 when it completed and every task succeeded."""
     job_id = job["JobId"]
     if job.get("FailureReasons"):
-        print("failure reasons: " + "; ".join(f"{r.get('FailureCode')}: {r.get('FailureReason')}"
-                                               for r in job["FailureReasons"]), file=sys.stderr)
+        print(
+            "failure reasons: "
+            + "; ".join(f"{r.get('FailureCode')}: {r.get('FailureReason')}" for r in job["FailureReasons"]),
+            file=sys.stderr,
+        )
     bucket, prefix = report_location(job)
     try:
         rows = read_report(s3, bucket or args.bucket, prefix or args.report_prefix, job_id)
@@ -271,8 +314,9 @@ def main(argv: list[str] | None = None, clients: Callable[[str], object] | None 
     s3, s3control = clients("s3"), clients("s3control")
     try:
         if args.summarise:
-            return report(args, s3, s3control.describe_job(AccountId=args.account.account_id,
-                                                            JobId=args.summarise)["Job"])
+            return report(
+                args, s3, s3control.describe_job(AccountId=args.account.account_id, JobId=args.summarise)["Job"]
+            )
         job_id = create(args, s3, s3control)
         print(job_id, flush=True)
         if not args.wait:

@@ -6,8 +6,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from handler.core import RenderOptions
 from handler.core.options import ImageFormat, Preset, ResamplingName, Stretch, parse_bands
 
-IMAGE_FILE = ("A Sentinel-2 GeoTIFF or COG, JPEG 2000 band or TCI file, or SAFE product zip (up to 4 MiB on Lambda, "
-              "MAX_UPLOAD_BYTES (2 GiB) on a local server).")
+IMAGE_FILE = (
+    "A Sentinel-2 GeoTIFF or COG, JPEG 2000 band or TCI file, or SAFE product zip (up to 4 MiB on Lambda, "
+    "MAX_UPLOAD_BYTES (2 GiB) on a local server)."
+)
 OBJECT_KEY = "Instead of a file: a key in the input bucket, e.g. uploads/scene.tif (for scenes over 4 MiB)."
 _DEFAULT = RenderOptions()
 
@@ -26,13 +28,22 @@ class ThumbnailForm(BaseModel):
     bands: str | None = Field(None, description="Band numbers to draw, e.g. 4,3,2 (overrides the preset's).")
     stretch: Stretch = _DEFAULT.stretch
     gain: float = Field(_DEFAULT.gain, description="Reflectance gain for stretch=gain.")
-    boa_offset: int | None = Field(_DEFAULT.boa_offset, description="BOA offset added to DNs, e.g. -1000 for "
-                                                                   "baseline 04.00+ when the file does not say so.")
+    boa_offset: int | None = Field(
+        _DEFAULT.boa_offset,
+        description="BOA offset added to DNs, e.g. -1000 for baseline 04.00+ when the file does not say so.",
+    )
     format: ImageFormat = _DEFAULT.image_format
     resampling: ResamplingName = _DEFAULT.resampling
 
     def render_options(self) -> RenderOptions:
         """The validated options (InvalidRenderOptions, a 422 `invalid_options`, when out of range)."""
-        return RenderOptions(thumbnail_size=self.target_resolution, preset=self.preset, bands=parse_bands(self.bands),
-                             stretch=self.stretch, gain=self.gain, boa_offset=self.boa_offset,
-                             image_format=self.format, resampling=self.resampling)
+        return RenderOptions(
+            thumbnail_size=self.target_resolution,
+            preset=self.preset,
+            bands=parse_bands(self.bands),
+            stretch=self.stretch,
+            gain=self.gain,
+            boa_offset=self.boa_offset,
+            image_format=self.format,
+            resampling=self.resampling,
+        )

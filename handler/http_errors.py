@@ -5,9 +5,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from handler.core.errors import (ArchiveTooLarge, DeadlineExceeded, EmptyInput, HeaderTooComplex, InvalidProduct,
-                                 InvalidRenderOptions, RasterError, RasterTooLarge, UnreadableRaster, UnsafeArchive,
-                                 UnsupportedFormat)
+from handler.core.errors import (
+    ArchiveTooLarge,
+    DeadlineExceeded,
+    EmptyInput,
+    HeaderTooComplex,
+    InvalidProduct,
+    InvalidRenderOptions,
+    RasterError,
+    RasterTooLarge,
+    UnreadableRaster,
+    UnsafeArchive,
+    UnsupportedFormat,
+)
 from handler.observability import logger, record_rejected
 from handler.scene.errors import InputTooLarge, InvalidKey, InvalidRequest, ObjectNotFound, OutputTooLarge
 

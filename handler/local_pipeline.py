@@ -38,11 +38,20 @@ def local_environment(s3_port: int) -> dict[str, str]:
     (real ones are never sent to a local server)."""
     endpoint = f"127.0.0.1:{s3_port}"
     return {
-        "INPUT_BUCKET": INPUT_BUCKET, "OUTPUT_BUCKET": OUTPUT_BUCKET, "INPUT_PREFIX": "uploads/",
-        "AWS_ENDPOINT_URL": f"http://{endpoint}", "AWS_ENDPOINT_URL_S3": f"http://{endpoint}",
-        "AWS_S3_ENDPOINT": endpoint, "AWS_HTTPS": "NO", "AWS_VIRTUAL_HOSTING": "FALSE",
-        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
-        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+        "INPUT_BUCKET": INPUT_BUCKET,
+        "OUTPUT_BUCKET": OUTPUT_BUCKET,
+        "INPUT_PREFIX": "uploads/",
+        "AWS_ENDPOINT_URL": f"http://{endpoint}",
+        "AWS_ENDPOINT_URL_S3": f"http://{endpoint}",
+        "AWS_S3_ENDPOINT": endpoint,
+        "AWS_HTTPS": "NO",
+        "AWS_VIRTUAL_HOSTING": "FALSE",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_SESSION_TOKEN": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
 
@@ -63,8 +72,11 @@ def wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: floa
 def start_s3_store(port: int) -> subprocess.Popen:
     """moto's server on 127.0.0.1:`port` in a child process, once it listens. A child, not a thread:
     rasterio holds the GIL in some GDAL reads, so an in-process server could never answer them."""
-    store = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port, store, "the S3 store (moto)")
     except BaseException:
@@ -94,14 +106,24 @@ def create_store(sqs, s3) -> str:
     dead_letters = sqs.create_queue(QueueName=DEAD_LETTER_QUEUE)["QueueUrl"]
     dead_letters_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])
     redrive = {"deadLetterTargetArn": dead_letters_arn["Attributes"]["QueueArn"], "maxReceiveCount": MAX_RECEIVES}
-    queue = sqs.create_queue(QueueName=UPLOADS_QUEUE, Attributes={
-        "RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": "5"})["QueueUrl"]
+    queue = sqs.create_queue(
+        QueueName=UPLOADS_QUEUE, Attributes={"RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": "5"}
+    )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
         s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_notification_configuration(Bucket=INPUT_BUCKET, NotificationConfiguration={
-        "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"],
-                                 "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}}}]})
+    s3.put_bucket_notification_configuration(
+        Bucket=INPUT_BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
+                }
+            ]
+        },
+    )
     return queue
 
 
@@ -166,8 +188,9 @@ def run(port: int, s3_port: int) -> None:
         from handler.s3_trigger import handler as trigger
 
         queue = create_store(boto3.client("sqs"), boto3.client("s3"))
-        api = subprocess.Popen([sys.executable, "-m", "uvicorn", "handler.api:app", "--host", "127.0.0.1",
-                                "--port", str(port)])
+        api = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "handler.api:app", "--host", "127.0.0.1", "--port", str(port)]
+        )
         children.append(api)
         wait_for_port(port, api, "the API (uvicorn)")
         print(banner(port, s3_port), flush=True)

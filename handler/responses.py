@@ -80,7 +80,8 @@ class Attributes(BaseModel):
     dtypes: list[str]
     band_names: list[str]
     band_order: Literal["described", "file_name", "assumed", "as_stored"] = Field(
-        description="How the band names were found; `assumed`: from the band count only (pass bands= otherwise).")
+        description="How the band names were found; `assumed`: from the band count only (pass bands= otherwise)."
+    )
     resolution: list[Number]
     bbox_wgs84: list[float] | None
     overviews: list[int]

@@ -96,8 +96,14 @@ def from_s3_record(record: S3EventRecord) -> ObjectEvent:
     """A direct (or SQS-carried) S3 notification record; its key is URL-encoded."""
     obj = record.s3.get_object
     key = _decoded_key(obj.raw_event.get("key"), "s3.object.key")
-    return ObjectEvent(_field(record.s3.bucket.name, "s3.bucket.name"), key, obj.size, obj.etag,
-                       version_id(obj.version_id), _field(record.event_name, "eventName").startswith(S3_CREATED))
+    return ObjectEvent(
+        _field(record.s3.bucket.name, "s3.bucket.name"),
+        key,
+        obj.size,
+        obj.etag,
+        version_id(obj.version_id),
+        _field(record.event_name, "eventName").startswith(S3_CREATED),
+    )
 
 
 def from_eventbridge(event: S3EventBridgeNotificationEvent) -> ObjectEvent:
@@ -105,8 +111,14 @@ def from_eventbridge(event: S3EventBridgeNotificationEvent) -> ObjectEvent:
     detail = event.detail
     obj = detail.object
     key = _field(obj.raw_event.get("key"), "detail.object.key")
-    return ObjectEvent(_field(detail.bucket.name, "detail.bucket.name"), key, int(obj["size"]), obj.etag,
-                       version_id(obj.get("version-id")), event.detail_type == EVENTBRIDGE_CREATED)
+    return ObjectEvent(
+        _field(detail.bucket.name, "detail.bucket.name"),
+        key,
+        int(obj["size"]),
+        obj.etag,
+        version_id(obj.get("version-id")),
+        event.detail_type == EVENTBRIDGE_CREATED,
+    )
 
 
 def read_notification(payload: object) -> list[ObjectEvent | MalformedRecord]:
@@ -137,7 +149,6 @@ def is_sqs_batch(event: object) -> bool:
     records = event.get("Records") if isinstance(event, dict) else None
     first = records[0] if isinstance(records, list) and records else None
     return isinstance(first, dict) and first.get("eventSource") == "aws:sqs"
-
 
 
 @dataclass(frozen=True)

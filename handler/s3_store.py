@@ -10,9 +10,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handler.core import gdal_config  # noqa: F401  (GDAL hardening before rasterio loads)
 
-from rasterio._err import (CPLE_AWSAccessDeniedError, CPLE_AWSBucketNotFoundError, CPLE_AWSError,
-                           CPLE_AWSInvalidCredentialsError, CPLE_AWSObjectNotFoundError,
-                           CPLE_AWSSignatureDoesNotMatchError, CPLE_HttpResponseError)
+from rasterio._err import (
+    CPLE_AWSAccessDeniedError,
+    CPLE_AWSBucketNotFoundError,
+    CPLE_AWSError,
+    CPLE_AWSInvalidCredentialsError,
+    CPLE_AWSObjectNotFoundError,
+    CPLE_AWSSignatureDoesNotMatchError,
+    CPLE_HttpResponseError,
+)
 
 from handler.observability import tracer
 from handler.scene.errors import InvalidKey
@@ -27,9 +33,17 @@ NULL_VERSION = "null"  # the version id of objects put while versioning is suspe
 CONFLICT = ("PreconditionFailed", "ConditionalRequestConflict", *MISSING)
 # S3 or network trouble: boto3's errors, and what GDAL's /vsis3/ reads raise for HTTP and AWS errors
 # (the core wraps those in UnreadableRaster; they stay in its cause chain).
-TRANSIENT_ERRORS = (BotoCoreError, ClientError, CPLE_HttpResponseError, CPLE_AWSError, CPLE_AWSObjectNotFoundError,
-                    CPLE_AWSAccessDeniedError, CPLE_AWSBucketNotFoundError, CPLE_AWSInvalidCredentialsError,
-                    CPLE_AWSSignatureDoesNotMatchError)
+TRANSIENT_ERRORS = (
+    BotoCoreError,
+    ClientError,
+    CPLE_HttpResponseError,
+    CPLE_AWSError,
+    CPLE_AWSObjectNotFoundError,
+    CPLE_AWSAccessDeniedError,
+    CPLE_AWSBucketNotFoundError,
+    CPLE_AWSInvalidCredentialsError,
+    CPLE_AWSSignatureDoesNotMatchError,
+)
 
 
 @lru_cache(maxsize=1)
@@ -43,8 +57,9 @@ def s3_client():
 
     tracer.patch(["botocore"])  # S3 calls become X-Ray subsegments (a no-op when tracing is off)
     local = bool(os.environ.get("AWS_ENDPOINT_URL_S3"))
-    return boto3.client("s3", config=Config(signature_version="s3v4",
-                                            s3={"addressing_style": "path" if local else "virtual"}))
+    return boto3.client(
+        "s3", config=Config(signature_version="s3v4", s3={"addressing_style": "path" if local else "virtual"})
+    )
 
 
 def is_missing(error: ClientError) -> bool:
@@ -67,8 +82,9 @@ def _head(bucket: str, key: str) -> dict | None:
 
 
 def _info(bucket: str, key: str, response: dict) -> ObjectInfo:
-    return ObjectInfo(bucket, key, response["ContentLength"], response["ETag"].strip('"'),
-                      version_id(response.get("VersionId")))
+    return ObjectInfo(
+        bucket, key, response["ContentLength"], response["ETag"].strip('"'), version_id(response.get("VersionId"))
+    )
 
 
 def head(bucket: str, key: str) -> ObjectInfo | None:
@@ -117,8 +133,14 @@ def put(bucket: str, key: str, body: bytes | Path, content_type: str, source_eta
     try:
         with ExitStack() as stack:
             data = stack.enter_context(body.open("rb")) if isinstance(body, Path) else body
-            s3_client().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type,
-                                   Metadata={SOURCE_ETAG: source_etag}, **condition)
+            s3_client().put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                Metadata={SOURCE_ETAG: source_etag},
+                **condition,
+            )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in CONFLICT:
             raise WriteConflict(f"s3://{bucket}/{key} changed since it was looked at") from error
@@ -127,16 +149,21 @@ def put(bucket: str, key: str, body: bytes | Path, content_type: str, source_eta
 
 def presigned_url(method: str, bucket: str, key: str, expires: int, **params) -> str:
     """A time-limited URL for `get_object` on one key."""
-    return s3_client().generate_presigned_url(method, Params={"Bucket": bucket, "Key": key, **params},
-                                              ExpiresIn=expires)
+    return s3_client().generate_presigned_url(
+        method, Params={"Bucket": bucket, "Key": key, **params}, ExpiresIn=expires
+    )
 
 
 def presigned_post(bucket: str, key: str, expires: int, content_type: str, max_bytes: int) -> dict:
     """A presigned POST (SigV4 policy) for exactly `key`, of `content_type`, 1..max_bytes long: S3 refuses
     any other key, type or size, and the form after `expires` seconds."""
     return s3_client().generate_presigned_post(
-        bucket, key, Fields={"Content-Type": content_type},
-        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]], ExpiresIn=expires)
+        bucket,
+        key,
+        Fields={"Content-Type": content_type},
+        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+        ExpiresIn=expires,
+    )
 
 
 def list_keys(bucket: str, prefix: str, limit: int) -> list[str]:

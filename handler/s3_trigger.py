@@ -20,8 +20,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handler import s3_store
 from handler.observability import logger, metrics, record_rejected, tracer
-from handler.s3_events import (BatchTask, MalformedRecord, ObjectEvent, is_batch_job, is_sqs_batch,
-                               read_batch_job, read_notification, read_sqs_message)
+from handler.s3_events import (
+    BatchTask,
+    MalformedRecord,
+    ObjectEvent,
+    is_batch_job,
+    is_sqs_batch,
+    read_batch_job,
+    read_notification,
+    read_sqs_message,
+)
 from handler.scene.processing import InvocationTime, Outcome, process_object
 from handler.settings import Settings
 
@@ -30,8 +38,9 @@ class RetryLater(RuntimeError):
     """Some objects of a notification hit S3 or network trouble; the others are done."""
 
 
-def process_item(item: ObjectEvent | MalformedRecord, settings: Settings, time_left: InvocationTime,
-                 force: bool = False) -> Outcome:
+def process_item(
+    item: ObjectEvent | MalformedRecord, settings: Settings, time_left: InvocationTime, force: bool = False
+) -> Outcome:
     """`process_object`, or a logged rejection of a record that names no object."""
     if isinstance(item, MalformedRecord):
         record_rejected("malformed_record", item.reason, key=item.key)
@@ -39,8 +48,9 @@ def process_item(item: ObjectEvent | MalformedRecord, settings: Settings, time_l
     return process_object(s3_store, item, settings, time_left, force=force)
 
 
-def attempt(item: ObjectEvent | MalformedRecord, settings: Settings, time_left: InvocationTime,
-            force: bool = False) -> Outcome | Exception:
+def attempt(
+    item: ObjectEvent | MalformedRecord, settings: Settings, time_left: InvocationTime, force: bool = False
+) -> Outcome | Exception:
     """`process_item`, or the S3/network failure it raised (logged): the caller has the object retried."""
     try:
         return process_item(item, settings, time_left, force)
@@ -49,8 +59,9 @@ def attempt(item: ObjectEvent | MalformedRecord, settings: Settings, time_left: 
         return error
 
 
-def process_all(items: Iterable[ObjectEvent | MalformedRecord], settings: Settings,
-                time_left: InvocationTime) -> list[Outcome]:
+def process_all(
+    items: Iterable[ObjectEvent | MalformedRecord], settings: Settings, time_left: InvocationTime
+) -> list[Outcome]:
     """Each item on its own; S3 failures are logged, and raised as RetryLater once the others are done."""
     results = [attempt(item, settings, time_left) for item in items]
     outcomes = [result for result in results if isinstance(result, Outcome)]
@@ -68,11 +79,11 @@ _sqs_batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_fail
 def process_sqs_batch(event: dict, context: LambdaContext, settings: Settings, time_left: InvocationTime) -> dict:
     """S3 notifications in SQS messages: `batchItemFailures` lists the messages that hit S3 failures
     (SQS delivers them again); every other message, bad files and malformed bodies included, is done."""
+
     def record_handler(record: SQSRecord) -> None:
         process_all(read_sqs_message(record), settings, time_left)
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=_sqs_batch,
-                                    context=context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=_sqs_batch, context=context)
 
 
 def task_result(task: BatchTask, result: Outcome | Exception) -> dict:
@@ -93,10 +104,12 @@ def process_batch_job(event: dict, settings: Settings, time_left: InvocationTime
     force, tasks = read_batch_job(event)
     answers = [task_result(task, attempt(task.item, settings, time_left, force)) for task in tasks]
     logger.info("batch tasks processed", extra={"force": force, "results": answers})
-    return {"invocationSchemaVersion": event.get("invocationSchemaVersion"),
-            "treatMissingKeysAs": "PermanentFailure",  # a task left unanswered shows as failed in the report
-            "invocationId": event.get("invocationId"),
-            "results": [answer for task, answer in zip(tasks, answers) if task.task_id]}
+    return {
+        "invocationSchemaVersion": event.get("invocationSchemaVersion"),
+        "treatMissingKeysAs": "PermanentFailure",  # a task left unanswered shows as failed in the report
+        "invocationId": event.get("invocationId"),
+        "results": [answer for task, answer in zip(tasks, answers) if task.task_id],
+    }
 
 
 Settings.from_env()  # a bad deployment setting fails the start-up, with its name, not every event

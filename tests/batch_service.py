@@ -40,8 +40,9 @@ def run_job(s3, request: dict, job_id: str, invoke: Callable[[dict], dict], atte
     for index, (bucket, key, *version) in enumerate(manifest_rows(s3, request)):
         task = batch_task(bucket, key, version[0] if version else None, task_id=f"task-{index}")
         for _ in range(attempts):
-            event = batch_job_event(task, user_arguments=operation.get("UserArguments"), job_id=job_id,
-                                    invocation_id=f"invocation-{index}")
+            event = batch_job_event(
+                task, user_arguments=operation.get("UserArguments"), job_id=job_id, invocation_id=f"invocation-{index}"
+            )
             response = invoke(event)
             (result,) = response["results"]
             assert (response["invocationId"], result["taskId"]) == (event["invocationId"], task["taskId"])
@@ -68,8 +69,13 @@ def write_report(s3, report: dict, job_id: str, rows: list[list[str]]) -> None:
         body = text.getvalue().encode()
         key = f"{folder}/results/{hashlib.sha1(body).hexdigest()}.csv"
         s3.put_object(Bucket=bucket, Key=key, Body=body)
-        results.append({"TaskExecutionStatus": status, "Bucket": bucket, "MD5Checksum": hashlib.md5(body).hexdigest(),
-                        "Key": key})
-    index = {"Format": report["Format"], "ReportCreationDate": "2022-06-09T10:00:00.000Z", "Results": results,
-             "ReportSchema": "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage"}
+        results.append(
+            {"TaskExecutionStatus": status, "Bucket": bucket, "MD5Checksum": hashlib.md5(body).hexdigest(), "Key": key}
+        )
+    index = {
+        "Format": report["Format"],
+        "ReportCreationDate": "2022-06-09T10:00:00.000Z",
+        "Results": results,
+        "ReportSchema": "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage",
+    }
     s3.put_object(Bucket=bucket, Key=f"{folder}/manifest.json", Body=json.dumps(index).encode())

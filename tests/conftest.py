@@ -9,10 +9,16 @@ from tests.rasters import REAL_DATA
 # Never reach real AWS from tests, whatever the developer's shell has. Set in pytest_configure, before
 # the test modules are collected (Powertools reads POWERTOOLS_* when handler modules are imported), and
 # undone in pytest_unconfigure.
-SAFE_AWS_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-                        "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-                        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
+SAFE_AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+}
 _session_environment = pytest.MonkeyPatch()
 
 
@@ -49,4 +55,5 @@ def lambda_context() -> FakeLambdaContext:
 
 
 requires_real_data = pytest.mark.skipif(
-    not REAL_DATA.is_dir(), reason=f"real Sentinel-2 files not present at {REAL_DATA} (shared data folder)")
+    not REAL_DATA.is_dir(), reason=f"real Sentinel-2 files not present at {REAL_DATA} (shared data folder)"
+)

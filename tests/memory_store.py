@@ -59,14 +59,15 @@ class MemoryStore:
         stored = self._get("read_range", bucket, key)
         if key in self.failing:
             raise StoreUnavailable(f"read_range {key}: the store is down")
-        return stored.body[offset: offset + length]
+        return stored.body[offset : offset + length]
 
     def read_bytes(self, bucket: str, key: str) -> bytes | None:
         stored = self._get("read_bytes", bucket, key)
         return None if stored is None else stored.body
 
-    def put(self, bucket: str, key: str, body: bytes | Path, content_type: str, source_etag: str,
-            replaces: str | None) -> None:
+    def put(
+        self, bucket: str, key: str, body: bytes | Path, content_type: str, source_etag: str, replaces: str | None
+    ) -> None:
         self.log.append(("put", key))
         current = self.objects.get((bucket, key))
         if (current.etag if current else None) != replaces:
@@ -78,8 +79,10 @@ class MemoryStore:
         return f"memory://{bucket}/{key}?method={method}&expires={expires}"
 
     def presigned_post(self, bucket: str, key: str, expires: int, content_type: str, max_bytes: int) -> dict:
-        return {"url": f"memory://{bucket}", "fields": {"key": key, "Content-Type": content_type,
-                                                        "max-bytes": str(max_bytes), "expires": str(expires)}}
+        return {
+            "url": f"memory://{bucket}",
+            "fields": {"key": key, "Content-Type": content_type, "max-bytes": str(max_bytes), "expires": str(expires)},
+        }
 
     def list_keys(self, bucket: str, prefix: str, limit: int) -> list[str]:
         self.log.append(("list_keys", prefix))

@@ -21,51 +21,31 @@ NOT_RUN = ("not checked", "check was interrupted by user")
 COLUMNS = ("killed", "timeout", "segfault", "survived", "no tests", "suspicious", "not checked")
 # Mutants that are not killed because no test can tell them from the original, with the reason (by name).
 EQUIVALENT = {
-    "handler.scene.uploads.x_find_upload__mutmut_8":
-        "lists 3 keys instead of 2: any limit of 2 or more tells one file from an ambiguous folder",
-    "handler.s3_trigger.x_process_sqs_batch__mutmut_11":
-        "Powertools hands the context only to a record handler with a lambda_context parameter; ours has none",
-    "handler.s3_trigger.x_process_sqs_batch__mutmut_15":
-        "Powertools hands the context only to a record handler with a lambda_context parameter; ours has none",
-    "handler.core.read.x__intermediate_dtype__mutmut_6":
-        "'XXiuXX' contains 'i' and 'u' and no other dtype kind letter: the same test",
-    "handler.core.read.x__intermediate_dtype__mutmut_10":
-        "<= 3 instead of <= 2 bytes: numpy has no 3-byte integer type",
-    "handler.core.read.x__apply_kernel__mutmut_13":
-        "ignores every warning instead of NotGeoreferencedWarning in a block that raises no other warning",
-    "handler.core.read.x__apply_kernel__mutmut_32":
-        "GDAL's MEM driver ignores the dataset name",
-    "handler.core.read.x__apply_kernel__mutmut_36":
-        "GDAL driver names are case-insensitive: 'mem' is MEM",
-    "handler.core.read.x__validity__mutmut_15":
-        "read values are float32: a NaN nodata or one float32 cannot hold never equals a pixel either way",
-    "handler.core.visualize.x_ndvi_colour__mutmut_19":
-        "nan=0.0 is numpy's default for nan_to_num",
-    "handler.core.visualize.x_ndvi_colour__mutmut_29":
-        "the palette as int64 instead of float32: np.interp computes in float64 either way",
-    "handler.core.visualize.x_ndvi_colour__mutmut_31":
-        "the palette as int64 instead of float32: np.interp computes in float64 either way",
-    "handler.core.visualize.x_percentile_stretch__mutmut_17":
-        "scratch=None: to_uint8 copies instead of reusing a temporary; same bytes (memory only)",
-    "handler.core.visualize.x_percentile_stretch__mutmut_19":
-        "scratch omitted: to_uint8 copies instead of reusing a temporary; same bytes (memory only)",
-    "handler.core.visualize.x_percentile_stretch__mutmut_27":
-        "scratch=False: to_uint8 copies instead of reusing a temporary; same bytes (memory only)",
-    "handler.core.visualize.x_percentile_stretch__mutmut_26":
-        "a flat band: zeros_like(None) is a 0-d zero, broadcast into the band's row: black either way",
-    "handler.core.read.x__read_chunked__mutmut_3":
-        "astype(copy=None): None is falsy, so no copy when the dtype already matches, as with copy=False",
-    "handler.core.read.x_read_chunks__mutmut_12":
-        "fit 2 instead of 1 gives the same 1 x 1-block windows: isqrt(2) - 1 = 0 and 2 // 2 - 1 = 0, floored at 1",
-    "handler.core.plan.x_copy_cost__mutmut_14":
-        "the alpha branch of _mask_read never runs: GDAL flags an alpha mask per_dataset too, checked first",
+    "handler.scene.uploads.x_find_upload__mutmut_8": "lists 3 keys instead of 2: any limit of 2 or more tells one file from an ambiguous folder",
+    "handler.s3_trigger.x_process_sqs_batch__mutmut_11": "Powertools hands the context only to a record handler with a lambda_context parameter; ours has none",
+    "handler.s3_trigger.x_process_sqs_batch__mutmut_15": "Powertools hands the context only to a record handler with a lambda_context parameter; ours has none",
+    "handler.core.read.x__intermediate_dtype__mutmut_6": "'XXiuXX' contains 'i' and 'u' and no other dtype kind letter: the same test",
+    "handler.core.read.x__intermediate_dtype__mutmut_10": "<= 3 instead of <= 2 bytes: numpy has no 3-byte integer type",
+    "handler.core.read.x__apply_kernel__mutmut_13": "ignores every warning instead of NotGeoreferencedWarning in a block that raises no other warning",
+    "handler.core.read.x__apply_kernel__mutmut_32": "GDAL's MEM driver ignores the dataset name",
+    "handler.core.read.x__apply_kernel__mutmut_36": "GDAL driver names are case-insensitive: 'mem' is MEM",
+    "handler.core.read.x__validity__mutmut_15": "read values are float32: a NaN nodata or one float32 cannot hold never equals a pixel either way",
+    "handler.core.visualize.x_ndvi_colour__mutmut_19": "nan=0.0 is numpy's default for nan_to_num",
+    "handler.core.visualize.x_ndvi_colour__mutmut_29": "the palette as int64 instead of float32: np.interp computes in float64 either way",
+    "handler.core.visualize.x_ndvi_colour__mutmut_31": "the palette as int64 instead of float32: np.interp computes in float64 either way",
+    "handler.core.visualize.x_percentile_stretch__mutmut_17": "scratch=None: to_uint8 copies instead of reusing a temporary; same bytes (memory only)",
+    "handler.core.visualize.x_percentile_stretch__mutmut_19": "scratch omitted: to_uint8 copies instead of reusing a temporary; same bytes (memory only)",
+    "handler.core.visualize.x_percentile_stretch__mutmut_27": "scratch=False: to_uint8 copies instead of reusing a temporary; same bytes (memory only)",
+    "handler.core.visualize.x_percentile_stretch__mutmut_26": "a flat band: zeros_like(None) is a 0-d zero, broadcast into the band's row: black either way",
+    "handler.core.read.x__read_chunked__mutmut_3": "astype(copy=None): None is falsy, so no copy when the dtype already matches, as with copy=False",
+    "handler.core.read.x_read_chunks__mutmut_12": "fit 2 instead of 1 gives the same 1 x 1-block windows: isqrt(2) - 1 = 0 and 2 // 2 - 1 = 0, floored at 1",
+    "handler.core.plan.x_copy_cost__mutmut_14": "the alpha branch of _mask_read never runs: GDAL flags an alpha mask per_dataset too, checked first",
 }
 
 # Survivors of the last run that a test added afterwards kills, checked by planting the same change by hand
 # in a scratch copy (not yet re-run by mutmut), with that test.
 KILLED_SINCE = {
-    "handler.core.plan.x_codec_weight__mutmut_31":
-        "tests/test_read_plan.py::test_the_floating_point_predictor_weighs_four_times",
+    "handler.core.plan.x_codec_weight__mutmut_31": "tests/test_read_plan.py::test_the_floating_point_predictor_weighs_four_times",
 }
 
 
@@ -100,8 +80,8 @@ def main() -> None:
     print("`handler/s3_events.py`, each mutant against the tests of setup.cfg's `[mutmut]` selection that run its")
     print("function. `make mutants` (tests/mutants.sh) runs them all from a clean mutants/ folder and writes this")
     print("report; `tests/mutants.sh GLOB...` re-runs some mutants by name and keeps the other results. A run")
-    print("cut short leaves its remaining mutants \"not checked\": each row counts only what the runs below did.")
-    print("Score: killed, timed out or crashed, over the mutants run (\"no tests\" and survivors count against).\n")
+    print('cut short leaves its remaining mutants "not checked": each row counts only what the runs below did.')
+    print('Score: killed, timed out or crashed, over the mutants run ("no tests" and survivors count against).\n')
     print("## Runs that produced these rows\n")
     runs = RUNS.read_text().splitlines() if RUNS.exists() else []
     print("```\n" + ("\n".join(runs) if runs else "(no mutants/runs.txt: runs not recorded)") + "\n```\n")
@@ -119,13 +99,18 @@ def main() -> None:
         print(row(module, count))
     equivalent = sum(name in EQUIVALENT for name, _ in undetected)
     since = sum(name in KILLED_SINCE for name, _ in undetected)
-    print(f"\n## Mutants not killed: {len(undetected)} ({equivalent} equivalent, {since} killed since by a new "
-          f"test, {len(undetected) - equivalent - since} not yet killed)\n")
+    print(
+        f"\n## Mutants not killed: {len(undetected)} ({equivalent} equivalent, {since} killed since by a new "
+        f"test, {len(undetected) - equivalent - since} not yet killed)\n"
+    )
     for name, status in undetected:
         diff = subprocess.run([sys.executable, "-m", "mutmut", "show", name], capture_output=True, text=True).stdout
         changed = [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-        why = EQUIVALENT.get(name) or (f"{status} in the run, killed since by {KILLED_SINCE[name]} (planted by hand; "
-                                       "not re-run)" if name in KILLED_SINCE else f"NOT YET KILLED ({status})")
+        why = EQUIVALENT.get(name) or (
+            f"{status} in the run, killed since by {KILLED_SINCE[name]} (planted by hand; not re-run)"
+            if name in KILLED_SINCE
+            else f"NOT YET KILLED ({status})"
+        )
         print(f"- `{name}`: {why}\n  ```diff\n  " + "\n  ".join(changed) + "\n  ```")
     if not undetected:
         print("None.")

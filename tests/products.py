@@ -27,8 +27,9 @@ from tests.rasters import REAL_DATA, reflectance_stack
 REAL_BANDS = [REAL_DATA / f"S2A_29RKH_20200219_L2A_{band}_100m.tif" for band in ("B02", "B03", "B04")]
 REAL_TCI = REAL_DATA / "S2A_34SGA_20200318_L2A_TCI_100m.tif"
 BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
-RESOLUTION = {band: 10 if band in ("B02", "B03", "B04", "B08") else 60 if band in ("B01", "B09", "B10") else 20
-              for band in BANDS}
+RESOLUTION = {
+    band: 10 if band in ("B02", "B03", "B04", "B08") else 60 if band in ("B01", "B09", "B10") else 20 for band in BANDS
+}
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,16 @@ def tci_from_bands(bands: np.ndarray) -> np.ndarray:
     return tci
 
 
-def jp2_bytes(data: np.ndarray, transform: Affine, crs: str, *, resolutions: int = 6, block: int = 1024,
-              lossless: bool = True, codec: str = "JP2") -> bytes:
+def jp2_bytes(
+    data: np.ndarray,
+    transform: Affine,
+    crs: str,
+    *,
+    resolutions: int = 6,
+    block: int = 1024,
+    lossless: bool = True,
+    codec: str = "JP2",
+) -> bytes:
     """Encode (bands, rows, cols) with the rasterio wheel's JP2OpenJPEG driver, as ESA does: 1024² tiles,
     5 decomposition levels (6 resolutions; fewer for images under 64 px); `codec="J2K"` writes a raw
     codestream."""
@@ -88,9 +97,21 @@ def jp2_bytes(data: np.ndarray, transform: Affine, crs: str, *, resolutions: int
     options = {"REVERSIBLE": "YES", "QUALITY": 100} if lossless else {"QUALITY": 25}
     resolutions = min(resolutions, min(width, height, block).bit_length() - 1)  # GDAL's cap for small images
     with MemoryFile(ext=".jp2" if codec == "JP2" else ".j2k") as memfile:
-        with memfile.open(driver="JP2OpenJPEG", count=count, dtype=str(data.dtype), width=width, height=height,
-                          crs=crs, transform=transform, nodata=0, RESOLUTIONS=resolutions, BLOCKXSIZE=block,
-                          BLOCKYSIZE=block, CODEC=codec, **options) as dst:
+        with memfile.open(
+            driver="JP2OpenJPEG",
+            count=count,
+            dtype=str(data.dtype),
+            width=width,
+            height=height,
+            crs=crs,
+            transform=transform,
+            nodata=0,
+            RESOLUTIONS=resolutions,
+            BLOCKXSIZE=block,
+            BLOCKYSIZE=block,
+            CODEC=codec,
+            **options,
+        ) as dst:
             dst.write(data)
         return memfile.read()
 
@@ -113,32 +134,66 @@ def tci_jp2(**options) -> bytes:
 
 # --- Hand-made JPEG 2000 headers --------------------------------------------------------------------
 
+
 def box(kind: bytes, payload: bytes, length: int | None = None) -> bytes:
     """A JP2 box; `length` overrides LBox (to build malformed boxes)."""
     return struct.pack(">I4s", len(payload) + 8 if length is None else length, kind) + payload
 
 
-def codestream(width: int, height: int, tile: tuple[int, int] | None = None, components: int = 1,
-               levels: int = 5, bits: int = 8, extra_markers: bytes = b"") -> bytes:
+def codestream(
+    width: int,
+    height: int,
+    tile: tuple[int, int] | None = None,
+    components: int = 1,
+    levels: int = 5,
+    bits: int = 8,
+    extra_markers: bytes = b"",
+) -> bytes:
     """A J2K main header (SOC, SIZ, COD, QCD, extra markers) and one empty tile-part (SOT, SOD), EOC."""
     tile_width, tile_height = tile or (width, height)
-    siz = struct.pack(">HHIIIIIIIIH", 38 + 3 * components, 0, width, height, 0, 0, tile_width, tile_height, 0, 0,
-                      components) + bytes([bits - 1, 1, 1]) * components
+    siz = (
+        struct.pack(
+            ">HHIIIIIIIIH", 38 + 3 * components, 0, width, height, 0, 0, tile_width, tile_height, 0, 0, components
+        )
+        + bytes([bits - 1, 1, 1]) * components
+    )
     cod = struct.pack(">HBBHBBBBBB", 12, 0, 0, 1, 0, levels, 4, 4, 0, 1)
     qcd = struct.pack(">HB", 3 + levels * 3 + 1, 0) + bytes(3 * levels + 1)
     sot = struct.pack(">HHHIBB", 0xFF90, 10, 0, 14, 0, 1)
-    return (b"\xff\x4f\xff\x51" + siz + b"\xff\x52" + cod + b"\xff\x5c" + qcd + extra_markers + sot + b"\xff\x93"
-            + b"\xff\xd9")
+    return (
+        b"\xff\x4f\xff\x51"
+        + siz
+        + b"\xff\x52"
+        + cod
+        + b"\xff\x5c"
+        + qcd
+        + extra_markers
+        + sot
+        + b"\xff\x93"
+        + b"\xff\xd9"
+    )
 
 
-def jp2_file(stream: bytes, *, ihdr: tuple[int, int, int] | None = None, brand: bytes = b"jp2 ",
-             extra_boxes: bytes = b"", trailing_boxes: bytes = b"") -> bytes:
+def jp2_file(
+    stream: bytes,
+    *,
+    ihdr: tuple[int, int, int] | None = None,
+    brand: bytes = b"jp2 ",
+    extra_boxes: bytes = b"",
+    trailing_boxes: bytes = b"",
+) -> bytes:
     """Signature, ftyp, jp2h (ihdr from SIZ unless given, colr), extra boxes, jp2c, trailing boxes."""
     height, width, components = ihdr or _siz_size(stream)
     header = box(b"ihdr", struct.pack(">IIHBBBB", height, width, components, 7, 7, 0, 0))
     colour = box(b"colr", struct.pack(">BBBI", 1, 0, 0, 17 if components == 1 else 16))
-    return (box(b"jP  ", b"\r\n\x87\n") + box(b"ftyp", brand + b"\0\0\0\0" + brand)
-            + box(b"jp2h", header + colour) + extra_boxes + box(b"jp2c", stream) + trailing_boxes)
+    return (
+        box(b"jP  ", b"\r\n\x87\n")
+        + box(b"ftyp", brand + b"\0\0\0\0" + brand)
+        + box(b"jp2h", header + colour)
+        + extra_boxes
+        + box(b"jp2c", stream)
+        + trailing_boxes
+    )
 
 
 def _siz_size(stream: bytes) -> tuple[int, int, int]:
@@ -147,6 +202,7 @@ def _siz_size(stream: bytes) -> tuple[int, int, int]:
 
 
 # --- SAFE products ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ProductSpec:
@@ -165,8 +221,10 @@ class ProductSpec:
 
     @property
     def product_id(self) -> str:
-        return (f"S2A_MSIL{self.level}_{self.datatake}_N{self.baseline.replace('.', '')}_R{self.orbit:03d}_"
-                f"T{self.tile}_{self.generation}")
+        return (
+            f"S2A_MSIL{self.level}_{self.datatake}_N{self.baseline.replace('.', '')}_R{self.orbit:03d}_"
+            f"T{self.tile}_{self.generation}"
+        )
 
     @property
     def granule(self) -> str:
@@ -178,12 +236,15 @@ class ProductSpec:
 
 
 # 29RKH: the real product is baseline 02.14 (no offset); 05.00 is ESA's Collection-1 reprocessing of it.
-L2A_N0500 = ProductSpec("2A", "05.00", "20200219T112111", "20230521T090354", 37, "29RKH",
-                        "2020-02-19T11:24:36.467Z", 4.05, True)
-L2A_N0214 = ProductSpec("2A", "02.14", "20200219T112111", "20200219T123947", 37, "29RKH",
-                        "2020-02-19T11:24:36.467Z", 4.05, False)
-L1C_N0500 = ProductSpec("1C", "05.00", "20200318T085701", "20230614T101201", 7, "34SGA",
-                        "2020-03-18T08:59:52.103Z", 89.84, True)
+L2A_N0500 = ProductSpec(
+    "2A", "05.00", "20200219T112111", "20230521T090354", 37, "29RKH", "2020-02-19T11:24:36.467Z", 4.05, True
+)
+L2A_N0214 = ProductSpec(
+    "2A", "02.14", "20200219T112111", "20200219T123947", 37, "29RKH", "2020-02-19T11:24:36.467Z", 4.05, False
+)
+L1C_N0500 = ProductSpec(
+    "1C", "05.00", "20200318T085701", "20230614T101201", 7, "34SGA", "2020-03-18T08:59:52.103Z", 89.84, True
+)
 TEN_METRE_SIZE = 330  # pixels of the L2A fixtures' "10 m" grid (the real 1098² at 100 m, downsampled)
 L1C_TCI_SIZE = 1098  # the L1C TCI keeps the real file's pixels: 4 tiles, 4 overview levels
 
@@ -203,25 +264,38 @@ def _offsets(spec: ProductSpec) -> str:
     return f"\n            <{wrapper}>{rows}\n            </{wrapper}>" if spec.offset else ""
 
 
-def product_xml(spec: ProductSpec, images: list[str], corners: list[tuple[float, float]],
-                nodata_percentage: float) -> bytes:
+def product_xml(
+    spec: ProductSpec, images: list[str], corners: list[tuple[float, float]], nodata_percentage: float
+) -> bytes:
     """MTD_MSIL2A.xml / MTD_MSIL1C.xml in ESA's structure (the elements readers use, in their real places)."""
     l2a = spec.level == "2A"
     start = datetime.strptime(spec.datatake, "%Y%m%dT%H%M%S").strftime("%Y-%m-%dT%H:%M:%S.024Z")
-    quantification = ('<BOA_QUANTIFICATION_VALUE unit="none">10000</BOA_QUANTIFICATION_VALUE>\n'
-                      '                <AOT_QUANTIFICATION_VALUE unit="none">1000.0</AOT_QUANTIFICATION_VALUE>\n'
-                      '                <WVP_QUANTIFICATION_VALUE unit="cm">1000.0</WVP_QUANTIFICATION_VALUE>'
-                      if l2a else '<QUANTIFICATION_VALUE unit="none">10000</QUANTIFICATION_VALUE>')
-    quantification = (f"<QUANTIFICATION_VALUES_LIST>\n                {quantification}\n"
-                      "            </QUANTIFICATION_VALUES_LIST>" if l2a else quantification)
-    spectral = "".join(f'\n        <Spectral_Information bandId="{i}" physicalBand="{band.replace("B0", "B")}">'
-                       f"<RESOLUTION>{RESOLUTION[band]}</RESOLUTION></Spectral_Information>"
-                       for i, band in enumerate(BANDS))
+    quantification = (
+        '<BOA_QUANTIFICATION_VALUE unit="none">10000</BOA_QUANTIFICATION_VALUE>\n'
+        '                <AOT_QUANTIFICATION_VALUE unit="none">1000.0</AOT_QUANTIFICATION_VALUE>\n'
+        '                <WVP_QUANTIFICATION_VALUE unit="cm">1000.0</WVP_QUANTIFICATION_VALUE>'
+        if l2a
+        else '<QUANTIFICATION_VALUE unit="none">10000</QUANTIFICATION_VALUE>'
+    )
+    quantification = (
+        f"<QUANTIFICATION_VALUES_LIST>\n                {quantification}\n            </QUANTIFICATION_VALUES_LIST>"
+        if l2a
+        else quantification
+    )
+    spectral = "".join(
+        f'\n        <Spectral_Information bandId="{i}" physicalBand="{band.replace("B0", "B")}">'
+        f"<RESOLUTION>{RESOLUTION[band]}</RESOLUTION></Spectral_Information>"
+        for i, band in enumerate(BANDS)
+    )
     files = "".join(f"\n                        <IMAGE_FILE>{name}</IMAGE_FILE>" for name in images)
     ring = " ".join(f"{lat!r} {lon!r}" for lat, lon in corners)
-    content_qi = ("\n        <Image_Content_QI>\n"
-                  f"            <NODATA_PIXEL_PERCENTAGE>{nodata_percentage:.6f}</NODATA_PIXEL_PERCENTAGE>\n"
-                  "        </Image_Content_QI>" if l2a else "")
+    content_qi = (
+        "\n        <Image_Content_QI>\n"
+        f"            <NODATA_PIXEL_PERCENTAGE>{nodata_percentage:.6f}</NODATA_PIXEL_PERCENTAGE>\n"
+        "        </Image_Content_QI>"
+        if l2a
+        else ""
+    )
     level = f"Level-{spec.level[0]}{spec.level[1]}"
     return f"""<?xml version="1.0" encoding="UTF-8" standalone="no"?>
 <n1:{level}_User_Product xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_{level}.xsd" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_{level}.xsd">
@@ -307,11 +381,17 @@ def tile_xml(spec: ProductSpec, scene: Scene, nodata_percentage: float) -> bytes
     level = f"Level-{spec.level}"
     epsg = scene.crs.split(":")[1]
     x, y = scene.transform.c, scene.transform.f
-    sizes = "".join(f'\n      <Size resolution="{r}">\n        <NROWS>{10980 * 10 // r}</NROWS>\n'
-                    f"        <NCOLS>{10980 * 10 // r}</NCOLS>\n      </Size>" for r in (10, 20, 60))
-    positions = "".join(f'\n      <Geoposition resolution="{r}">\n        <ULX>{x:.0f}</ULX>\n'
-                        f"        <ULY>{y:.0f}</ULY>\n        <XDIM>{r}</XDIM>\n        <YDIM>-{r}</YDIM>\n"
-                        "      </Geoposition>" for r in (10, 20, 60))
+    sizes = "".join(
+        f'\n      <Size resolution="{r}">\n        <NROWS>{10980 * 10 // r}</NROWS>\n'
+        f"        <NCOLS>{10980 * 10 // r}</NCOLS>\n      </Size>"
+        for r in (10, 20, 60)
+    )
+    positions = "".join(
+        f'\n      <Geoposition resolution="{r}">\n        <ULX>{x:.0f}</ULX>\n'
+        f"        <ULY>{y:.0f}</ULY>\n        <XDIM>{r}</XDIM>\n        <YDIM>-{r}</YDIM>\n"
+        "      </Geoposition>"
+        for r in (10, 20, 60)
+    )
     tile_id = f"S2A_OPER_MSI_L{spec.level}_TL_2APS_{spec.generation}_A024271_T{spec.tile}_N{spec.baseline}"
     return f"""<?xml version="1.0" encoding="UTF-8" standalone="no"?>
 <n1:{level}_Tile_ID xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/S2_PDI_{level}_Tile_Metadata.xsd" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="https://psd-14.sentinel2.eo.esa.int/PSD/S2_PDI_{level}_Tile_Metadata.xsd">
@@ -350,12 +430,16 @@ def tile_xml(spec: ProductSpec, scene: Scene, nodata_percentage: float) -> bytes
 
 def _manifest(spec: ProductSpec, members: list[str]) -> bytes:
     """A short XFDU manifest.safe listing the data objects (nothing reads it; real products have one)."""
-    objects = "".join(f'\n    <dataObject ID="IMG_DATA_{i}"><byteStream mimeType="application/octet-stream">'
-                      f'<fileLocation locatorType="URL" href="./{name}"/></byteStream></dataObject>'
-                      for i, name in enumerate(members))
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<xfdu:XFDU xmlns:xfdu="urn:ccsds:schema:xfdu:1" '
-            f'version="esa/safe/sentinel/1.1/sentinel-2/msi/archive_l{spec.level.lower()}_user_product">\n'
-            f"  <dataObjectSection>{objects}\n  </dataObjectSection>\n</xfdu:XFDU>\n").encode()
+    objects = "".join(
+        f'\n    <dataObject ID="IMG_DATA_{i}"><byteStream mimeType="application/octet-stream">'
+        f'<fileLocation locatorType="URL" href="./{name}"/></byteStream></dataObject>'
+        for i, name in enumerate(members)
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<xfdu:XFDU xmlns:xfdu="urn:ccsds:schema:xfdu:1" '
+        f'version="esa/safe/sentinel/1.1/sentinel-2/msi/archive_l{spec.level.lower()}_user_product">\n'
+        f"  <dataObjectSection>{objects}\n  </dataObjectSection>\n</xfdu:XFDU>\n"
+    ).encode()
 
 
 def member(name: str, compression: int = zipfile.ZIP_DEFLATED) -> zipfile.ZipInfo:
@@ -388,9 +472,11 @@ def _images(spec: ProductSpec) -> dict[str, Scene]:
         data = scene.data + np.where(scene.data > 0, 1000, 0).astype("uint16") if spec.offset else scene.data
         for index, band in enumerate(("B02", "B03", "B04")):
             images[f"{granule}/R{resolution}m/{spec.file_prefix}_{band}_{resolution}m.jp2"] = Scene(
-                data[index: index + 1], scene.transform, scene.crs, scene.real)
+                data[index : index + 1], scene.transform, scene.crs, scene.real
+            )
         images[f"{granule}/R{resolution}m/{spec.file_prefix}_TCI_{resolution}m.jp2"] = Scene(
-            tci_from_bands(scene.data), scene.transform, scene.crs, scene.real)
+            tci_from_bands(scene.data), scene.transform, scene.crs, scene.real
+        )
     return images
 
 
@@ -406,19 +492,33 @@ def safe_zip(spec: ProductSpec, image_compression: int = zipfile.ZIP_STORED) -> 
     image_names = [name.removesuffix(".jp2") for name in images]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for folder in ("", "AUX_DATA/", "DATASTRIP/", "GRANULE/", f"GRANULE/{spec.granule}/",
-                       f"GRANULE/{spec.granule}/IMG_DATA/", f"GRANULE/{spec.granule}/QI_DATA/", "HTML/", "rep_info/"):
+        for folder in (
+            "",
+            "AUX_DATA/",
+            "DATASTRIP/",
+            "GRANULE/",
+            f"GRANULE/{spec.granule}/",
+            f"GRANULE/{spec.granule}/IMG_DATA/",
+            f"GRANULE/{spec.granule}/QI_DATA/",
+            "HTML/",
+            "rep_info/",
+        ):
             archive.writestr(member(f"{safe}/{folder}"), b"")
         archive.writestr(member(f"{safe}/manifest.safe"), _manifest(spec, list(images)))
         archive.writestr(member(f"{safe}/MTD_MSIL{spec.level}.xml"), product_xml(spec, image_names, corners, nodata))
         archive.writestr(member(f"{safe}/GRANULE/{spec.granule}/MTD_TL.xml"), tile_xml(spec, tci, nodata))
         for name, scene in images.items():
             lossless = scene.data.dtype != np.uint8
-            archive.writestr(member(f"{safe}/{name}", image_compression),
-                             jp2_bytes(scene.data, scene.transform, scene.crs, lossless=lossless))
+            archive.writestr(
+                member(f"{safe}/{name}", image_compression),
+                jp2_bytes(scene.data, scene.transform, scene.crs, lossless=lossless),
+            )
     folder = f"{safe}/GRANULE/{spec.granule}/IMG_DATA"
-    chosen, resolution = ((f"{folder}/R60m/{spec.file_prefix}_TCI_60m.jp2", 60) if spec.level == "2A"
-                          else (f"{folder}/{spec.file_prefix}_TCI.jp2", 10))
+    chosen, resolution = (
+        (f"{folder}/R60m/{spec.file_prefix}_TCI_60m.jp2", 60)
+        if spec.level == "2A"
+        else (f"{folder}/{spec.file_prefix}_TCI.jp2", 10)
+    )
     return SafeZip(buffer.getvalue(), spec, chosen, resolution, corners, nodata)
 
 

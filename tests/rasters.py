@@ -10,13 +10,22 @@ from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 
 # The real Copernicus files live beside the repository (../shared/data/sentinel2), never inside it.
-REAL_DATA = Path(os.environ.get("SENTINEL2_DATA",
-                                Path(__file__).resolve().parents[2] / "shared" / "data" / "sentinel2"))
+REAL_DATA = Path(
+    os.environ.get("SENTINEL2_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "sentinel2")
+)
 
 
 def profile(count: int, dtype: str, width: int, height: int, **extra) -> dict:
-    return {"driver": "GTiff", "count": count, "dtype": dtype, "width": width, "height": height,
-            "crs": "EPSG:32633", "transform": from_origin(404400, 5342400, 10, 10), **extra}
+    return {
+        "driver": "GTiff",
+        "count": count,
+        "dtype": dtype,
+        "width": width,
+        "height": height,
+        "crs": "EPSG:32633",
+        "transform": from_origin(404400, 5342400, 10, 10),
+        **extra,
+    }
 
 
 def reflectance_stack(count: int, height: int = 60, width: int = 80, dtype: str = "uint16") -> np.ndarray:
@@ -72,6 +81,7 @@ def real_files() -> list[Path]:
 def open_png(content: bytes):
     from PIL import Image
     import io
+
     image = Image.open(io.BytesIO(content))
     image.load()
     return image
@@ -81,6 +91,15 @@ def as_array(content: bytes) -> np.ndarray:
     return np.asarray(open_png(content))
 
 
-__all__ = ["REAL_DATA", "SEED_SHAPE", "seed_sized_export", "geotiff_bytes", "write_geotiff", "reflectance_stack",
-           "real_files", "as_array",
-           "open_png", "rasterio"]
+__all__ = [
+    "REAL_DATA",
+    "SEED_SHAPE",
+    "seed_sized_export",
+    "geotiff_bytes",
+    "write_geotiff",
+    "reflectance_stack",
+    "real_files",
+    "as_array",
+    "open_png",
+    "rasterio",
+]

@@ -50,8 +50,12 @@ def moto_server(monkeypatch):
     endpoint = _shared_store()
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).read()
     try:
-        for name, value in {"AWS_ENDPOINT_URL_S3": endpoint, "AWS_S3_ENDPOINT": f"127.0.0.1:{_server['port']}",
-                            "AWS_HTTPS": "NO", "AWS_VIRTUAL_HOSTING": "FALSE"}.items():
+        for name, value in {
+            "AWS_ENDPOINT_URL_S3": endpoint,
+            "AWS_S3_ENDPOINT": f"127.0.0.1:{_server['port']}",
+            "AWS_HTTPS": "NO",
+            "AWS_VIRTUAL_HOSTING": "FALSE",
+        }.items():
             monkeypatch.setenv(name, value)
         s3_store.s3_client.cache_clear()
         yield boto3.client("s3", endpoint_url=endpoint)

@@ -42,8 +42,9 @@ def check_form(bucket: str, fields: dict[str, str], file_size: int, secret: str,
     """Raise Refused unless S3 would accept this form POSTed to `bucket` with a file of `file_size` bytes."""
     if fields.get("x-amz-algorithm") != "AWS4-HMAC-SHA256":
         raise Refused(403, "AccessDenied")
-    expected = hmac.new(_signing_key(secret, fields["x-amz-credential"]), fields["policy"].encode(),
-                        hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        _signing_key(secret, fields["x-amz-credential"]), fields["policy"].encode(), hashlib.sha256
+    ).hexdigest()
     if not hmac.compare_digest(expected, fields.get("x-amz-signature", "")):
         raise Refused(403, "SignatureDoesNotMatch")
     policy = json.loads(base64.b64decode(fields["policy"]))
@@ -66,11 +67,13 @@ def check_form(bucket: str, fields: dict[str, str], file_size: int, secret: str,
         name = target.lstrip("$").lower()
         covered.add(name)
         value = values.get(name)
-        if value is None or (operator == "eq" and value != operands[0]) or (
-                operator == "starts-with" and not value.startswith(operands[0])):
+        if (
+            value is None
+            or (operator == "eq" and value != operands[0])
+            or (operator == "starts-with" and not value.startswith(operands[0]))
+        ):
             raise Refused(403, "AccessDenied")
-    if any(name.lower() not in covered | UNCONDITIONED and not name.lower().startswith("x-ignore-")
-           for name in fields):
+    if any(name.lower() not in covered | UNCONDITIONED and not name.lower().startswith("x-ignore-") for name in fields):
         raise Refused(403, "AccessDenied")
 
 
@@ -83,8 +86,11 @@ def parse_form(content_type: str, body: bytes) -> tuple[dict[str, str], bytes]:
         if name == "file":
             data = part.get_payload(decode=True) or b""
         else:
-            fields[name] = part.get_content().strip() if part.get_content_type().startswith("text") else \
-                part.get_payload(decode=True).decode()
+            fields[name] = (
+                part.get_content().strip()
+                if part.get_content_type().startswith("text")
+                else part.get_payload(decode=True).decode()
+            )
     return fields, data
 
 

@@ -18,8 +18,11 @@ DEFAULT = "S2L2A_2022-06-09.tiff"
 def main() -> None:
     path = Path(sys.argv[1] if len(sys.argv) > 1 else DEFAULT)
     seed_sized_export(path)
-    source = f"real pixels of {REAL_12_BAND.name}, upsampled" if REAL_12_BAND.is_file() else (
-        "synthetic pixels (../shared/data/sentinel2 is absent)")
+    source = (
+        f"real pixels of {REAL_12_BAND.name}, upsampled"
+        if REAL_12_BAND.is_file()
+        else ("synthetic pixels (../shared/data/sentinel2 is absent)")
+    )
     print(f"{path}: 12-band L2A scene, 2186 x 1384, {path.stat().st_size / 1e6:.0f} MB, from {source}")
 
 

@@ -21,9 +21,13 @@ def _network(uri: str) -> Resource:
 def schema_registry() -> Registry:
     """Every vendored file under the URL it is published at (the folder layout mirrors the URLs);
     any other URL fails instead of being fetched."""
-    resources = [(f"https://{path.relative_to(SCHEMAS).as_posix()}",
-                  Resource.from_contents(json.loads(path.read_text()), default_specification=DRAFT7))
-                 for path in sorted(SCHEMAS.rglob("*.json"))]
+    resources = [
+        (
+            f"https://{path.relative_to(SCHEMAS).as_posix()}",
+            Resource.from_contents(json.loads(path.read_text()), default_specification=DRAFT7),
+        )
+        for path in sorted(SCHEMAS.rglob("*.json"))
+    ]
     return Registry(retrieve=_network).with_resources(resources)
 
 
@@ -31,5 +35,6 @@ def validate(item: dict[str, Any]) -> None:
     """The Item against the core Item schema and each schema it declares, date-time formats checked."""
     json.dumps(item, allow_nan=False)  # JSON-ready: no NaN, no tuples or datetimes left
     for url in (ITEM_SCHEMA, *item["stac_extensions"]):
-        Draft7Validator({"$ref": url}, registry=schema_registry(),
-                        format_checker=Draft7Validator.FORMAT_CHECKER).validate(item)
+        Draft7Validator(
+            {"$ref": url}, registry=schema_registry(), format_checker=Draft7Validator.FORMAT_CHECKER
+        ).validate(item)

@@ -15,8 +15,11 @@ SCENE = geotiff_bytes(reflectance_stack(12, height=60, width=90))
 
 
 def post(path: str, content: bytes = SCENE, **form):
-    return client.post(path, files={"image_file": ("S2L2A_2022-06-09.tiff", content, "image/tiff")},
-                       data={k: str(v) for k, v in form.items()})
+    return client.post(
+        path,
+        files={"image_file": ("S2L2A_2022-06-09.tiff", content, "image/tiff")},
+        data={k: str(v) for k, v in form.items()},
+    )
 
 
 def assert_error(response, status: int, code: str):
@@ -71,20 +74,24 @@ def test_thumbnail_options():
 
 @pytest.mark.parametrize("value", ["abc", "0", "-10", "nan", "inf", "1e-9", "100000", "2.5", ""])
 def test_bad_target_resolution_is_422(value):
-    response = client.post("/thumbnail", files={"image_file": ("a.tif", SCENE)},
-                           data={"target_resolution": value})
+    response = client.post("/thumbnail", files={"image_file": ("a.tif", SCENE)}, data={"target_resolution": value})
     if value == "":  # an empty form field means "use the default"
         assert response.status_code == 200
     else:
         assert_error(response, 422, response.json()["error"]["code"])
 
 
-@pytest.mark.parametrize("form, code", [({"preset": "rainbow"}, "invalid_request"),
-                                        ({"bands": "a,b"}, "invalid_options"),
-                                        ({"bands": "1,2"}, "invalid_options"),
-                                        ({"bands": "0,1,2"}, "invalid_options"),
-                                        ({"bands": "13,2,1"}, "invalid_options"),
-                                        ({"gain": "-1"}, "invalid_options")])
+@pytest.mark.parametrize(
+    "form, code",
+    [
+        ({"preset": "rainbow"}, "invalid_request"),
+        ({"bands": "a,b"}, "invalid_options"),
+        ({"bands": "1,2"}, "invalid_options"),
+        ({"bands": "0,1,2"}, "invalid_options"),
+        ({"bands": "13,2,1"}, "invalid_options"),
+        ({"gain": "-1"}, "invalid_options"),
+    ],
+)
 def test_bad_options_are_422(form, code):
     assert_error(post("/thumbnail", **form), 422, code)
 
@@ -93,11 +100,15 @@ def test_missing_file_is_422():
     assert_error(client.post("/attributes", data={"x": "1"}), 422, "invalid_request")
 
 
-@pytest.mark.parametrize("content, status, code", [
-    (b"", 400, "empty_file"), (b"%PDF-1.4 hello", 415, "unsupported_format"),
-    (b"\x89PNG\r\n\x1a\n" + bytes(100), 415, "unsupported_format"),
-    (SCENE[:200], 422, "unreadable_raster"),
-])
+@pytest.mark.parametrize(
+    "content, status, code",
+    [
+        (b"", 400, "empty_file"),
+        (b"%PDF-1.4 hello", 415, "unsupported_format"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(100), 415, "unsupported_format"),
+        (SCENE[:200], 422, "unreadable_raster"),
+    ],
+)
 @pytest.mark.parametrize("path", ["/attributes", "/thumbnail"])
 def test_bad_files(path, content, status, code):
     assert_error(post(path, content), status, code)
@@ -116,7 +127,8 @@ def test_oversize_body_is_413_with_s3_hint(on_lambda):
     limit = Settings.from_env().max_upload_bytes
     assert response.json()["error"]["message"] == (
         f"Uploads are limited to {limit:,} bytes (Lambda's 6 MB request limit after base64). Use POST /uploads "
-        "to put larger scenes in the input S3 bucket, then pass key=.")
+        "to put larger scenes in the input S3 bucket, then pass key=."
+    )
 
 
 def test_oversize_body_off_lambda_names_the_setting(monkeypatch):
@@ -124,7 +136,8 @@ def test_oversize_body_off_lambda_names_the_setting(monkeypatch):
     response = post("/attributes", b"II*\x00" + bytes(1000))
     assert_error(response, 413, "input_too_large")
     assert response.json()["error"]["message"] == (
-        "Uploads are limited to 1,000 bytes on this server (MAX_UPLOAD_BYTES).")
+        "Uploads are limited to 1,000 bytes on this server (MAX_UPLOAD_BYTES)."
+    )
 
 
 def test_unknown_route_is_json_404():
@@ -143,19 +156,31 @@ def test_docs_can_be_turned_off():
     """API_DOCS=false (template parameter ApiDocs) removes /docs and /openapi.json; the routes stay."""
     import subprocess
     import sys
-    script = ("from fastapi.testclient import TestClient; from handler.api import app; c = TestClient(app); "
-              "print(c.get('/docs').status_code, c.get('/openapi.json').status_code, c.get('/health').status_code)")
+
+    script = (
+        "from fastapi.testclient import TestClient; from handler.api import app; c = TestClient(app); "
+        "print(c.get('/docs').status_code, c.get('/openapi.json').status_code, c.get('/health').status_code)"
+    )
     for value, expected in (("false", "404 404 200"), ("true", "200 200 200")):
-        out = subprocess.run([sys.executable, "-c", script], env={**os.environ, "API_DOCS": value},
-                             capture_output=True, text=True, check=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "API_DOCS": value},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         assert " ".join(out) == expected, (value, out)
 
 
-@pytest.mark.parametrize("data, descriptions, form, order, bands", [
-    (reflectance_stack(12), None, {}, "assumed", "4,3,2"),
-    (reflectance_stack(3), None, {}, "as_stored", "1,2,3"),
-    (reflectance_stack(3), ("B2", "B3", "B4"), {}, "described", "3,2,1"),
-    (reflectance_stack(3), None, {"bands": "3,2,1"}, "requested", "3,2,1")])
+@pytest.mark.parametrize(
+    "data, descriptions, form, order, bands",
+    [
+        (reflectance_stack(12), None, {}, "assumed", "4,3,2"),
+        (reflectance_stack(3), None, {}, "as_stored", "1,2,3"),
+        (reflectance_stack(3), ("B2", "B3", "B4"), {}, "described", "3,2,1"),
+        (reflectance_stack(3), None, {"bands": "3,2,1"}, "requested", "3,2,1"),
+    ],
+)
 def test_the_band_order_used_is_said_so_a_blue_first_file_is_noticed(data, descriptions, form, order, bands):
     # Planted bug: select_bands reporting "described" for every file -> the unknown 3-band file hides it.
     upload = {"image_file": ("scene.tif", geotiff_bytes(data, descriptions=descriptions))}
@@ -172,6 +197,7 @@ def test_error_statuses_follow_the_class_hierarchy():
 
     class ChunkedBodyTooLarge(InputTooLarge):
         pass
+
     assert status_of(ChunkedBodyTooLarge("too big")) == 413
 
 

@@ -63,9 +63,11 @@ def upload(content: bytes, name: str, **form) -> dict:
     return response.json()
 
 
-@pytest.mark.parametrize("content, name", [(SCENE, "scene.tif"),
-                                           (safe_zip(L2A_N0500, zipfile.ZIP_STORED).data, "p.SAFE.zip")],
-                         ids=["geotiff", "safe-zip"])
+@pytest.mark.parametrize(
+    "content, name",
+    [(SCENE, "scene.tif"), (safe_zip(L2A_N0500, zipfile.ZIP_STORED).data, "p.SAFE.zip")],
+    ids=["geotiff", "safe-zip"],
+)
 def test_the_attributes_and_items_fit_their_models(content, name):
     # Planted bug: a new "pixels" key in read_attributes, not in the Attributes model -> the docs would lie.
     attributes = Attributes.model_validate(upload(content, name))  # extra="forbid": every key is documented
@@ -78,8 +80,12 @@ def test_the_trigger_outputs_and_results_fit_their_models():
     try:
         settings = Settings(input_bucket="input")
         info = store.upload("input", "uploads/0123456789abcdef0123456789abcdef/scene.tif", SCENE)
-        process_object(store, ObjectEvent(info.bucket, info.key, info.size, info.etag, None, True), settings,
-                       InvocationTime(lambda: 60_000, 15))
+        process_object(
+            store,
+            ObjectEvent(info.bucket, info.key, info.size, info.etag, None, True),
+            settings,
+            InvocationTime(lambda: 60_000, 15),
+        )
         outputs = output_keys(settings, info.key, "input")
         StoredAttributes.model_validate(json.loads(store.objects["input", outputs.attributes].body))
         StacItem.model_validate(json.loads(store.objects["input", outputs.item].body))

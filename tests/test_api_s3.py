@@ -58,19 +58,43 @@ def test_key_attributes_as_a_stac_item_name_the_object_as_the_trigger_does(s3, l
     assert item["assets"]["source"] == written["assets"]["source"]
 
 
-@pytest.mark.parametrize("key", ["/etc/passwd", "../uploads/a.tif", "uploads/../x.tif", "vrt:///etc/passwd",
-                                 "/vsicurl/http://127.0.0.1:1/x.tif", "s3://other-bucket/uploads/a.tif",
-                                 "uploads/a.vrt", "other/a.tif", "uploads//a.tif", "<VRTDataset>.tif"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "/etc/passwd",
+        "../uploads/a.tif",
+        "uploads/../x.tif",
+        "vrt:///etc/passwd",
+        "/vsicurl/http://127.0.0.1:1/x.tif",
+        "s3://other-bucket/uploads/a.tif",
+        "uploads/a.vrt",
+        "other/a.tif",
+        "uploads//a.tif",
+        "<VRTDataset>.tif",
+    ],
+)
 def test_keys_other_than_plain_input_keys_are_refused(s3, key):
     s3.put_object(Bucket="other-bucket", Key="uploads/a.tif", Body=SCENE)
     response = client.post("/attributes", data={"key": key})
-    assert response.status_code == 400 and response.json()["error"] == {"code": "invalid_key", "message": (
-        "key must be an object key like 'uploads/<name>.tif' in the input bucket (.tif, .tiff, .jp2, .j2k or a "
-        "SAFE product's .zip).")}
+    assert response.status_code == 400 and response.json()["error"] == {
+        "code": "invalid_key",
+        "message": (
+            "key must be an object key like 'uploads/<name>.tif' in the input bucket (.tif, .tiff, .jp2, .j2k or a "
+            "SAFE product's .zip)."
+        ),
+    }
 
 
-@pytest.mark.parametrize("key", ["uploads/my scene é+ü 2022.tiff", "uploads/f%2e%2e b.tif", "uploads/d.tif?x=1.tif",
-                                 "uploads/日本/シーン.jp2.tif", "uploads/back\\slash (copy) [1] & 'q'.TIF"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "uploads/my scene é+ü 2022.tiff",
+        "uploads/f%2e%2e b.tif",
+        "uploads/d.tif?x=1.tif",
+        "uploads/日本/シーン.jp2.tif",
+        "uploads/back\\slash (copy) [1] & 'q'.TIF",
+    ],
+)
 def test_every_key_the_trigger_renders_also_works_through_key(s3, lambda_context, key):
     """One key policy (handler/scene.py) for the trigger and key=: spaces, '+', '%', '?', '#', brackets
     and non-ASCII are literal key characters for boto3 and GDAL alike."""
@@ -81,8 +105,9 @@ def test_every_key_the_trigger_renders_also_works_through_key(s3, lambda_context
     assert response.status_code == 200, response.text
 
 
-@pytest.mark.parametrize("key", ["uploads/a{b}.tif", "uploads/line\nbreak.tif", "uploads/tab\t.tif",
-                                 "uploads/" + "x" * 1100 + ".tif"])
+@pytest.mark.parametrize(
+    "key", ["uploads/a{b}.tif", "uploads/line\nbreak.tif", "uploads/tab\t.tif", "uploads/" + "x" * 1100 + ".tif"]
+)
 def test_keys_outside_the_policy_are_refused_by_both_entry_points(s3, lambda_context, key):
     """Refused before any S3 or GDAL call (S3 itself would not even store some of them)."""
     result = s3_trigger(s3_put_event((BUCKET, key, len(SCENE))), lambda_context)
@@ -100,8 +125,10 @@ def test_missing_object_is_404_and_both_inputs_is_422(s3):
 @pytest.fixture
 def enforcing_s3(s3):
     """moto plus a stand-in for S3's POST endpoint that enforces the policy (moto's does not)."""
+
     def store(bucket: str, key: str, data: bytes, content_type: str) -> None:
         s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+
     with post_policy_server(store, os.environ["AWS_SECRET_ACCESS_KEY"], free_port()) as url:
         yield url
 
@@ -110,8 +137,11 @@ def post_to(stand_in: str, upload: dict, data: bytes, fields: dict | None = None
     """The browser's (or curl's) form POST of `data` with the upload's fields (the file last), sent to the
     policy-enforcing stand-in instead of moto."""
     bucket_path = urllib.parse.urlsplit(upload["upload"]["url"]).path
-    return httpx.post(stand_in + bucket_path, data={**upload["upload"]["fields"], **(fields or {})},
-                      files={"file": ("scene", data, upload["upload"]["fields"]["Content-Type"])})
+    return httpx.post(
+        stand_in + bucket_path,
+        data={**upload["upload"]["fields"], **(fields or {})},
+        files={"file": ("scene", data, upload["upload"]["fields"]["Content-Type"])},
+    )
 
 
 def test_uploads_are_presigned_posts_signed_with_sigv4_that_fix_key_type_and_size(s3):
@@ -131,8 +161,11 @@ def test_uploads_are_presigned_posts_signed_with_sigv4_that_fix_key_type_and_siz
     assert client.post("/uploads", data={"name": "C:\\data\\a.tif"}).json()["key"].endswith("/a.tif")  # base name
     for bad in ("..", "scene.png", "my scene.tif", ".tif", "x" * 200 + ".tif"):
         error = client.post("/uploads", data={"name": bad}).json()["error"]
-        assert error == {"code": "invalid_request", "message": "name must be a plain file name (letters, digits, "
-                         "'_', '.', '-') ending in .tif, .tiff, .jp2, .j2k or .zip."}, bad
+        assert error == {
+            "code": "invalid_request",
+            "message": "name must be a plain file name (letters, digits, "
+            "'_', '.', '-') ending in .tif, .tiff, .jp2, .j2k or .zip.",
+        }, bad
 
 
 def test_the_s3_stand_in_refuses_what_the_policy_does_not_allow(enforcing_s3, s3, monkeypatch):
@@ -215,8 +248,9 @@ def test_key_thumbnails_read_the_triggers_cog_copy_while_it_is_current(s3, lambd
     s3_trigger(s3_put_event((BUCKET, "uploads/striped.tif", len(striped))), lambda_context)
     opened = []
     open_object = sources.open_object
-    monkeypatch.setattr(sources, "open_object",
-                        lambda store, info, limit: opened.append(info.key) or open_object(store, info, limit))
+    monkeypatch.setattr(
+        sources, "open_object", lambda store, info, limit: opened.append(info.key) or open_object(store, info, limit)
+    )
 
     form = {"key": "uploads/striped.tif", "target_resolution": "48"}
     from_copy = client.post("/thumbnail", data=form)
@@ -249,6 +283,7 @@ def test_s3_calls_are_traced_when_tracing_is_on(monkeypatch):
     # Planted bug: no tracer.patch in s3_client -> S3 calls are missing from traces.
     from handler import s3_store
     from handler.observability import tracer
+
     patched = []
     monkeypatch.setattr(tracer, "patch", lambda modules: patched.append(list(modules)))
     s3_store.s3_client.cache_clear()

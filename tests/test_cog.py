@@ -36,8 +36,18 @@ def test_copy_is_a_cog_with_the_same_pixels_and_metadata(striped_scene, tmp_path
         assert {k: copy.tags()[k] for k in TAGS} == TAGS
         assert render_thumbnail(copy, options).content == expected_png
         copied_attributes = read_attributes(copy)
-    for field in ("width", "height", "bands", "crs", "transform", "bbox", "dtype", "nodata", "band_names",
-                  "radiometry"):
+    for field in (
+        "width",
+        "height",
+        "bands",
+        "crs",
+        "transform",
+        "bbox",
+        "dtype",
+        "nodata",
+        "band_names",
+        "radiometry",
+    ):
         assert copied_attributes[field] == expected_attributes[field], field
 
 
@@ -87,8 +97,10 @@ def test_a_truncated_source_is_unreadable_whatever_the_writer_threads(tmp_path, 
     from handler.core import open_bytes
     from handler.core.errors import UnreadableRaster
     from tests.rasters import geotiff_bytes
-    data = geotiff_bytes(reflectance_stack(4, height=1024, width=768), tiled=True, blockxsize=256, blockysize=256,
-                         interleave="pixel")
+
+    data = geotiff_bytes(
+        reflectance_stack(4, height=1024, width=768), tiled=True, blockxsize=256, blockysize=256, interleave="pixel"
+    )
     monkeypatch.setattr(cog, "core_threads", lambda: threads)
     with pytest.raises(UnreadableRaster), open_bytes(data[: int(len(data) * 0.8)]) as source:
         write_cog(source, str(tmp_path / "copy.tif"))

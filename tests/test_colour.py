@@ -48,8 +48,9 @@ def pixels(content: bytes, **options) -> np.ndarray:
 def assert_colour(image: np.ndarray, expected: tuple[int, int, int]) -> None:
     channels = tuple(int(round(image[..., c].mean())) for c in range(3))
     assert (image.max(axis=(0, 1)) - image.min(axis=(0, 1)) <= 1).all(), "a flat scene must stay flat"
-    assert all(abs(got - want) <= 1 for got, want in zip(channels, expected)), \
+    assert all(abs(got - want) <= 1 for got, want in zip(channels, expected)), (
         f"R, G, B = {channels}, expected {expected}"
+    )
 
 
 @pytest.mark.parametrize("names", [L2A_BANDS, L1C_BANDS, TEN_METRE_BANDS], ids=["12_band_l2a", "13_band_l1c", "4_band"])
@@ -61,8 +62,11 @@ def test_true_colour_of_undescribed_stacks_takes_red_green_blue_from_b04_b03_b02
     assert red > green > blue
 
 
-@pytest.mark.parametrize("descriptions", [["B02", "B03", "B04"], ["B04", "B03", "B02"], ["B03", "B02", "B04"]],
-                         ids=["blue_first", "red_first", "shuffled"])
+@pytest.mark.parametrize(
+    "descriptions",
+    [["B02", "B03", "B04"], ["B04", "B03", "B02"], ["B03", "B02", "B04"]],
+    ids=["blue_first", "red_first", "shuffled"],
+)
 def test_three_described_bands_are_drawn_by_their_names_not_their_order(descriptions):
     content = geotiff_bytes(stack(descriptions), descriptions=descriptions)
     assert_colour(pixels(content), EXPECTED_RGB)
@@ -99,8 +103,9 @@ def test_uint8_rgb_follows_the_colour_interpretation():
 def test_the_api_returns_the_same_pixels():
     client = TestClient(app)
     content = geotiff_bytes(stack(L2A_BANDS))
-    response = client.post("/thumbnail", files={"image_file": ("scene.tif", content, "image/tiff")},
-                           data={"target_resolution": "18"})
+    response = client.post(
+        "/thumbnail", files={"image_file": ("scene.tif", content, "image/tiff")}, data={"target_resolution": "18"}
+    )
     assert response.status_code == 200, response.text
     assert response.headers["x-thumbnail-bands"] == "4,3,2"
     assert_colour(as_array(response.content), EXPECTED_RGB)

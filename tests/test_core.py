@@ -5,8 +5,7 @@ import pytest
 from rasterio.enums import Resampling
 
 from handler.core import RenderOptions, open_bytes, read_attributes, render_thumbnail
-from handler.core.errors import (EmptyInput, InvalidRenderOptions, RasterTooLarge, UnreadableRaster,
-                                 UnsupportedFormat)
+from handler.core.errors import EmptyInput, InvalidRenderOptions, RasterTooLarge, UnreadableRaster, UnsupportedFormat
 from handler.core.options import ImageFormat, Preset, Stretch
 from handler.core.levels import opened_levels
 from handler.core.plan import plan_read, thumbnail_shape
@@ -128,8 +127,9 @@ def test_aspect_ratio_and_size():
     assert thumbnail_shape(512, 856, 200) == (200, 120)
 
 
-@pytest.mark.parametrize("fmt, magic", [(ImageFormat.png, b"\x89PNG"), (ImageFormat.jpeg, b"\xff\xd8\xff"),
-                                        (ImageFormat.webp, b"RIFF")])
+@pytest.mark.parametrize(
+    "fmt, magic", [(ImageFormat.png, b"\x89PNG"), (ImageFormat.jpeg, b"\xff\xd8\xff"), (ImageFormat.webp, b"RIFF")]
+)
 def test_formats(fmt, magic):
     assert render(geotiff_bytes(reflectance_stack(12)), thumbnail_size=16, image_format=fmt).content.startswith(magic)
 
@@ -159,10 +159,16 @@ def test_size_bounds(size):
         RenderOptions(thumbnail_size=size)
 
 
-@pytest.mark.parametrize("data, error", [
-    (b"", EmptyInput), (b"%PDF-1.7 ...", UnsupportedFormat), (b"\x89PNG\r\n\x1a\n" + b"0" * 64, UnsupportedFormat),
-    (b"<VRTDataset rasterXSize='1'>", UnsupportedFormat), (b"II*\x00" + b"\x00" * 4, UnreadableRaster),
-])
+@pytest.mark.parametrize(
+    "data, error",
+    [
+        (b"", EmptyInput),
+        (b"%PDF-1.7 ...", UnsupportedFormat),
+        (b"\x89PNG\r\n\x1a\n" + b"0" * 64, UnsupportedFormat),
+        (b"<VRTDataset rasterXSize='1'>", UnsupportedFormat),
+        (b"II*\x00" + b"\x00" * 4, UnreadableRaster),
+    ],
+)
 def test_bad_inputs(data, error):
     with pytest.raises(error):
         with open_bytes(data):
@@ -178,6 +184,7 @@ def test_truncated_tiff_is_unreadable():
 def test_reads_decimated_from_overviews_within_budget(monkeypatch):
     """A raster over the decode budget renders when an overview is small enough, and not otherwise."""
     from handler.core import plan
+
     monkeypatch.setattr(plan, "LIMITS", type(plan.LIMITS)(max_read_pixels=100 * 100))
     data = reflectance_stack(3, height=256, width=256)
     with pytest.raises(RasterTooLarge, match="overviews"):
@@ -188,6 +195,7 @@ def test_reads_decimated_from_overviews_within_budget(monkeypatch):
 def test_pixel_interleaved_files_count_every_band_against_the_budget(monkeypatch):
     """Pixel-interleaved blocks hold every band: drawing 3 of 12 bands still decodes all 12."""
     from handler.core import plan
+
     monkeypatch.setattr(plan, "LIMITS", type(plan.LIMITS)(max_read_bytes=256 * 256 * 2 * 6))  # 6 bands of a tile
     data = reflectance_stack(12, height=200, width=200)
     with pytest.raises(RasterTooLarge, match=r"12 band\(s\)"):
@@ -199,8 +207,10 @@ def test_pixel_interleaved_files_count_every_band_against_the_budget(monkeypatch
 def test_chunked_full_resolution_reads_match_a_single_read(monkeypatch, resampling):
     """Rasters without overviews that outgrow GDAL's block cache are read tile by tile: same pixels."""
     from handler.core import read
-    data = geotiff_bytes(reflectance_stack(4, height=1024, width=768), tiled=True, blockxsize=256, blockysize=256,
-                         interleave="pixel")
+
+    data = geotiff_bytes(
+        reflectance_stack(4, height=1024, width=768), tiled=True, blockxsize=256, blockysize=256, interleave="pixel"
+    )
     monkeypatch.setenv("GDAL_CACHEMAX", "1")  # 1 MB: a 4-band 256 x 256 block is 0.5 MB
     with open_bytes(data) as dataset:
         with opened_levels(dataset) as levels:
@@ -245,11 +255,14 @@ def test_a_few_hot_pixels_do_not_make_reflectance_dn():
     assert render(geotiff_bytes(reflectance)).radiometry.source == "float_reflectance"
 
 
-@pytest.mark.parametrize("text, message", [("4,x,2", "bands must be comma-separated band numbers, e.g. 4,3,2."),
-                                           ("4,0,2", "band numbers start at 1.")])
+@pytest.mark.parametrize(
+    "text, message",
+    [("4,x,2", "bands must be comma-separated band numbers, e.g. 4,3,2."), ("4,0,2", "band numbers start at 1.")],
+)
 def test_bad_band_lists_say_what_is_expected(text, message):
     # Planted bug: the message upper-cased -> the API's error.message changes.
     from handler.core.options import parse_bands
+
     with pytest.raises(InvalidRenderOptions) as error:
         parse_bands(text)
     assert str(error.value) == message

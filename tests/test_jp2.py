@@ -18,11 +18,15 @@ def scan(data: bytes):
     return scan_jp2(bytes_reader(data), len(data))
 
 
-@pytest.mark.parametrize("build, ext, components, bits", [
-    (band_jp2, ".jp2", 1, 16),
-    (tci_jp2, ".jp2", 3, 8),
-    (lambda: band_jp2(codec="J2K"), ".j2k", 1, 16),
-], ids=["band", "tci", "raw-codestream"])
+@pytest.mark.parametrize(
+    "build, ext, components, bits",
+    [
+        (band_jp2, ".jp2", 1, 16),
+        (tci_jp2, ".jp2", 3, 8),
+        (lambda: band_jp2(codec="J2K"), ".j2k", 1, 16),
+    ],
+    ids=["band", "tci", "raw-codestream"],
+)
 def test_scan_reads_what_gdal_reads(build, ext, components, bits):
     data = build()
     layout = scan(data)
@@ -32,8 +36,8 @@ def test_scan_reads_what_gdal_reads(build, ext, components, bits):
         assert (stream.width, stream.height, stream.components) == (dataset.width, dataset.height, dataset.count)
         assert (stream.tile_height, stream.tile_width) == dataset.block_shapes[0]
         assert stream.levels == 5  # RESOLUTIONS=6, as ESA writes
-        assert dataset.overviews(1) == [2 ** k for k in range(1, len(dataset.overviews(1)) + 1)]
-        assert max(dataset.overviews(1)) <= 2 ** stream.levels
+        assert dataset.overviews(1) == [2**k for k in range(1, len(dataset.overviews(1)) + 1)]
+        assert max(dataset.overviews(1)) <= 2**stream.levels
     assert stream.bit_depth == bits and stream.components == components
     assert stream.tiles == -(-stream.width // stream.tile_width) * -(-stream.height // stream.tile_height)
     assert layout.boxed == (ext == ".jp2")
@@ -69,7 +73,8 @@ def test_the_scan_reads_headers_only():
 
     def read(offset: int, length: int) -> bytes:
         calls.append(length)
-        return data[offset: offset + length]
+        return data[offset : offset + length]
+
     scan_jp2(read, len(data))
     assert sum(calls) < 4096 and len(calls) < 40, (sum(calls), len(calls))
 
@@ -82,7 +87,7 @@ def test_coc_with_fewer_levels_gives_the_levels_every_component_has():
 def _replace_box(data: bytes, kind: bytes, new: bytes) -> bytes:
     at = data.index(kind) - 4
     (length,) = struct.unpack_from(">I", data, at)
-    return data[:at] + new + data[at + length:]
+    return data[:at] + new + data[at + length :]
 
 
 GOOD = jp2_file(codestream(64, 64))
@@ -90,32 +95,53 @@ IHDR_64 = struct.pack(">IIHBBBB", 64, 64, 1, 7, 7, 0, 0)
 SIGNATURE, FTYP = box(b"jP  ", b"\r\n\x87\n"), box(b"ftyp", b"jp2 \0\0\0\0jp2 ")
 
 
-@pytest.mark.parametrize("data", [
-    GOOD[:-1] + b"",  # the codestream box now claims a byte past the end
-    GOOD + box(b"free", b"", length=4),  # LBox below the header size
-    GOOD + struct.pack(">I4sQ", 1, b"free", 1 << 40),  # XLBox far past the end
-    SIGNATURE + box(b"jp2h", b"") + FTYP,  # ftyp is not second
-    _replace_box(GOOD, b"jp2h", b""),  # no jp2h
-    _replace_box(GOOD, b"jp2h", b"") + box(b"jp2h", box(b"ihdr", IHDR_64)),  # jp2h after jp2c
-    _replace_box(GOOD, b"jp2h", box(b"jp2h", box(b"colr", IHDR_64) + box(b"ihdr", IHDR_64))),  # ihdr not first
-    _replace_box(GOOD, b"jp2c", b""),  # no codestream
-    jp2_file(codestream(64, 64), ihdr=(64, 65, 1)),  # ihdr and SIZ disagree
-    jp2_file(b"\xff\x4f\xff\x52" + codestream(64, 64)[4:]),  # SIZ is not the first marker
-    jp2_file(codestream(64, 64).replace(b"\xff\x52", b"\xff\x64")),  # no COD (now a comment)
-    jp2_file(codestream(64, 64)[:-20]),  # the main header never reaches SOT
-    jp2_file(codestream(64, 64, tile=(0, 64))),  # zero tile width
-    jp2_file(codestream(64, 64)[:43] + b"\x00\x00" + codestream(64, 64)[45:]),  # component sampling 0
-    jp2_file(codestream(64, 64, extra_markers=codestream(64, 64)[2:45])),  # a second SIZ
-], ids=["box-past-end", "lbox-below-header", "xlbox-past-end", "ftyp-not-second", "no-jp2h", "jp2h-after-jp2c",
-        "ihdr-not-first", "no-codestream", "ihdr-disagrees", "siz-not-first", "no-cod", "truncated-main-header",
-        "zero-tile-width", "zero-sampling", "two-siz"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        GOOD[:-1] + b"",  # the codestream box now claims a byte past the end
+        GOOD + box(b"free", b"", length=4),  # LBox below the header size
+        GOOD + struct.pack(">I4sQ", 1, b"free", 1 << 40),  # XLBox far past the end
+        SIGNATURE + box(b"jp2h", b"") + FTYP,  # ftyp is not second
+        _replace_box(GOOD, b"jp2h", b""),  # no jp2h
+        _replace_box(GOOD, b"jp2h", b"") + box(b"jp2h", box(b"ihdr", IHDR_64)),  # jp2h after jp2c
+        _replace_box(GOOD, b"jp2h", box(b"jp2h", box(b"colr", IHDR_64) + box(b"ihdr", IHDR_64))),  # ihdr not first
+        _replace_box(GOOD, b"jp2c", b""),  # no codestream
+        jp2_file(codestream(64, 64), ihdr=(64, 65, 1)),  # ihdr and SIZ disagree
+        jp2_file(b"\xff\x4f\xff\x52" + codestream(64, 64)[4:]),  # SIZ is not the first marker
+        jp2_file(codestream(64, 64).replace(b"\xff\x52", b"\xff\x64")),  # no COD (now a comment)
+        jp2_file(codestream(64, 64)[:-20]),  # the main header never reaches SOT
+        jp2_file(codestream(64, 64, tile=(0, 64))),  # zero tile width
+        jp2_file(codestream(64, 64)[:43] + b"\x00\x00" + codestream(64, 64)[45:]),  # component sampling 0
+        jp2_file(codestream(64, 64, extra_markers=codestream(64, 64)[2:45])),  # a second SIZ
+    ],
+    ids=[
+        "box-past-end",
+        "lbox-below-header",
+        "xlbox-past-end",
+        "ftyp-not-second",
+        "no-jp2h",
+        "jp2h-after-jp2c",
+        "ihdr-not-first",
+        "no-codestream",
+        "ihdr-disagrees",
+        "siz-not-first",
+        "no-cod",
+        "truncated-main-header",
+        "zero-tile-width",
+        "zero-sampling",
+        "two-siz",
+    ],
+)
 def test_malformed_structures_are_unreadable(data):
     with pytest.raises(UnreadableRaster):
         scan(data)
 
 
-@pytest.mark.parametrize("data", [b"\x89PNG\r\n\x1a\n" + bytes(64), b"II*\x00" + bytes(64),
-                                  jp2_file(codestream(64, 64), brand=b"mjp2")], ids=["png", "tiff", "mjp2-brand"])
+@pytest.mark.parametrize(
+    "data",
+    [b"\x89PNG\r\n\x1a\n" + bytes(64), b"II*\x00" + bytes(64), jp2_file(codestream(64, 64), brand=b"mjp2")],
+    ids=["png", "tiff", "mjp2-brand"],
+)
 def test_other_formats_are_unsupported(data):
     with pytest.raises(UnsupportedFormat):
         scan(data)

@@ -56,9 +56,18 @@ def test_a_single_band_jp2_takes_its_band_name_from_the_file_name():
     assert post("/thumbnail", BAND, BAND_JP2_NAME, target_resolution="64").status_code == 200
 
 
-@pytest.mark.parametrize("name, kept", [
-    (BAND_JP2_NAME, BAND_JP2_NAME), ("C:\\data\\" + BAND_JP2_NAME, BAND_JP2_NAME), ("../../etc/passwd", "passwd"),
-    ("..", "upload"), ("my scene.tif", "upload"), (None, "upload"), ("x" * 200, "upload")])
+@pytest.mark.parametrize(
+    "name, kept",
+    [
+        (BAND_JP2_NAME, BAND_JP2_NAME),
+        ("C:\\data\\" + BAND_JP2_NAME, BAND_JP2_NAME),
+        ("../../etc/passwd", "passwd"),
+        ("..", "upload"),
+        ("my scene.tif", "upload"),
+        (None, "upload"),
+        ("x" * 200, "upload"),
+    ],
+)
 def test_the_spooled_upload_keeps_only_a_plain_base_name(name, kept):
     assert spool_name(name) == kept
 

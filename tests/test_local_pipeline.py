@@ -33,8 +33,12 @@ def pipeline(tmp_path_factory):
     """`python -m handler.local_pipeline` (what `make pipeline` runs) on free ports, its output in a file."""
     port, s3_port = free_port(), free_port()
     log = (tmp_path_factory.mktemp("pipeline") / "pipeline.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "handler.local_pipeline", "--port", str(port),
-                                "--s3-port", str(s3_port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "handler.local_pipeline", "--port", str(port), "--s3-port", str(s3_port)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_for_port(port, process, "make pipeline", timeout=90)
         yield process, port, s3_port
@@ -61,8 +65,11 @@ def test_upload_trigger_results_and_key_thumbnail(pipeline, tmp_path):
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
         upload = client.post("/uploads", data={"name": scene.name}).json()
         assert client.get(f"/results/{upload['id']}").status_code == 404  # nothing uploaded yet
-        post = httpx.post(upload["upload"]["url"], data=upload["upload"]["fields"],
-                          files={"file": (scene.name, scene.read_bytes(), "image/tiff")})
+        post = httpx.post(
+            upload["upload"]["url"],
+            data=upload["upload"]["fields"],
+            files={"file": (scene.name, scene.read_bytes(), "image/tiff")},
+        )
         assert post.status_code == 204
 
         result = wait_for_result(client, upload["id"])

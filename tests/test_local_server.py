@@ -23,7 +23,7 @@ SEED_PEAK_RSS_BYTES = 400 * 1024**2
 SEED_COMMANDS = [
     'curl -X POST -F "image_file=@S2L2A_2022-06-09.tiff" http://localhost:8000/attributes',
     'curl -X POST -F "image_file=@S2L2A_2022-06-09.tiff" -F "target_resolution=200" '
-    'http://localhost:8000/thumbnail --output output.png',
+    "http://localhost:8000/thumbnail --output output.png",
 ]
 
 
@@ -38,8 +38,12 @@ def server():
         pytest.skip("curl is not installed")
     if port_in_use(PORT):
         pytest.skip(f"port {PORT} is already in use on this machine")
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "handler.api:app", "--host", "127.0.0.1",
-                                "--port", str(PORT)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "handler.api:app", "--host", "127.0.0.1", "--port", str(PORT)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_for_port(PORT, process, "uvicorn", timeout=30)
     except RuntimeError as error:
@@ -76,8 +80,9 @@ def test_seed_sized_export_works_verbatim_on_the_local_server(server, seed_expor
     spooled to disk rather than held in memory."""
     assert seed_export.stat().st_size > 70_000_000
     folder = seed_export.parent
-    attributes = json.loads(subprocess.run(SEED_COMMANDS[0], shell=True, cwd=folder, capture_output=True,
-                                           check=True).stdout)
+    attributes = json.loads(
+        subprocess.run(SEED_COMMANDS[0], shell=True, cwd=folder, capture_output=True, check=True).stdout
+    )
     assert (attributes["bands"], attributes["height"], attributes["width"]) == SEED_SHAPE
     assert attributes["band_names"][1:4] == ["B02", "B03", "B04"]
     subprocess.run(SEED_COMMANDS[1], shell=True, cwd=folder, capture_output=True, check=True)

@@ -23,17 +23,32 @@ def http_api_v2_event(path: str, body: bytes) -> dict:
 
 def rest_v1_event(path: str, body: bytes) -> dict:
     return {
-        "resource": "/{proxy+}", "path": path, "httpMethod": "POST",
-        "headers": {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
-                    "Host": "abc.execute-api.us-east-1.amazonaws.com"},
-        "multiValueHeaders": {"Content-Type": [f"multipart/form-data; boundary={BOUNDARY}"],
-                              "Host": ["abc.execute-api.us-east-1.amazonaws.com"]},
-        "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": {"proxy": path[1:]},
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": "POST",
+        "headers": {
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+            "Host": "abc.execute-api.us-east-1.amazonaws.com",
+        },
+        "multiValueHeaders": {
+            "Content-Type": [f"multipart/form-data; boundary={BOUNDARY}"],
+            "Host": ["abc.execute-api.us-east-1.amazonaws.com"],
+        },
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path[1:]},
         "stageVariables": None,
-        "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": "POST", "path": f"/Prod{path}", "stage": "Prod",
-                           "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", "accountId": "123456789012",
-                           "identity": {"sourceIp": "203.0.113.7", "userAgent": "curl/8.5.0"}},
-        "body": base64.b64encode(body).decode(), "isBase64Encoded": True,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": "POST",
+            "path": f"/Prod{path}",
+            "stage": "Prod",
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "accountId": "123456789012",
+            "identity": {"sourceIp": "203.0.113.7", "userAgent": "curl/8.5.0"},
+        },
+        "body": base64.b64encode(body).decode(),
+        "isBase64Encoded": True,
     }
 
 
@@ -64,7 +79,6 @@ def test_error_through_api_gateway(lambda_context):
 def test_thumbnail_that_would_outlast_the_invocation_is_413(lambda_context):
     """The deadline follows Lambda's remaining time when that is shorter than REQUEST_DEADLINE_SECONDS."""
     lambda_context.remaining_ms = 900  # under the margin kept to answer
-    response = handler(http_api_v2_event("/thumbnail", multipart({"target_resolution": "200"}, SCENE)),
-                       lambda_context)
+    response = handler(http_api_v2_event("/thumbnail", multipart({"target_resolution": "200"}, SCENE)), lambda_context)
     assert response["statusCode"] == 413
     assert json.loads(response["body"])["error"]["code"] == "deadline_exceeded"

@@ -19,8 +19,9 @@ from tests.deadlines import CountingDeadline
 from tests.rasters import geotiff_bytes, reflectance_stack
 
 # 4 bands of 1024 x 768 in 256² tiles: with a 1 MB block cache, a dozen chunks or more.
-SCENE = geotiff_bytes(reflectance_stack(4, height=1024, width=768), tiled=True, blockxsize=256, blockysize=256,
-                      interleave="pixel")
+SCENE = geotiff_bytes(
+    reflectance_stack(4, height=1024, width=768), tiled=True, blockxsize=256, blockysize=256, interleave="pixel"
+)
 
 
 @pytest.fixture
@@ -28,8 +29,9 @@ def small_cache(monkeypatch):
     monkeypatch.setenv("GDAL_CACHEMAX", "1")
 
 
-def read_with(monkeypatch, threads: int, data: bytes = SCENE, resampling=Resampling.nearest,
-              deadline: Deadline | None = None):
+def read_with(
+    monkeypatch, threads: int, data: bytes = SCENE, resampling=Resampling.nearest, deadline: Deadline | None = None
+):
     monkeypatch.setattr(read, "core_threads", lambda: threads)
     with open_bytes(data) as dataset:
         return read.read_bands(dataset, (3, 2, 1), (400, 300), resampling, *([deadline] if deadline else []))

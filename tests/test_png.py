@@ -19,16 +19,18 @@ def structured(shape: tuple[int, ...], seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     pixels = rng.integers(0, 256, shape, dtype=np.uint8)
     rows = shape[0]
-    pixels[rows // 4: rows // 2] = pixels[rows // 4]  # repeated rows: Up
-    pixels[rows // 2: 3 * rows // 4] = rng.integers(0, 256, shape[2:] or (1,), dtype=np.uint8)[..., None, :] \
-        if len(shape) == 3 else rng.integers(0, 256)  # constant along the row: Sub
+    pixels[rows // 4 : rows // 2] = pixels[rows // 4]  # repeated rows: Up
+    pixels[rows // 2 : 3 * rows // 4] = (
+        rng.integers(0, 256, shape[2:] or (1,), dtype=np.uint8)[..., None, :]
+        if len(shape) == 3
+        else rng.integers(0, 256)
+    )  # constant along the row: Sub
     ramp = (np.add.outer(np.arange(rows), np.arange(shape[1])) * 3 % 256).astype(np.uint8)
-    pixels[3 * rows // 4:] = (ramp[..., None] if len(shape) == 3 else ramp)[3 * rows // 4:]  # a ramp: Average
+    pixels[3 * rows // 4 :] = (ramp[..., None] if len(shape) == 3 else ramp)[3 * rows // 4 :]  # a ramp: Average
     return pixels
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (40, 33), (40, 33, 2), (64, 31, 3), (37, 64, 4),
-                                   (40, 1, 3)])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (40, 33), (40, 33, 2), (64, 31, 3), (37, 64, 4), (40, 1, 3)])
 def test_pixels_survive_encoding(shape):
     pixels = structured(shape, seed=sum(shape))
     decoded = Image.open(io.BytesIO(encode_png(pixels)))
@@ -51,7 +53,7 @@ def reference_filter(rows: np.ndarray, bpp: int, kind: int) -> np.ndarray:
 def test_each_row_is_filtered_as_the_png_specification_says(shape):
     pixels = structured(shape, seed=len(shape))
     if len(shape) == 2:
-        pixels[0] = [200, 100, 50, 25, 12, 6, 3, 1, 0, 0][:shape[1]]  # halving: Average wins the first row
+        pixels[0] = [200, 100, 50, 25, 12, 6, 3, 1, 0, 0][: shape[1]]  # halving: Average wins the first row
     rows = pixels.reshape(shape[0], -1).astype(int)
     bpp = 1 if len(shape) == 2 else shape[2]
     filtered = filter_rows(pixels)

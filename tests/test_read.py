@@ -48,20 +48,42 @@ def test_an_internal_mask_is_sampled_under_each_output_pixels_centre(monkeypatch
         band = read_small(memfile.read())
     rows = [int((r + 0.5) * 256 / SHAPE[0]) for r in range(SHAPE[0])]  # 64, 192
     cols = [int((c + 0.5) * 512 / SHAPE[1]) for c in range(SHAPE[1])]  # 64, 192, 320, 448
-    assert band.valid.tolist() == [[bool(mask[r, c]) for c in cols] for r in rows] == [
-        [False, False, True, True], [True, True, True, True]]
+    assert (
+        band.valid.tolist()
+        == [[bool(mask[r, c]) for c in cols] for r in rows]
+        == [[False, False, True, True], [True, True, True, True]]
+    )
 
 
-@pytest.mark.parametrize("dtype, intermediate", [
-    ("uint8", "uint8"), ("int8", "int8"), ("uint16", "uint16"), ("int16", "int16"),
-    ("int32", "float32"), ("uint32", "float32"), ("float16", "float32"), ("float32", "float32"),
-    ("float64", "float32")])
+@pytest.mark.parametrize(
+    "dtype, intermediate",
+    [
+        ("uint8", "uint8"),
+        ("int8", "int8"),
+        ("uint16", "uint16"),
+        ("int16", "int16"),
+        ("int32", "float32"),
+        ("uint32", "float32"),
+        ("float16", "float32"),
+        ("float32", "float32"),
+        ("float64", "float32"),
+    ],
+)
 def test_the_intermediate_keeps_small_integers_and_makes_the_rest_float32(dtype, intermediate):
     assert read._intermediate_dtype(dtype) == intermediate
 
 
-@pytest.mark.parametrize("value, expected", [(None, 64 << 20), ("", 64 << 20), ("12%", 64 << 20),
-                                             (" 256 ", 256 << 20), ("99999", 99999 << 20), ("100000", 100000)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (None, 64 << 20),
+        ("", 64 << 20),
+        ("12%", 64 << 20),
+        (" 256 ", 256 << 20),
+        ("99999", 99999 << 20),
+        ("100000", 100000),
+    ],
+)
 def test_the_block_cache_size_reads_gdal_cachemax_as_gdal_does(monkeypatch, value, expected):
     if value is None:
         monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
@@ -70,11 +92,14 @@ def test_the_block_cache_size_reads_gdal_cachemax_as_gdal_does(monkeypatch, valu
     assert read._block_cache_bytes() == expected
 
 
-@pytest.mark.parametrize("width, height, shape", [
-    (10980, 10980, (512, 512)),  # a Sentinel-2 band without overviews, 256² tiles
-    (512, 100_000, (512, 3)),    # two tiles wide: whole rows fit, the rows must still be split
-    (1000, 100_000, (512, 5)),   # four tiles wide
-])
+@pytest.mark.parametrize(
+    "width, height, shape",
+    [
+        (10980, 10980, (512, 512)),  # a Sentinel-2 band without overviews, 256² tiles
+        (512, 100_000, (512, 3)),  # two tiles wide: whole rows fit, the rows must still be split
+        (1000, 100_000, (512, 5)),  # four tiles wide
+    ],
+)
 def test_chunks_tile_the_output_each_within_the_block_cache_and_few(monkeypatch, width, height, shape):
     """read_chunks' contract: the chunks cover every output pixel once; each window touches at most the
     blocks that fit the cache (`fit`); and they are few (at most twice the blocks over `fit`)."""
@@ -110,9 +135,11 @@ def test_chunked_reads_give_the_pixels_of_one_call(monkeypatch, threads):
     of its own but the first; the uint16 intermediate, its kernel and the result are those of one GDAL call
     (windows end on output pixel edges), which opens no second handle."""
     from handler.core import levels as levels_module
+
     monkeypatch.setattr(read, "core_threads", lambda: threads)
     opened = []
     open_level = levels_module.open_level
+
     def counting_open_level(*args, own_handle: bool = False):
         opened.extend([own_handle] if own_handle else [])
         return open_level(*args, own_handle=own_handle)
@@ -126,8 +153,10 @@ def test_chunked_reads_give_the_pixels_of_one_call(monkeypatch, threads):
         with open_bytes(data) as dataset:
             with opened_levels(dataset) as levels:
                 plan = plan_read(levels, (1,), (16, 16), Resampling.average)
-            assert plan.kernel is not None and (read.read_chunks(plan.values, plan.read_shape, plan.weight)
-                                                 is not None) == chunked
+            assert (
+                plan.kernel is not None
+                and (read.read_chunks(plan.values, plan.read_shape, plan.weight) is not None) == chunked
+            )
             opened.clear()
             results.append(read.read_bands(dataset, (1,), (16, 16), Resampling.average))
             assert len(opened) == (threads - 1 if chunked else 0)

@@ -24,8 +24,7 @@ from tests.security.tiff_writer import GDAL_NODATA, LZMA, MASK, REDUCED, Ifd, as
 ONES = zlib.compress(np.ones((512, 512), "<u2").tobytes())
 
 
-def plan_for(data: bytes, size: int = 64, resampling: Resampling = Resampling.average,
-             indexes: tuple[int, ...] = (1,)):
+def plan_for(data: bytes, size: int = 64, resampling: Resampling = Resampling.average, indexes: tuple[int, ...] = (1,)):
     with open_bytes(data) as dataset, opened_levels(dataset) as levels:
         shape = plan_module.thumbnail_shape(dataset.width, dataset.height, size)
         return plan_read(levels, indexes, shape, resampling)
@@ -53,8 +52,13 @@ def test_a_consistent_overview_is_used_with_its_true_size():
 
 def test_an_internal_mask_is_counted_at_full_resolution():
     """The mask has no overview: GDAL decodes all of it even when the values come from an overview."""
-    data = write_tiff([Ifd(4096, 4096, samples=3, tags=geo_tags()), Ifd(4096, 4096, dtype="bit", subfile_type=MASK),
-                       Ifd(512, 512, samples=3, subfile_type=REDUCED)])
+    data = write_tiff(
+        [
+            Ifd(4096, 4096, samples=3, tags=geo_tags()),
+            Ifd(4096, 4096, dtype="bit", subfile_type=MASK),
+            Ifd(512, 512, samples=3, subfile_type=REDUCED),
+        ]
+    )
     plan = plan_for(data, indexes=(1, 2, 3))
     assert plan.level.index == 0
     assert plan.mask is not None and plan.mask.decoded_bytes == 4096 * 4096  # 1 byte a pixel, not 3 bands
@@ -134,8 +138,10 @@ def test_the_deadline_is_checked_between_chunks(monkeypatch):
 
 
 def test_an_expired_deadline_is_a_413_with_its_own_code():
-    with pytest.raises(DeadlineExceeded, match="time this request has") as error, \
-            open_bytes(geotiff_bytes(reflectance_stack(3))) as dataset:
+    with (
+        pytest.raises(DeadlineExceeded, match="time this request has") as error,
+        open_bytes(geotiff_bytes(reflectance_stack(3))) as dataset,
+    ):
         render_thumbnail(dataset, RenderOptions(thumbnail_size=32), deadline=Deadline.after(-1))
     assert error.value.code == "deadline_exceeded" and STATUS_BY_ERROR[DeadlineExceeded] == 413
 
@@ -148,6 +154,7 @@ def test_no_deadline_never_expires():
 def test_a_cog_copy_that_would_outlast_the_deadline_is_not_started(tmp_path, monkeypatch):
     """GDAL's copy cannot be interrupted: one expected to take longer than the time left is skipped."""
     from handler.core import cog
+
     monkeypatch.setattr(cog, "COPY_ABOVE_PIXELS", 100_000)
     data = geotiff_bytes(reflectance_stack(12, height=300, width=700))  # 5 MB decoded: ~0.06 s estimated
     with open_bytes(data) as dataset:
@@ -198,7 +205,8 @@ def test_a_block_at_the_block_limit_renders_and_one_byte_over_is_refused_saying_
         render_thumbnail(dataset, RenderOptions(thumbnail_size=64, bands=(1,)))
     assert str(refused.value) == (
         "This raster is stored in blocks of 256 x 256 pixels (0 MB each decoded, limit 0 MB): GDAL decodes whole "
-        "blocks, so one strip or tile covering the image cannot be read in bounded memory. Save it tiled (e.g. a COG).")
+        "blocks, so one strip or tile covering the image cannot be read in bounded memory. Save it tiled (e.g. a COG)."
+    )
 
 
 def test_a_thumbnail_of_a_sliver_is_one_pixel_thin():

@@ -9,8 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from events.make_events import batch_job_event, batch_task, eventbridge_event, sqs_event
 from handler import s3_trigger
-from handler.s3_events import (MalformedRecord, ObjectEvent, read_batch_job, read_notification,
-                               read_sqs_message)
+from handler.s3_events import MalformedRecord, ObjectEvent, read_batch_job, read_notification, read_sqs_message
 from tests import s3_helpers
 from tests.s3_helpers import BUCKET
 
@@ -34,7 +33,9 @@ def test_eventbridge_reasons_name_the_missing_field():
     del no_key["detail"]["object"]["key"]
     no_bucket = eventbridge_event("", "uploads/a.tif", 5)
     assert reasons(read_notification(no_key) + read_notification(no_bucket)) == [
-        "detail.object.key is missing or not a string", "detail.bucket.name is missing or not a string"]
+        "detail.object.key is missing or not a string",
+        "detail.bucket.name is missing or not a string",
+    ]
 
 
 def test_an_sqs_body_that_is_not_json_says_so():
@@ -43,14 +44,21 @@ def test_an_sqs_body_that_is_not_json_says_so():
 
 
 def test_batch_task_reasons_name_the_missing_field():
-    force, tasks = read_batch_job(batch_job_event(batch_task("", "uploads/a.tif", task_id="no-bucket"),
-                                                  {"s3Bucket": BUCKET, "s3Key": "uploads/a.tif"},
-                                                  batch_task(BUCKET, "", task_id="no-key"),
-                                                  batch_task(BUCKET, "uploads/caf%E9.tif", task_id="latin-1")))
+    force, tasks = read_batch_job(
+        batch_job_event(
+            batch_task("", "uploads/a.tif", task_id="no-bucket"),
+            {"s3Bucket": BUCKET, "s3Key": "uploads/a.tif"},
+            batch_task(BUCKET, "", task_id="no-key"),
+            batch_task(BUCKET, "uploads/caf%E9.tif", task_id="latin-1"),
+        )
+    )
     assert not force and [task.task_id for task in tasks] == ["no-bucket", "", "no-key", "latin-1"]  # "": no id
     assert reasons([task.item for task in tasks]) == [
-        "s3Bucket is missing or not a string", "taskId is missing or not a string",
-        "s3Key is missing or not a string", "s3Key is not URL-encoded UTF-8"]
+        "s3Bucket is missing or not a string",
+        "taskId is missing or not a string",
+        "s3Key is missing or not a string",
+        "s3Key is not URL-encoded UTF-8",
+    ]
     assert tasks[3].item.key == "uploads/caf%E9.tif"  # the key as the manifest lists it, for the log
 
 
@@ -60,11 +68,14 @@ def test_a_batch_task_carries_no_etag():
     assert task.item == ObjectEvent(BUCKET, "uploads/a b.tif", None, "", None, True)
 
 
-@pytest.mark.parametrize("change, reason", [
-    ({"invocationSchemaVersion": "3.0"}, "invocationSchemaVersion must be one of 1.0, 2.0"),
-    ({"job": {"id": "j", "userArguments": ["force"]}}, "job.userArguments is not a JSON object"),
-    ({"job": {"id": "j", "userArguments": {"force": "yes"}}}, 'job.userArguments.force must be "true" or "false"'),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"invocationSchemaVersion": "3.0"}, "invocationSchemaVersion must be one of 1.0, 2.0"),
+        ({"job": {"id": "j", "userArguments": ["force"]}}, "job.userArguments is not a JSON object"),
+        ({"job": {"id": "j", "userArguments": {"force": "yes"}}}, 'job.userArguments.force must be "true" or "false"'),
+    ],
+)
 def test_a_job_that_cannot_run_says_why_and_is_not_forced(change, reason):
     # Planted bug: force=True when the job cannot run -> the log line says the job was forced.
     force, tasks = read_batch_job({**batch_job_event(batch_task(BUCKET, "uploads/a.tif")), **change})
@@ -96,8 +107,9 @@ def test_the_batch_log_line_gives_force_and_every_answer(s3, rendered, lambda_co
     records = Records()
     s3_trigger.logger.addHandler(records)
     try:
-        response = s3_trigger.handler(batch_job_event(batch_task(BUCKET, "uploads/a.tif"),
-                                                      user_arguments={"force": "true"}), lambda_context)
+        response = s3_trigger.handler(
+            batch_job_event(batch_task(BUCKET, "uploads/a.tif"), user_arguments={"force": "true"}), lambda_context
+        )
     finally:
         s3_trigger.logger.removeHandler(records)
     (line,) = [r for r in records.records if r.getMessage() == "batch tasks processed"]

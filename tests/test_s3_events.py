@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from events.make_events import (S3_EVENT_SCENE, eventbridge_event, s3_put_event, s3_test_event, sqs_event,
-                                synthetic_geotiff)
+from events.make_events import (
+    S3_EVENT_SCENE,
+    eventbridge_event,
+    s3_put_event,
+    s3_test_event,
+    sqs_event,
+    synthetic_geotiff,
+)
 from handler.s3_events import MalformedRecord, ObjectEvent, read_notification
 from handler.s3_trigger import handler
 from tests import s3_helpers
@@ -52,7 +58,8 @@ def test_malformed_records_fail_alone(s3, rendered, lambda_context):
     event["Records"] += [{"s3": "nonsense"}, "not a record", s3_put_event(good)["Records"][0]]
     response = handler(event, lambda_context)
     assert [(r["status"], r["reason"]) for r in response["results"]] == [("rejected", "malformed_record")] * 4 + [
-        ("written", "")]
+        ("written", "")
+    ]
     assert response["results"][1]["key"] == "uploads/caf%E9.tif"
     assert rendered == ["uploads/good.tif"]
 
@@ -71,9 +78,14 @@ def test_s3_test_events_are_ignored(s3, rendered, lambda_context):
 def test_sqs_batch_reports_only_messages_with_s3_trouble(s3, rendered, lambda_context):
     # Planted bug: a rejection raised instead of returned -> msg-1 (not a TIFF) is reported too.
     flaky_message = s3_put_event(upload(s3, "uploads/flaky.tif"), upload(s3, "uploads/b.tif"))
-    event = sqs_event(s3_put_event(upload(s3, "uploads/a.tif")), s3_put_event(upload(s3, "uploads/bad.tif")),
-                      flaky_message, "{not json", s3_test_event(BUCKET),
-                      eventbridge_event(*upload(s3, "uploads/c.tif")))
+    event = sqs_event(
+        s3_put_event(upload(s3, "uploads/a.tif")),
+        s3_put_event(upload(s3, "uploads/bad.tif")),
+        flaky_message,
+        "{not json",
+        s3_test_event(BUCKET),
+        eventbridge_event(*upload(s3, "uploads/c.tif")),
+    )
     assert handler(event, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "msg-2"}]}
     # The other object of the failed message was still rendered; SQS delivers the message again,
     # where it is skipped and the flaky object tried again.
@@ -87,14 +99,18 @@ def test_committed_events_name_the_scene_ci_uploads():
     put = json.loads((EVENTS / "s3-put.json").read_text())
     sqs = json.loads((EVENTS / "sqs-s3-put.json").read_text())
     bridge = json.loads((EVENTS / "eventbridge-object-created.json").read_text())
-    parsed = [read_notification(put), read_notification(json.loads(sqs["Records"][0]["body"])),
-              read_notification(bridge)]
+    parsed = [
+        read_notification(put),
+        read_notification(json.loads(sqs["Records"][0]["body"])),
+        read_notification(bridge),
+    ]
     assert parsed[0] == parsed[1] == parsed[2] and not isinstance(parsed[0][0], MalformedRecord)
     assert parsed[0][0].etag and parsed[0][0].key.startswith("uploads/")
 
 
-@pytest.mark.parametrize("name", ["s3-put.json", "sqs-s3-put.json", "eventbridge-object-created.json",
-                                  "s3-put-encoded-key.json"])
+@pytest.mark.parametrize(
+    "name", ["s3-put.json", "sqs-s3-put.json", "eventbridge-object-created.json", "s3-put-encoded-key.json"]
+)
 def test_committed_events_render_the_scene_ci_uploads(name, monkeypatch, lambda_context):
     """What .ci/sam.sh does under sam local: upload the 600 x 400 scene, invoke with the committed event.
     Its ETag must be the event's, or the trigger skips the object as superseded."""
@@ -106,8 +122,11 @@ def test_committed_events_render_the_scene_ci_uploads(name, monkeypatch, lambda_
         client.create_bucket(Bucket=target.bucket)
         client.put_object(Bucket=target.bucket, Key=target.key, Body=synthetic_geotiff(*S3_EVENT_SCENE))
         response = handler(event, lambda_context)
-        expected = {"batchItemFailures": []} if name == "sqs-s3-put.json" else {
-            "results": [{"key": target.key, "status": "written", "reason": ""}]}
+        expected = (
+            {"batchItemFailures": []}
+            if name == "sqs-s3-put.json"
+            else {"results": [{"key": target.key, "status": "written", "reason": ""}]}
+        )
         assert response == expected
         outputs = {o["Key"] for o in client.list_objects_v2(Bucket=target.bucket)["Contents"]}
         assert f"thumbnails/{target.key.removeprefix('uploads/')}.png" in outputs

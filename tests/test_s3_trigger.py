@@ -97,13 +97,20 @@ def invoke(lambda_context, *objects):
     return handler(s3_put_event(*objects), lambda_context)
 
 
-@pytest.mark.parametrize("key, size, reason", [
-    ("uploads/folder/", 0, "folder"), ("thumbnails/a.tif", 10, "output_prefix"),
-    ("attributes/a.tif", 10, "output_prefix"), ("cogs/a.tif", 10, "output_prefix"),
-    ("items/a.tif", 10, "output_prefix"),
-    ("other/a.tif", 10, "outside_input_prefix"),
-    ("uploads/a.png", 10, "unsupported_suffix"), ("uploads/a.tif", 0, "empty"), ("uploads/a.TIFF", 10, None),
-])
+@pytest.mark.parametrize(
+    "key, size, reason",
+    [
+        ("uploads/folder/", 0, "folder"),
+        ("thumbnails/a.tif", 10, "output_prefix"),
+        ("attributes/a.tif", 10, "output_prefix"),
+        ("cogs/a.tif", 10, "output_prefix"),
+        ("items/a.tif", 10, "output_prefix"),
+        ("other/a.tif", 10, "outside_input_prefix"),
+        ("uploads/a.png", 10, "unsupported_suffix"),
+        ("uploads/a.tif", 0, "empty"),
+        ("uploads/a.TIFF", 10, None),
+    ],
+)
 def test_skip_rules(key, size, reason):
     assert skip_reason(event(key, size), Settings()) == reason
 
@@ -120,8 +127,14 @@ def test_output_keys_keep_the_whole_file_name_so_extensions_never_collide():
     # Planted bug: the old layout (extension dropped) -> a.tif, a.TIF and a.tiff share outputs.
     settings = Settings()
     assert output_keys(settings, "uploads/a/b c.TIF", BUCKET) == OutputKeys(
-        BUCKET, "thumbnails/a/b c.TIF.png", "attributes/a/b c.TIF.json", "cogs/a/b c.TIF", "items/a/b c.TIF.json",
-        "a%2Fb%20c.TIF", "status/a/b c.TIF.json")
+        BUCKET,
+        "thumbnails/a/b c.TIF.png",
+        "attributes/a/b c.TIF.json",
+        "cogs/a/b c.TIF",
+        "items/a/b c.TIF.json",
+        "a%2Fb%20c.TIF",
+        "status/a/b c.TIF.json",
+    )
     names = ["uploads/a.tif", "uploads/a.TIF", "uploads/a.tiff", "uploads/a.Tiff"]
     for field in ("thumbnail", "attributes", "cog", "item", "item_id", "status"):
         assert len({getattr(output_keys(settings, name, BUCKET), field) for name in names}) == len(names)
@@ -135,14 +148,25 @@ def test_skipped_objects_write_nothing_and_rejected_ones_only_why(mocked_s3, lam
     big = put(mocked_s3, "uploads/big.tif")
     empty = put(mocked_s3, "uploads/empty.tif", b"")
     loop = put(mocked_s3, "thumbnails/loop.tif")
-    response = invoke(lambda_context, notes, big, empty, loop, (BUCKET, "uploads/folder/", 0),
-                      (BUCKET, "uploads/gone.tif", 100))
+    response = invoke(
+        lambda_context, notes, big, empty, loop, (BUCKET, "uploads/folder/", 0), (BUCKET, "uploads/gone.tif", 100)
+    )
     assert results(response) == {
-        "uploads/notes.tif": ("rejected", "unsupported_format"), "uploads/big.tif": ("rejected", "input_too_large"),
-        "uploads/empty.tif": ("skipped", "empty"), "thumbnails/loop.tif": ("skipped", "output_prefix"),
-        "uploads/folder/": ("skipped", "folder"), "uploads/gone.tif": ("skipped", "deleted")}
-    assert keys(mocked_s3) == ["status/big.tif.json", "status/notes.tif.json", "thumbnails/loop.tif", "uploads/big.tif",
-                               "uploads/empty.tif", "uploads/notes.tif"]
+        "uploads/notes.tif": ("rejected", "unsupported_format"),
+        "uploads/big.tif": ("rejected", "input_too_large"),
+        "uploads/empty.tif": ("skipped", "empty"),
+        "thumbnails/loop.tif": ("skipped", "output_prefix"),
+        "uploads/folder/": ("skipped", "folder"),
+        "uploads/gone.tif": ("skipped", "deleted"),
+    }
+    assert keys(mocked_s3) == [
+        "status/big.tif.json",
+        "status/notes.tif.json",
+        "thumbnails/loop.tif",
+        "uploads/big.tif",
+        "uploads/empty.tif",
+        "uploads/notes.tif",
+    ]
     status = json.loads(mocked_s3.get_object(Bucket=BUCKET, Key="status/notes.tif.json")["Body"].read())
     assert status["error"]["code"] == "unsupported_format" and status["source"]["etag"] == notes[3]
 
@@ -168,6 +192,7 @@ def test_transient_s3_errors_are_raised_for_retry(mocked_s3, lambda_context, mon
 def raises(error: Exception):
     def render(store, source, settings, deadline):
         raise error
+
     return render
 
 
@@ -186,14 +211,18 @@ def gdal_http_error(code: int) -> Exception:
             return error
 
 
-@pytest.mark.parametrize("error, code", [
-    (RasterTooLarge("too big"), "raster_too_large"),
-    (RasterioIOError("TIFFReadDirectory: bad IFD"), "unreadable_raster"),  # escaped the core
-    (ValueError("cannot reshape array"), "unreadable_raster"),
-    (UnreadableRaster("corrupt"), "unreadable_raster"),
-])
-def test_any_error_from_the_files_content_is_a_rejection_never_a_retry(mocked_s3, lambda_context, monkeypatch,
-                                                                        error, code):
+@pytest.mark.parametrize(
+    "error, code",
+    [
+        (RasterTooLarge("too big"), "raster_too_large"),
+        (RasterioIOError("TIFFReadDirectory: bad IFD"), "unreadable_raster"),  # escaped the core
+        (ValueError("cannot reshape array"), "unreadable_raster"),
+        (UnreadableRaster("corrupt"), "unreadable_raster"),
+    ],
+)
+def test_any_error_from_the_files_content_is_a_rejection_never_a_retry(
+    mocked_s3, lambda_context, monkeypatch, error, code
+):
     # Planted bug: `except RasterError` instead of any exception -> the GDAL and numpy cases raise.
     scene = put(mocked_s3, "uploads/a.tif")
     monkeypatch.setattr(processing, "render_object", raises(error))
@@ -318,11 +347,13 @@ def test_renders_normal_and_encoded_keys_in_one_event(served_s3, lambda_context)
     assert item["id"] == "my%20scene%20%C3%A9%2B%C3%BC%202022.tiff"  # one URL segment, unique per key
     assert hrefs(item) == {
         "source": (f"s3://{BUCKET}/uploads/my%20scene%20%C3%A9%2B%C3%BC%202022.tiff", GEOTIFF, ["data"]),
-        "thumbnail": (f"s3://{BUCKET}/thumbnails/my%20scene%20%C3%A9%2B%C3%BC%202022.tiff.png", PNG, ["thumbnail"])}
+        "thumbnail": (f"s3://{BUCKET}/thumbnails/my%20scene%20%C3%A9%2B%C3%BC%202022.tiff.png", PNG, ["thumbnail"]),
+    }
     assert [band["name"] for band in item["assets"]["source"]["bands"]][:4] == ["B01", "B02", "B03", "B04"]
     # A replayed event is recognised by the ETag recorded on the outputs.
     assert set(results(invoke(lambda_context, (BUCKET, names[0], len(SCENE)))).values()) == {
-        ("skipped", "already_processed")}
+        ("skipped", "already_processed")
+    }
 
 
 def test_output_bucket_and_truncated_objects(served_s3, lambda_context, monkeypatch):
@@ -330,20 +361,27 @@ def test_output_bucket_and_truncated_objects(served_s3, lambda_context, monkeypa
     # Planted bug: the Item's thumbnail href in the source bucket -> the href is not the output bucket's.
     served_s3.create_bucket(Bucket="output-bucket")
     monkeypatch.setenv("OUTPUT_BUCKET", "output-bucket")
-    response = invoke(lambda_context, put(served_s3, "uploads/ok.tif"), put(served_s3, "uploads/cut.tif", SCENE[:200]),
-                      put(served_s3, "uploads/half.tif", SCENE[: len(SCENE) // 2]))
-    assert results(response) == {"uploads/ok.tif": ("written", ""),
-                                 "uploads/cut.tif": ("rejected", "unreadable_raster"),
-                                 "uploads/half.tif": ("rejected", "unreadable_raster")}
-    assert keys(served_s3, "output-bucket") == sorted(outputs_of("ok.tif") + ["status/cut.tif.json",
-                                                                              "status/half.tif.json"])
+    response = invoke(
+        lambda_context,
+        put(served_s3, "uploads/ok.tif"),
+        put(served_s3, "uploads/cut.tif", SCENE[:200]),
+        put(served_s3, "uploads/half.tif", SCENE[: len(SCENE) // 2]),
+    )
+    assert results(response) == {
+        "uploads/ok.tif": ("written", ""),
+        "uploads/cut.tif": ("rejected", "unreadable_raster"),
+        "uploads/half.tif": ("rejected", "unreadable_raster"),
+    }
+    assert keys(served_s3, "output-bucket") == sorted(
+        outputs_of("ok.tif") + ["status/cut.tif.json", "status/half.tif.json"]
+    )
     assert hrefs(read_item(served_s3, "items/ok.tif.json", "output-bucket")) == {
         "source": (f"s3://{BUCKET}/uploads/ok.tif", GEOTIFF, ["data"]),
-        "thumbnail": ("s3://output-bucket/thumbnails/ok.tif.png", PNG, ["thumbnail"])}
+        "thumbnail": ("s3://output-bucket/thumbnails/ok.tif.png", PNG, ["thumbnail"]),
+    }
 
 
-def test_a_scene_that_cannot_render_in_the_invocations_time_is_a_rejection(served_s3, lambda_context,
-                                                                            monkeypatch):
+def test_a_scene_that_cannot_render_in_the_invocations_time_is_a_rejection(served_s3, lambda_context, monkeypatch):
     """The first object has all of the invocation's time: running out is its own cost, never retried."""
     monkeypatch.setenv("TRIGGER_WRITE_MARGIN_SECONDS", "15")
     lambda_context.remaining_ms = 15_000  # all of it kept for writing outputs
@@ -352,13 +390,13 @@ def test_a_scene_that_cannot_render_in_the_invocations_time_is_a_rejection(serve
     assert keys(served_s3) == ["status/a.tif.json", "uploads/a.tif"]
 
 
-def test_a_later_object_out_of_the_time_others_used_is_retried_not_rejected(served_s3, lambda_context,
-                                                                             monkeypatch):
+def test_a_later_object_out_of_the_time_others_used_is_retried_not_rejected(served_s3, lambda_context, monkeypatch):
     """In an invocation of its own the second object would get the whole time: a retry, not a rejection."""
     monkeypatch.setenv("TRIGGER_WRITE_MARGIN_SECONDS", "15")
     remaining = [60_000, 15_000]  # the first object renders, then the time is gone
-    monkeypatch.setattr(lambda_context, "get_remaining_time_in_millis",
-                        lambda: remaining.pop(0) if len(remaining) > 1 else remaining[0])
+    monkeypatch.setattr(
+        lambda_context, "get_remaining_time_in_millis", lambda: remaining.pop(0) if len(remaining) > 1 else remaining[0]
+    )
     with pytest.raises(RuntimeError, match="will be retried"):
         invoke(lambda_context, put(served_s3, "uploads/a.tif"), put(served_s3, "uploads/b.tif"))
     assert keys(served_s3) == sorted(outputs_of("a.tif") + ["uploads/a.tif", "uploads/b.tif"])
@@ -368,10 +406,13 @@ def test_scenes_without_usable_overviews_get_a_cog_copy(served_s3, lambda_contex
     # Planted bug: write_cog_copy putting the copy without its Item -> the Item has no "cog" asset.
     monkeypatch.setenv("COG_COPY_MAX_BYTES", str(len(SCENE)))
     monkeypatch.setattr(cog, "COPY_ABOVE_PIXELS", 1000)  # SCENE is 90 x 60: make it count as big
-    response = invoke(lambda_context, put(served_s3, "uploads/a.tif"),
-                      put(served_s3, "uploads/over-limit.tif", SCENE + b"\0"))
-    assert results(response) == {"uploads/a.tif": ("written", "with_cog_copy"),
-                                 "uploads/over-limit.tif": ("written", "")}
+    response = invoke(
+        lambda_context, put(served_s3, "uploads/a.tif"), put(served_s3, "uploads/over-limit.tif", SCENE + b"\0")
+    )
+    assert results(response) == {
+        "uploads/a.tif": ("written", "with_cog_copy"),
+        "uploads/over-limit.tif": ("written", ""),
+    }
     assert [k for k in keys(served_s3) if k.startswith("cogs/")] == ["cogs/a.tif"]
     copy = served_s3.get_object(Bucket=BUCKET, Key="cogs/a.tif")
     assert copy["ContentType"].startswith("image/tiff") and copy["Metadata"]["source-etag"]
@@ -379,9 +420,11 @@ def test_scenes_without_usable_overviews_get_a_cog_copy(served_s3, lambda_contex
     with open_path(str(tmp_path / "copy.tif")) as dataset:
         assert dataset.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG" and dataset.count == 12
     item = read_item(served_s3, "items/a.tif.json")
-    assert hrefs(item) == {"source": (f"s3://{BUCKET}/uploads/a.tif", GEOTIFF, ["data"]),
-                           "thumbnail": (f"s3://{BUCKET}/thumbnails/a.tif.png", PNG, ["thumbnail"]),
-                           "cog": (f"s3://{BUCKET}/cogs/a.tif", COG, ["data"])}
+    assert hrefs(item) == {
+        "source": (f"s3://{BUCKET}/uploads/a.tif", GEOTIFF, ["data"]),
+        "thumbnail": (f"s3://{BUCKET}/thumbnails/a.tif.png", PNG, ["thumbnail"]),
+        "cog": (f"s3://{BUCKET}/cogs/a.tif", COG, ["data"]),
+    }
     assert item["assets"]["cog"]["bands"] == item["assets"]["source"]["bands"]  # same pixels, same bands
     assert "cog" not in read_item(served_s3, "items/over-limit.tif.json")["assets"]
 
@@ -415,18 +458,22 @@ def test_real_files_dropped_into_the_bucket(served_s3, lambda_context):
         assert attributes["source"]["size"] == path.stat().st_size
         item = read_item(served_s3, f"items/{path.name}.json")
         assert item["id"] == path.name and item["bbox"] == attributes["bbox_wgs84"]
-        assert hrefs(item) == {"source": (f"s3://{BUCKET}/uploads/{path.name}", GEOTIFF, ["data"]),
-                               "thumbnail": (f"s3://{BUCKET}/thumbnails/{path.name}.png", PNG, ["thumbnail"])}
+        assert hrefs(item) == {
+            "source": (f"s3://{BUCKET}/uploads/{path.name}", GEOTIFF, ["data"]),
+            "thumbnail": (f"s3://{BUCKET}/thumbnails/{path.name}.png", PNG, ["thumbnail"]),
+        }
         assert [band["data_type"] for band in item["assets"]["source"]["bands"]] == attributes["dtypes"]
 
 
-def test_the_item_is_written_before_the_attributes_that_mark_the_set_complete(mocked_s3, lambda_context,
-                                                                               monkeypatch):
+def test_the_item_is_written_before_the_attributes_that_mark_the_set_complete(mocked_s3, lambda_context, monkeypatch):
     # Planted bug: the Item's Output after the attributes' in process_object -> the order differs.
     written = []
     real_put = s3_store.put
-    monkeypatch.setattr(s3_store, "put", lambda bucket, key, *args, **kwargs: written.append(key) or
-                        real_put(bucket, key, *args, **kwargs))
+    monkeypatch.setattr(
+        s3_store,
+        "put",
+        lambda bucket, key, *args, **kwargs: written.append(key) or real_put(bucket, key, *args, **kwargs),
+    )
     monkeypatch.setattr(processing, "render_object", lambda store, source, settings, deadline: FAKE)
     assert results(invoke(lambda_context, put(mocked_s3, "uploads/a.tif"))) == {"uploads/a.tif": ("written", "")}
     assert written == ["thumbnails/a.tif.png", "items/a.tif.json", "attributes/a.tif.json"]

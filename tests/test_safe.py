@@ -21,8 +21,19 @@ from handler.core.sentinel2 import band_from_filename
 from handler.core.safe_metadata import parse_metadata
 from handler.core.tiff_scan import bytes_reader
 from handler.core.zip_archive import ZipArchive
-from tests.products import (BAND_JP2_NAME, BANDS, L1C_N0500, L2A_N0214, L2A_N0500, TCI_JP2_NAME, bands_scene,
-                            product_xml, rebuilt_zip, safe_zip, tci_from_bands)
+from tests.products import (
+    BAND_JP2_NAME,
+    BANDS,
+    L1C_N0500,
+    L2A_N0214,
+    L2A_N0500,
+    TCI_JP2_NAME,
+    bands_scene,
+    product_xml,
+    rebuilt_zip,
+    safe_zip,
+    tci_from_bands,
+)
 
 SPECS = {"l2a-baseline-05.00": L2A_N0500, "l2a-baseline-02.14": L2A_N0214, "l1c-baseline-05.00": L1C_N0500}
 
@@ -44,7 +55,10 @@ def test_products_give_their_image_and_every_metadata_field(spec):
     assert metadata.sensing_time == datetime.fromisoformat(spec.sensing_time).astimezone(timezone.utc)
     assert metadata.sensing_time.tzinfo is not None
     assert (metadata.tile_id, metadata.relative_orbit, metadata.processing_baseline) == (
-        spec.tile, spec.orbit, spec.baseline)
+        spec.tile,
+        spec.orbit,
+        spec.baseline,
+    )
     assert metadata.cloud_cover == spec.cloud_cover
     assert metadata.nodata_pixel_percentage == pytest.approx(fixture.nodata_percentage, abs=1e-6)
     assert metadata.quantification == 10000
@@ -67,14 +81,19 @@ def test_only_the_directory_and_the_two_xml_members_are_read():
 
     def read(offset: int, length: int) -> bytes:
         ranges.append((offset, offset + length))
-        return data[offset: offset + length]
+        return data[offset : offset + length]
+
     archive = ZipArchive(read, len(data))
     read_product(archive.members, archive.read)
     listing = zipfile.ZipFile(io.BytesIO(data))
-    local = {info.filename: 30 + sum(struct.unpack_from("<HH", data, info.header_offset + 26))
-             for info in listing.infolist()}  # local header, name and extra field
-    images = [(info.header_offset, info.header_offset + local[info.filename] + info.compress_size)
-              for info in listing.infolist() if info.filename.endswith(".jp2")]
+    local = {
+        info.filename: 30 + sum(struct.unpack_from("<HH", data, info.header_offset + 26)) for info in listing.infolist()
+    }  # local header, name and extra field
+    images = [
+        (info.header_offset, info.header_offset + local[info.filename] + info.compress_size)
+        for info in listing.infolist()
+        if info.filename.endswith(".jp2")
+    ]
     assert not [(r, i) for r in ranges for i in images if r[0] < i[1] and i[0] < r[1]]
     assert archive.fetched < 16_000
 
@@ -116,21 +135,24 @@ def test_vsizip_path_format():
         vsizip_path("/vsis3/bucket/uploads/a}b.zip", member)
 
 
-@pytest.mark.parametrize("name, band", [
-    ("T32TQM_20220609T101559_B04_10m.jp2", "B04"),
-    (BAND_JP2_NAME, "B04"),
-    (TCI_JP2_NAME, "TCI"),
-    ("GRANULE/L2A_T32TQM_A036601_20220609T101554/IMG_DATA/R60m/T32TQM_20220609T101559_TCI_60m.jp2", "TCI"),
-    ("T32TQM_20220609T101559_B8A_20m.jp2", "B8A"),
-    ("T34UCF_20230823T095559_B10.jp2", "B10"),
-    ("T34UCF_20230823T095559_TCI.JP2", "TCI"),
-    ("T32TQM_20220609T101559_SCL_20m.jp2", "SCL"),
-    ("T32TQM_20220609T101559_B13_10m.jp2", None),
-    ("T32TQM_20220609T101559_B04_15m.jp2", None),
-    ("T32TQM_20220609T101559_B04_10m.tif", None),
-    ("B04.jp2", None),
-    ("MSK_CLDPRB_20m.jp2", None),
-])
+@pytest.mark.parametrize(
+    "name, band",
+    [
+        ("T32TQM_20220609T101559_B04_10m.jp2", "B04"),
+        (BAND_JP2_NAME, "B04"),
+        (TCI_JP2_NAME, "TCI"),
+        ("GRANULE/L2A_T32TQM_A036601_20220609T101554/IMG_DATA/R60m/T32TQM_20220609T101559_TCI_60m.jp2", "TCI"),
+        ("T32TQM_20220609T101559_B8A_20m.jp2", "B8A"),
+        ("T34UCF_20230823T095559_B10.jp2", "B10"),
+        ("T34UCF_20230823T095559_TCI.JP2", "TCI"),
+        ("T32TQM_20220609T101559_SCL_20m.jp2", "SCL"),
+        ("T32TQM_20220609T101559_B13_10m.jp2", None),
+        ("T32TQM_20220609T101559_B04_15m.jp2", None),
+        ("T32TQM_20220609T101559_B04_10m.tif", None),
+        ("B04.jp2", None),
+        ("MSK_CLDPRB_20m.jp2", None),
+    ],
+)
 def test_band_from_filename(name, band):
     assert band_from_filename(name) == band
 
@@ -147,8 +169,17 @@ def test_a_zip_without_product_metadata_is_not_a_product():
         open_product(rebuilt_zip(fixture.data, {f"{safe}/MTD_MSIL2A.xml": None}))
 
 
-@pytest.mark.parametrize("change", ["second-product-xml", "second-granule", "no-tci", "tci-in-wrong-folder",
-                                    "level-mismatch", "two-tcis-same-resolution"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        "second-product-xml",
+        "second-granule",
+        "no-tci",
+        "tci-in-wrong-folder",
+        "level-mismatch",
+        "two-tcis-same-resolution",
+    ],
+)
 def test_layouts_that_are_ambiguous_or_incomplete_are_refused(change):
     fixture, safe, granule = _product_files(L2A_N0500)
     tci60 = fixture.image
@@ -159,8 +190,9 @@ def test_layouts_that_are_ambiguous_or_incomplete_are_refused(change):
         "second-granule": {f"{safe}/GRANULE/L2A_T29RKH_A000001_20200219T112111/MTD_TL.xml": b"<a/>"},
         "no-tci": tcis,
         "tci-in-wrong-folder": {**tcis, tci60.replace("/R60m/", "/R20m/"): listing.read(tci60)},
-        "level-mismatch": {f"{safe}/MTD_MSIL2A.xml": product_xml(replace(L2A_N0500, level="1C"), [],
-                                                                   fixture.corners, 0)},
+        "level-mismatch": {
+            f"{safe}/MTD_MSIL2A.xml": product_xml(replace(L2A_N0500, level="1C"), [], fixture.corners, 0)
+        },
         "two-tcis-same-resolution": {tci60.replace("T112111_TCI", "T112112_TCI"): listing.read(tci60)},
     }[change]
     with pytest.raises(InvalidProduct):
@@ -171,31 +203,52 @@ def _metadata_documents(spec=L2A_N0500):
     fixture = safe_zip(spec)
     listing = zipfile.ZipFile(io.BytesIO(fixture.data))
     safe = f"{spec.product_id}.SAFE"
-    return (listing.read(f"{safe}/MTD_MSIL{spec.level}.xml"),
-            listing.read(f"{safe}/GRANULE/{spec.granule}/MTD_TL.xml"))
+    return (listing.read(f"{safe}/MTD_MSIL{spec.level}.xml"), listing.read(f"{safe}/GRANULE/{spec.granule}/MTD_TL.xml"))
 
 
-@pytest.mark.parametrize("document, old, new", [
-    (0, b"<PRODUCT_URI>", b"<PRODUCT_URL>"),
-    (0, b"_T29RKH_2023", b"_T29RKJ_2023"),  # the product id's tile is not the granule's
-    (0, b"<SENSING_ORBIT_NUMBER>37<", b"<SENSING_ORBIT_NUMBER>38<"),
-    (0, b"<PRODUCT_TYPE>S2MSI2A<", b"<PRODUCT_TYPE>S2MSI1C<"),
-    (0, b"<SPACECRAFT_NAME>Sentinel-2A<", b"<SPACECRAFT_NAME>Landsat-9<"),
-    (0, b"<PROCESSING_BASELINE>05.00<", b"<PROCESSING_BASELINE>5<"),
-    (0, b"<Cloud_Coverage_Assessment>4.05<", b"<Cloud_Coverage_Assessment>nan<"),
-    (0, b"<Cloud_Coverage_Assessment>4.05<", b"<Cloud_Coverage_Assessment>104.05<"),
-    (0, b'band_id="12">-1000<', b'band_id="13">-1000<'),
-    (0, b'band_id="12">-1000<', b'band_id="11">-1000<'),
-    (0, b'band_id="12">-1000<', b'band_id="12">-1000.5<'),
-    (0, b"<EXT_POS_LIST>", b"<EXT_POS_LIST>91.0 "),
-    (0, b"<BOA_QUANTIFICATION_VALUE unit=\"none\">10000<", b"<BOA_QUANTIFICATION_VALUE unit=\"none\">0<"),
-    (1, b"<SENSING_TIME metadataLevel=\"Standard\">2020-02-19T11:24:36.467Z<",
-     b"<SENSING_TIME metadataLevel=\"Standard\">2020-02-19T11:24:36.467<"),
-    (1, b"<TILE_ID", b"<TILE_IDENTIFIER"),
-    (1, b"</n1:Level-2A_Tile_ID>", b""),
-], ids=["no-product-uri", "tile-mismatch", "orbit-mismatch", "type-mismatch", "spacecraft", "baseline",
-        "cloud-nan", "cloud-over-100", "offset-band-13", "offset-band-twice", "offset-fraction",
-        "footprint-odd", "quantification-zero", "naive-sensing-time", "no-tile-id", "not-well-formed"])
+@pytest.mark.parametrize(
+    "document, old, new",
+    [
+        (0, b"<PRODUCT_URI>", b"<PRODUCT_URL>"),
+        (0, b"_T29RKH_2023", b"_T29RKJ_2023"),  # the product id's tile is not the granule's
+        (0, b"<SENSING_ORBIT_NUMBER>37<", b"<SENSING_ORBIT_NUMBER>38<"),
+        (0, b"<PRODUCT_TYPE>S2MSI2A<", b"<PRODUCT_TYPE>S2MSI1C<"),
+        (0, b"<SPACECRAFT_NAME>Sentinel-2A<", b"<SPACECRAFT_NAME>Landsat-9<"),
+        (0, b"<PROCESSING_BASELINE>05.00<", b"<PROCESSING_BASELINE>5<"),
+        (0, b"<Cloud_Coverage_Assessment>4.05<", b"<Cloud_Coverage_Assessment>nan<"),
+        (0, b"<Cloud_Coverage_Assessment>4.05<", b"<Cloud_Coverage_Assessment>104.05<"),
+        (0, b'band_id="12">-1000<', b'band_id="13">-1000<'),
+        (0, b'band_id="12">-1000<', b'band_id="11">-1000<'),
+        (0, b'band_id="12">-1000<', b'band_id="12">-1000.5<'),
+        (0, b"<EXT_POS_LIST>", b"<EXT_POS_LIST>91.0 "),
+        (0, b'<BOA_QUANTIFICATION_VALUE unit="none">10000<', b'<BOA_QUANTIFICATION_VALUE unit="none">0<'),
+        (
+            1,
+            b'<SENSING_TIME metadataLevel="Standard">2020-02-19T11:24:36.467Z<',
+            b'<SENSING_TIME metadataLevel="Standard">2020-02-19T11:24:36.467<',
+        ),
+        (1, b"<TILE_ID", b"<TILE_IDENTIFIER"),
+        (1, b"</n1:Level-2A_Tile_ID>", b""),
+    ],
+    ids=[
+        "no-product-uri",
+        "tile-mismatch",
+        "orbit-mismatch",
+        "type-mismatch",
+        "spacecraft",
+        "baseline",
+        "cloud-nan",
+        "cloud-over-100",
+        "offset-band-13",
+        "offset-band-twice",
+        "offset-fraction",
+        "footprint-odd",
+        "quantification-zero",
+        "naive-sensing-time",
+        "no-tile-id",
+        "not-well-formed",
+    ],
+)
 def test_metadata_that_is_not_in_esas_format_is_refused(document, old, new):
     documents = list(_metadata_documents())
     assert documents[document].count(old) == 1
@@ -208,10 +261,9 @@ def test_optional_quality_fields_may_be_absent():
     product, tile = _metadata_documents(L1C_N0500)
     product = product.replace(b"<Cloud_Coverage_Assessment>89.84</Cloud_Coverage_Assessment>", b"")
     start, end = product.index(b"<n1:Geometric_Info>"), product.index(b"</n1:Geometric_Info>")
-    metadata = parse_metadata(product[:start] + product[end + len(b"</n1:Geometric_Info>"):], tile)
+    metadata = parse_metadata(product[:start] + product[end + len(b"</n1:Geometric_Info>") :], tile)
     assert (metadata.cloud_cover, metadata.footprint) == (None, None)
     assert metadata.nodata_pixel_percentage is not None
-
 
 
 def test_the_image_opens_from_s3_through_vsizip_without_downloading_the_zip(monkeypatch, caplog):
@@ -220,6 +272,7 @@ def test_the_image_opens_from_s3_through_vsizip_without_downloading_the_zip(monk
     `.zip` must be in CPL_VSIL_CURL_ALLOWED_EXTENSIONS (gdal_config.py, template.yaml)."""
     from handler.core import gdal_config  # noqa: F401  (the service's GDAL settings, as the API has them)
     from tests.s3_helpers import moto_server
+
     fixture = safe_zip(L2A_N0500)
     padding = np.random.default_rng(0).bytes(8 << 20)
     source, buffer = zipfile.ZipFile(io.BytesIO(fixture.data)), io.BytesIO()

@@ -20,10 +20,12 @@ from tests.stac_schemas import validate
 
 client = TestClient(app)
 BUCKET = "safe-bucket"
-PRODUCTS = {"l2a-05.00-deflated": (L2A_N0500, zipfile.ZIP_DEFLATED),
-            "l2a-05.00-stored": (L2A_N0500, zipfile.ZIP_STORED),
-            "l2a-02.14-stored": (L2A_N0214, zipfile.ZIP_STORED),
-            "l1c-05.00-deflated": (L1C_N0500, zipfile.ZIP_DEFLATED)}
+PRODUCTS = {
+    "l2a-05.00-deflated": (L2A_N0500, zipfile.ZIP_DEFLATED),
+    "l2a-05.00-stored": (L2A_N0500, zipfile.ZIP_STORED),
+    "l2a-02.14-stored": (L2A_N0214, zipfile.ZIP_STORED),
+    "l1c-05.00-deflated": (L1C_N0500, zipfile.ZIP_DEFLATED),
+}
 
 
 def zip_name(spec) -> str:
@@ -63,7 +65,10 @@ def test_an_uploaded_product_renders_its_tci_and_describes_itself(spec, compress
     assert (attributes["driver"], attributes["bands"]) == ("JP2OpenJPEG", 3)
     product = attributes["product"]
     assert (product["product_id"], product["tile_id"], product["processing_baseline"]) == (
-        spec.product_id, spec.tile, spec.baseline)
+        spec.product_id,
+        spec.tile,
+        spec.baseline,
+    )
     assert set(product["boa_offsets"].values()) == ({-1000} if spec.offset else set())
     item = client.post("/attributes", files=files, data={"format": "stac"})
     assert item.headers["content-type"] == "application/geo+json"

@@ -85,6 +85,7 @@ def test_a_version_replaced_during_the_render_writes_nothing(store, monkeypatch)
     def render_while_replaced(*args):
         store.upload(BUCKET, "uploads/a.tif", SCENE + b"new")
         return render(*args)
+
     monkeypatch.setattr(processing, "render_object", render_while_replaced)
     assert process(store, info) == Outcome("uploads/a.tif", "skipped", "changed_during_render")
     assert store.keys(BUCKET) == ["uploads/a.tif"]
@@ -167,6 +168,7 @@ def test_an_upload_goes_from_unknown_to_pending_to_done(store):
 @pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["stored", "deflated"])
 def test_a_safe_product_zip_renders_its_tci_and_carries_its_metadata(store, compression):
     from tests.products import L2A_N0500, safe_zip
+
     fixture = safe_zip(L2A_N0500, compression)
     key = f"uploads/{L2A_N0500.product_id}.SAFE.zip"
     info = store.upload(BUCKET, key, fixture.data)
@@ -193,5 +195,9 @@ def test_a_rejection_is_logged_with_the_object_it_names(store, caplog):
     with caplog.at_level("WARNING"):
         process(store, bad)
     (record,) = [r for r in caplog.records if r.getMessage() == "input rejected"]
-    assert (record.bucket, record.key, record.size, record.error_code) == (BUCKET, "uploads/bad.tif", 8,
-                                                                          "unsupported_format")
+    assert (record.bucket, record.key, record.size, record.error_code) == (
+        BUCKET,
+        "uploads/bad.tif",
+        8,
+        "unsupported_format",
+    )

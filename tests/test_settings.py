@@ -16,33 +16,55 @@ TEMPLATE = load_template()
 LIBRARY_PREFIXES = ("POWERTOOLS_", "AWS_")
 
 
-@pytest.mark.parametrize("module, variable, value", [
-    ("handler.api", "MAX_UPLOAD_BYTES", "4MB"),
-    ("handler.s3_trigger", "MAX_UPLOAD_BYTES", "4MB"),
-    ("handler.api", "MAX_READ_BYTES", "abc"),
-    ("handler.s3_trigger", "THUMBNAIL_SIZE", "-1")])
+@pytest.mark.parametrize(
+    "module, variable, value",
+    [
+        ("handler.api", "MAX_UPLOAD_BYTES", "4MB"),
+        ("handler.s3_trigger", "MAX_UPLOAD_BYTES", "4MB"),
+        ("handler.api", "MAX_READ_BYTES", "abc"),
+        ("handler.s3_trigger", "THUMBNAIL_SIZE", "-1"),
+    ],
+)
 def test_a_bad_setting_fails_the_start_up_naming_the_variable(module, variable, value):
     # Planted bug: no Settings.from_env() at the trigger's import -> the import succeeds and every event fails.
-    result = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True,
-                            env={**os.environ, variable: value})
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, env={**os.environ, variable: value}
+    )
     assert result.returncode != 0 and f"InvalidSetting: {variable}={value!r} is not a valid int" in result.stderr
 
 
-@pytest.mark.parametrize("model, variable, value, message", [
-    (Settings, "MAX_UPLOAD_BYTES", "4MB", "MAX_UPLOAD_BYTES='4MB' is not a valid int: Input should be a valid integer"),
-    (Settings, "MAX_UPLOAD_BYTES", "0", "MAX_UPLOAD_BYTES='0' is not a valid int: Input should be greater than 0"),
-    (Settings, "THUMBNAIL_SIZE", "-1", "THUMBNAIL_SIZE='-1' is not a valid int: Input should be greater than 0"),
-    (Settings, "THUMBNAIL_SIZE", str(LIMITS.max_thumbnail_size + 1),
-     f"is not a valid int: Input should be at most MAX_THUMBNAIL_SIZE ({LIMITS.max_thumbnail_size})"),
-    (Settings, "COG_COPY_MAX_BYTES", "-1", "COG_COPY_MAX_BYTES='-1' is not a valid int: Input should be greater than "
-                                           "or equal to 0"),
-    (Settings, "PRESIGN_EXPIRES", "604801", "PRESIGN_EXPIRES='604801' is not a valid int"),
-    (Settings, "REQUEST_DEADLINE_SECONDS", "nan", "REQUEST_DEADLINE_SECONDS='nan' is not a valid float"),
-    (Settings, "TRIGGER_WRITE_MARGIN_SECONDS", "-5", "TRIGGER_WRITE_MARGIN_SECONDS='-5' is not a valid float"),
-    (Settings, "API_DOCS", "maybe", "API_DOCS='maybe' is not a valid bool"),
-    (Limits, "MAX_READ_BYTES", "abc", "MAX_READ_BYTES='abc' is not a valid int: Input should be a valid integer"),
-    (Limits, "MAX_BANDS", "0", "MAX_BANDS='0' is not a valid int: Input should be greater than 0"),
-    (Limits, "MAX_THUMBNAIL_SIZE", "2k", "MAX_THUMBNAIL_SIZE='2k' is not a valid int")])
+@pytest.mark.parametrize(
+    "model, variable, value, message",
+    [
+        (
+            Settings,
+            "MAX_UPLOAD_BYTES",
+            "4MB",
+            "MAX_UPLOAD_BYTES='4MB' is not a valid int: Input should be a valid integer",
+        ),
+        (Settings, "MAX_UPLOAD_BYTES", "0", "MAX_UPLOAD_BYTES='0' is not a valid int: Input should be greater than 0"),
+        (Settings, "THUMBNAIL_SIZE", "-1", "THUMBNAIL_SIZE='-1' is not a valid int: Input should be greater than 0"),
+        (
+            Settings,
+            "THUMBNAIL_SIZE",
+            str(LIMITS.max_thumbnail_size + 1),
+            f"is not a valid int: Input should be at most MAX_THUMBNAIL_SIZE ({LIMITS.max_thumbnail_size})",
+        ),
+        (
+            Settings,
+            "COG_COPY_MAX_BYTES",
+            "-1",
+            "COG_COPY_MAX_BYTES='-1' is not a valid int: Input should be greater than or equal to 0",
+        ),
+        (Settings, "PRESIGN_EXPIRES", "604801", "PRESIGN_EXPIRES='604801' is not a valid int"),
+        (Settings, "REQUEST_DEADLINE_SECONDS", "nan", "REQUEST_DEADLINE_SECONDS='nan' is not a valid float"),
+        (Settings, "TRIGGER_WRITE_MARGIN_SECONDS", "-5", "TRIGGER_WRITE_MARGIN_SECONDS='-5' is not a valid float"),
+        (Settings, "API_DOCS", "maybe", "API_DOCS='maybe' is not a valid bool"),
+        (Limits, "MAX_READ_BYTES", "abc", "MAX_READ_BYTES='abc' is not a valid int: Input should be a valid integer"),
+        (Limits, "MAX_BANDS", "0", "MAX_BANDS='0' is not a valid int: Input should be greater than 0"),
+        (Limits, "MAX_THUMBNAIL_SIZE", "2k", "MAX_THUMBNAIL_SIZE='2k' is not a valid int"),
+    ],
+)
 def test_bad_values_name_the_variable_and_the_type(monkeypatch, model, variable, value, message):
     # Planted bug: PositiveInt -> int for max_bands -> MAX_BANDS=0 loads, and every raster is refused.
     monkeypatch.setenv(variable, value)
@@ -60,8 +82,13 @@ def test_every_bad_variable_is_named_in_the_one_error(monkeypatch):
 
 def test_values_are_read_from_the_variables_of_todays_names(monkeypatch):
     # Planted bug: env_prefix="S2_" in ENV_CONFIG -> the variables template.yaml sets are ignored.
-    for name, value in {"MAX_READ_BYTES": "1000", "INPUT_PREFIX": "", "API_DOCS": "False",
-                        "REQUEST_DEADLINE_SECONDS": "0", "COG_COPY_MAX_BYTES": "0"}.items():
+    for name, value in {
+        "MAX_READ_BYTES": "1000",
+        "INPUT_PREFIX": "",
+        "API_DOCS": "False",
+        "REQUEST_DEADLINE_SECONDS": "0",
+        "COG_COPY_MAX_BYTES": "0",
+    }.items():
         monkeypatch.setenv(name, value)
     limits, settings = load_settings(Limits), Settings.from_env()
     assert limits.max_read_bytes == 1000 and limits.max_bands == Limits.model_fields["max_bands"].default

@@ -17,13 +17,23 @@ import rasterio
 from rasterio.io import MemoryFile
 
 from handler.core import Source, open_file, open_source, read_attributes, render_thumbnail, safe_open, source
-from handler.core.errors import (ArchiveTooLarge, EmptyInput, HeaderTooComplex, UnreadableRaster,
-                                 UnsupportedFormat)
+from handler.core.errors import ArchiveTooLarge, EmptyInput, HeaderTooComplex, UnreadableRaster, UnsupportedFormat
 from handler.core.options import RenderOptions
 from handler.core.product import ProductMetadata
 from handler.core.tiff_scan import bytes_reader
-from tests.products import (L1C_N0500, L2A_N0214, L2A_N0500, bands_scene, codestream, jp2_file,
-                            rebuilt_zip, safe_zip, tci_from_bands, tci_jp2, tci_scene)
+from tests.products import (
+    L1C_N0500,
+    L2A_N0214,
+    L2A_N0500,
+    bands_scene,
+    codestream,
+    jp2_file,
+    rebuilt_zip,
+    safe_zip,
+    tci_from_bands,
+    tci_jp2,
+    tci_scene,
+)
 from tests.rasters import geotiff_bytes, reflectance_stack
 
 SPECS = {"l2a-05.00": L2A_N0500, "l2a-02.14": L2A_N0214, "l1c-05.00": L1C_N0500}
@@ -46,7 +56,8 @@ def member_span(data: bytes, name: str) -> tuple[int, int]:
 def counting_reader(data: bytes, ranges: list[tuple[int, int]]):
     def read(offset: int, length: int) -> bytes:
         ranges.append((offset, offset + length))
-        return data[offset: offset + length]
+        return data[offset : offset + length]
+
     return read
 
 
@@ -68,6 +79,7 @@ def open_from(how: str, data: bytes, tmp_path):
                 return self._source.__exit__(*exc)
             finally:
                 memfile.close()
+
     return Opened()
 
 
@@ -141,7 +153,7 @@ def test_a_corrupt_deflated_image_is_unreadable_not_opened(monkeypatch):
     start, end = member_span(fixture.data, fixture.image)
     data = bytearray(fixture.data)
     middle = (start + end) // 2 + 64  # past what the header scan inflates
-    data[middle: middle + 8] = bytes(b ^ 0xFF for b in data[middle: middle + 8])
+    data[middle : middle + 8] = bytes(b ^ 0xFF for b in data[middle : middle + 8])
     monkeypatch.setattr(safe_open, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a corrupt member"))
     with pytest.raises(UnreadableRaster):
         with open_source(bytes_reader(bytes(data)), len(data), "/vsimem/unused.zip"):
@@ -160,11 +172,15 @@ def test_a_zip_that_is_not_a_product_is_unsupported(tmp_path):
     assert "SAFE" in caught.value.message
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"%PDF-1.7" + bytes(100), "It looks like PDF."),
-    (b"\x89PNG\r\n\x1a\n" + bytes(100), "It looks like PNG."),
-    (b"PK\x05\x06" + bytes(18), ""),  # an empty zip: no member, not a product
-], ids=["pdf", "png", "empty-zip"])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"%PDF-1.7" + bytes(100), "It looks like PDF."),
+        (b"\x89PNG\r\n\x1a\n" + bytes(100), "It looks like PNG."),
+        (b"PK\x05\x06" + bytes(18), ""),  # an empty zip: no member, not a product
+    ],
+    ids=["pdf", "png", "empty-zip"],
+)
 def test_other_formats_are_refused_naming_what_is_accepted(data, message, tmp_path):
     path = tmp_path / "upload.tif"
     path.write_bytes(data)
@@ -201,6 +217,7 @@ def test_a_raster_is_scanned_before_gdal_opens_it(monkeypatch):
 
 # --- Attributes --------------------------------------------------------------------------------------
 
+
 def test_product_metadata_as_dict_holds_every_field_json_ready():
     fixture = safe_zip(L2A_N0500, zipfile.ZIP_DEFLATED)
     with open_source(bytes_reader(fixture.data), len(fixture.data), "/vsimem/unused.zip") as opened:
@@ -234,6 +251,7 @@ def test_attributes_of_a_product_describe_its_tci_and_its_metadata(compression, 
 
 # --- In place from S3 --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("compression", COMPRESSIONS.values(), ids=COMPRESSIONS.keys())
 @pytest.mark.parametrize("spec", [L2A_N0500, L1C_N0500], ids=["l2a", "l1c"])
 def test_a_product_on_s3_is_read_in_place(monkeypatch, caplog, spec, compression):
@@ -241,6 +259,7 @@ def test_a_product_on_s3_is_read_in_place(monkeypatch, caplog, spec, compression
     by our reads (listing, metadata, the image's pre-scan and, DEFLATED, its one inflation: a handful of
     requests, small reads coming from pages) nor by GDAL's (STORED: the member's ranges only)."""
     from tests.s3_helpers import moto_server
+
     fixture = safe_zip(spec, compression)
     padding = np.random.default_rng(0).bytes(16 << 20)  # incompressible, like a band
     zipped, buffer = zipfile.ZipFile(io.BytesIO(fixture.data)), io.BytesIO()
@@ -255,10 +274,12 @@ def test_a_product_on_s3_is_read_in_place(monkeypatch, caplog, spec, compression
         fetched = []
 
         def read(offset: int, length: int) -> bytes:
-            body = s3.get_object(Bucket="input-bucket", Key="uploads/product.zip",
-                                 Range=f"bytes={offset}-{offset + length - 1}")["Body"].read()
+            body = s3.get_object(
+                Bucket="input-bucket", Key="uploads/product.zip", Range=f"bytes={offset}-{offset + length - 1}"
+            )["Body"].read()
             fetched.append(len(body))
             return body
+
         with caplog.at_level(logging.DEBUG, logger="rasterio"), rasterio.Env(CPL_DEBUG=True):
             with open_source(read, len(data), "/vsis3/input-bucket/uploads/product.zip") as opened:
                 assert opened.member == fixture.image and opened.product.product_id == spec.product_id
@@ -283,7 +304,7 @@ def test_small_reads_come_from_pages_and_large_ones_straight_through():
     rng = np.random.default_rng(2)
     for _ in range(200):  # past max_pages every read goes straight through, still exact
         offset, length = int(rng.integers(0, len(data))), int(rng.integers(1, 5000))
-        assert pages(offset, length) == data[offset: offset + length]
+        assert pages(offset, length) == data[offset : offset + length]
     assert len(pages._pages) <= 8
 
 

@@ -12,16 +12,28 @@ from referencing.exceptions import Unresolvable
 
 from handler.core import open_bytes, open_path, read_attributes
 from handler.core.product import ProductMetadata
-from handler.core.stac import (COG, EXTENSIONS, GEOTIFF, PNG, Asset, item_id, s3_href, scene_assets, source_asset,
-                               stac_item)
+from handler.core.stac import (
+    COG,
+    EXTENSIONS,
+    GEOTIFF,
+    PNG,
+    Asset,
+    item_id,
+    s3_href,
+    scene_assets,
+    source_asset,
+    stac_item,
+)
 from tests.conftest import requires_real_data
 from tests.rasters import REAL_DATA, geotiff_bytes, real_files, reflectance_stack
 from tests.stac_schemas import ITEM_SCHEMA, SCHEMAS, schema_registry, validate
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-ASSETS = {"source": Asset("s3://input/uploads/scene.tif", GEOTIFF, ("data",), "Uploaded scene"),
-          "thumbnail": Asset("s3://output/thumbnails/scene.png", PNG, ("thumbnail",)),
-          "cog": Asset("s3://output/cogs/scene.tif", COG, ("data",), "Cloud-optimised copy")}
+ASSETS = {
+    "source": Asset("s3://input/uploads/scene.tif", GEOTIFF, ("data",), "Uploaded scene"),
+    "thumbnail": Asset("s3://output/thumbnails/scene.png", PNG, ("thumbnail",)),
+    "cog": Asset("s3://output/cogs/scene.tif", COG, ("data",), "Cloud-optimised copy"),
+}
 L2A = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
 
 
@@ -47,6 +59,7 @@ def refs(node: Any) -> Iterator[str]:
 
 
 # --- the vendored schemas are complete: validation never needs the network ---
+
 
 @pytest.mark.parametrize("url", [ITEM_SCHEMA, *EXTENSIONS.values()])
 def test_every_schema_the_module_declares_is_vendored(url):
@@ -74,8 +87,12 @@ def test_an_unvendored_extension_fails_validation_instead_of_fetching():
 
 # --- the real Copernicus files ---
 
-PROJ_CODES = {"S2A_29RKH": "EPSG:32629", "S2A_34SGA": "EPSG:32634", "sentinelhub": "EPSG:4326",
-              "bigearthnet": "EPSG:32633"}  # from SOURCES.md, one per source
+PROJ_CODES = {
+    "S2A_29RKH": "EPSG:32629",
+    "S2A_34SGA": "EPSG:32634",
+    "sentinelhub": "EPSG:4326",
+    "bigearthnet": "EPSG:32633",
+}  # from SOURCES.md, one per source
 
 
 @requires_real_data
@@ -91,8 +108,11 @@ def test_real_file_items_validate(path):
     assert properties["proj:transform"] == attributes["transform"]
     assert item["bbox"] == attributes["bbox_wgs84"]
     # No file here states when it was sensed (SOURCES.md): an honest range, never a guessed instant.
-    assert (properties["datetime"], properties["start_datetime"], properties["end_datetime"]) == \
-        (None, "2015-06-23T00:00:00Z", "2026-11-27T12:00:00Z")
+    assert (properties["datetime"], properties["start_datetime"], properties["end_datetime"]) == (
+        None,
+        "2015-06-23T00:00:00Z",
+        "2026-11-27T12:00:00Z",
+    )
     assert [band["data_type"] for band in band_list(item)] == attributes["dtypes"]
     assert item["assets"]["cog"]["bands"] == band_list(item) and "bands" not in item["assets"]["thumbnail"]
 
@@ -105,8 +125,19 @@ def test_real_12_band_item_names_the_bands_and_their_reflectance_scale():
     bands = band_list(item)
     assert [band["name"] for band in bands] == list(L2A)
     assert [band["eo:common_name"] for band in bands] == [
-        "coastal", "blue", "green", "red", "rededge071", "rededge075", "rededge078", "nir", "nir08", "nir09",
-        "swir16", "swir22"]
+        "coastal",
+        "blue",
+        "green",
+        "red",
+        "rededge071",
+        "rededge075",
+        "rededge078",
+        "nir",
+        "nir08",
+        "nir09",
+        "swir16",
+        "swir22",
+    ]
     assert bands[3]["eo:center_wavelength"] == 0.665 and bands[11]["eo:center_wavelength"] == 2.19
     assert {(band["raster:scale"], band["raster:offset"]) for band in bands} == {(1e-4, 0.0)}
     assert "nodata" not in bands[0]  # the file declares none
@@ -123,10 +154,18 @@ def test_real_tci_declares_no_reflectance_scale_and_only_the_extensions_it_uses(
 
 # --- synthetic files: tags, no CRS, antimeridian ---
 
+
 def test_sensing_time_tag_is_the_datetime_and_baseline_04_offset_is_declared():
-    item = item_of(geotiff_bytes(reflectance_stack(12), tags={
-        "SENSING_TIME": "2022-06-09T10:15:59.024Z", "TIFFTAG_DATETIME": "2023:01:02 03:04:05",
-        "PROCESSING_BASELINE": "04.00"}))
+    item = item_of(
+        geotiff_bytes(
+            reflectance_stack(12),
+            tags={
+                "SENSING_TIME": "2022-06-09T10:15:59.024Z",
+                "TIFFTAG_DATETIME": "2023:01:02 03:04:05",
+                "PROCESSING_BASELINE": "04.00",
+            },
+        )
+    )
     validate(item)
     assert item["properties"]["datetime"] == "2022-06-09T10:15:59.024000Z"
     assert "start_datetime" not in item["properties"]
@@ -135,8 +174,13 @@ def test_sensing_time_tag_is_the_datetime_and_baseline_04_offset_is_declared():
     assert item["properties"]["proj:code"] == "EPSG:32633"
 
 
-@pytest.mark.parametrize("tag, sensed", [("DATATAKE_1_DATATAKE_SENSING_START", "2015-12-31T23:59:59.999Z"),
-                                         ("product_start_time", "2015-12-31T23:59:59.999Z")])
+@pytest.mark.parametrize(
+    "tag, sensed",
+    [
+        ("DATATAKE_1_DATATAKE_SENSING_START", "2015-12-31T23:59:59.999Z"),
+        ("product_start_time", "2015-12-31T23:59:59.999Z"),
+    ],
+)
 def test_gdal_sentinel2_driver_time_tags_are_acquisition_times(tag, sensed):
     item = item_of(geotiff_bytes(reflectance_stack(4), tags={tag: sensed}))
     validate(item)
@@ -148,8 +192,11 @@ def test_file_write_time_only_bounds_the_acquisition():
     item = item_of(geotiff_bytes(reflectance_stack(12), tags={"TIFFTAG_DATETIME": "2023:01:02 03:04:05"}))
     validate(item)
     properties = item["properties"]
-    assert (properties["datetime"], properties["start_datetime"], properties["end_datetime"]) == \
-        (None, "2015-06-23T00:00:00Z", "2023-01-02T03:04:05Z")
+    assert (properties["datetime"], properties["start_datetime"], properties["end_datetime"]) == (
+        None,
+        "2015-06-23T00:00:00Z",
+        "2023-01-02T03:04:05Z",
+    )
     assert properties["created"] == "2026-11-27T12:00:00Z"
 
 
@@ -172,8 +219,13 @@ def test_file_without_crs_has_null_geometry_no_bbox_and_null_proj_code():
 
 def test_crs_without_a_code_or_a_path_to_wgs84_keeps_its_grid_but_has_no_geometry():
     """A sphere of radius 1 (another planet): no WGS84 footprint, no authority code to name it."""
-    item = item_of(geotiff_bytes(reflectance_stack(1, 10, 10), crs="+proj=longlat +R=1 +no_defs",
-                                 transform=from_origin(0.1, 0.2, 0.001, 0.001)))
+    item = item_of(
+        geotiff_bytes(
+            reflectance_stack(1, 10, 10),
+            crs="+proj=longlat +R=1 +no_defs",
+            transform=from_origin(0.1, 0.2, 0.001, 0.001),
+        )
+    )
     validate(item)
     assert item["geometry"] is None and "bbox" not in item
     assert item["properties"]["proj:code"] is None
@@ -196,8 +248,11 @@ def test_non_finite_wgs84_bounds_give_no_geometry():
 
 
 def test_scene_across_the_antimeridian_is_split_in_two():
-    item = item_of(geotiff_bytes(reflectance_stack(1, 50, 50), crs="EPSG:32601",
-                                 transform=from_origin(150000, 5000000, 4000, 4000)))
+    item = item_of(
+        geotiff_bytes(
+            reflectance_stack(1, 50, 50), crs="EPSG:32601", transform=from_origin(150000, 5000000, 4000, 4000)
+        )
+    )
     validate(item)
     west, south, east, north = item["bbox"]
     assert west > 178 and east < -178
@@ -215,40 +270,75 @@ def test_float_reflectance_declares_no_scale():
 # --- a product-backed Item ---
 
 # Tuples, as a parser may build them: the Item must still be plain JSON.
-FOOTPRINT = {"type": "Polygon",
-             "coordinates": (((11.6, 46.0), (13.0, 46.0), (13.0, 47.0), (11.6, 47.0), (11.6, 46.0)),)}
+FOOTPRINT = {
+    "type": "Polygon",
+    "coordinates": (((11.6, 46.0), (13.0, 46.0), (13.0, 47.0), (11.6, 47.0), (11.6, 46.0)),),
+}
 
 
 def product(**overrides) -> ProductMetadata:
-    fields = dict(product_id="S2B_MSIL2A_20220609T101559_N0400_R065_T32TQM_20220609T131744", product_type="S2MSI2A",
-                  level="L2A", spacecraft="sentinel-2b",
-                  sensing_time=datetime(2022, 6, 9, 10, 15, 59, 24000, tzinfo=UTC),
-                  tile_id="32TQM", relative_orbit=65, processing_baseline="04.00", cloud_cover=12.5,
-                  nodata_pixel_percentage=0.0, footprint=FOOTPRINT, boa_offsets={name: -1000 for name in L2A})
+    fields = dict(
+        product_id="S2B_MSIL2A_20220609T101559_N0400_R065_T32TQM_20220609T131744",
+        product_type="S2MSI2A",
+        level="L2A",
+        spacecraft="sentinel-2b",
+        sensing_time=datetime(2022, 6, 9, 10, 15, 59, 24000, tzinfo=UTC),
+        tile_id="32TQM",
+        relative_orbit=65,
+        processing_baseline="04.00",
+        cloud_cover=12.5,
+        nodata_pixel_percentage=0.0,
+        footprint=FOOTPRINT,
+        boa_offsets={name: -1000 for name in L2A},
+    )
     return ProductMetadata(**{**fields, **overrides})
 
 
 def test_product_backed_item_carries_the_product_metadata():
-    item = item_of(geotiff_bytes(reflectance_stack(12), tags={"SENSING_TIME": "2030-01-01T00:00:00Z"}),
-                   product=product())
+    item = item_of(
+        geotiff_bytes(reflectance_stack(12), tags={"SENSING_TIME": "2030-01-01T00:00:00Z"}), product=product()
+    )
     validate(item)
     properties = item["properties"]
     assert properties["datetime"] == "2022-06-09T10:15:59.024000Z"  # the product's XML wins over tags
-    assert {key: properties[key] for key in ("platform", "constellation", "instruments", "sat:relative_orbit",
-                                              "processing:level", "processing:version", "eo:cloud_cover",
-                                              "grid:code", "mgrs:utm_zone", "mgrs:latitude_band",
-                                              "mgrs:grid_square")} == {
-        "platform": "sentinel-2b", "constellation": "sentinel-2", "instruments": ["msi"], "sat:relative_orbit": 65,
-        "processing:level": "L2A", "processing:version": "04.00", "eo:cloud_cover": 12.5, "grid:code": "MGRS-32TQM",
-        "mgrs:utm_zone": 32, "mgrs:latitude_band": "T", "mgrs:grid_square": "QM"}
+    assert {
+        key: properties[key]
+        for key in (
+            "platform",
+            "constellation",
+            "instruments",
+            "sat:relative_orbit",
+            "processing:level",
+            "processing:version",
+            "eo:cloud_cover",
+            "grid:code",
+            "mgrs:utm_zone",
+            "mgrs:latitude_band",
+            "mgrs:grid_square",
+        )
+    } == {
+        "platform": "sentinel-2b",
+        "constellation": "sentinel-2",
+        "instruments": ["msi"],
+        "sat:relative_orbit": 65,
+        "processing:level": "L2A",
+        "processing:version": "04.00",
+        "eo:cloud_cover": 12.5,
+        "grid:code": "MGRS-32TQM",
+        "mgrs:utm_zone": 32,
+        "mgrs:latitude_band": "T",
+        "mgrs:grid_square": "QM",
+    }
     assert item["geometry"] == json.loads(json.dumps(FOOTPRINT)) and item["bbox"] == [11.6, 46.0, 13.0, 47.0]
     assert {(band["raster:scale"], band["raster:offset"]) for band in band_list(item)} == {(1e-4, -0.1)}
     assert set(item["stac_extensions"]) == set(EXTENSIONS.values())
 
 
 def test_pre_04_baseline_product_declares_no_offset_and_no_cloud_cover_when_unknown():
-    item = item_of(geotiff_bytes(reflectance_stack(12)),
-                   product=product(processing_baseline="02.14", boa_offsets={}, cloud_cover=None, footprint=None))
+    item = item_of(
+        geotiff_bytes(reflectance_stack(12)),
+        product=product(processing_baseline="02.14", boa_offsets={}, cloud_cover=None, footprint=None),
+    )
     validate(item)
     assert {(band["raster:scale"], band["raster:offset"]) for band in band_list(item)} == {(1e-4, 0.0)}
     assert "eo:cloud_cover" not in item["properties"]
@@ -256,6 +346,7 @@ def test_pre_04_baseline_product_declares_no_offset_and_no_cloud_cover_when_unkn
 
 
 # --- ids and assets of the scenes the service holds ---
+
 
 def test_item_ids_are_one_url_segment_and_one_per_name():
     # Planted bug: item_id dropping the extension -> a.tif, a.TIF and a.tiff share "a".
@@ -270,9 +361,14 @@ def test_scene_assets_validate_with_their_roles_and_encoded_hrefs():
     # Planted bug: s3_href without quote -> a space in the href, which is no URI reference.
     href = s3_href("input", "uploads/my scene+1.tif")
     assert href == "s3://input/uploads/my%20scene%2B1.tif"
-    item = item_of(geotiff_bytes(reflectance_stack(4)),
-                   scene_assets(source_asset(href, "GTiff", False), "s3://output/thumbnails/x.png", "s3://output/cogs/x.tif"))
+    item = item_of(
+        geotiff_bytes(reflectance_stack(4)),
+        scene_assets(source_asset(href, "GTiff", False), "s3://output/thumbnails/x.png", "s3://output/cogs/x.tif"),
+    )
     validate(item)
     assert {name: (a["type"], a["roles"], "bands" in a) for name, a in item["assets"].items()} == {
-        "source": (GEOTIFF, ["data"], True), "thumbnail": (PNG, ["thumbnail"], False), "cog": (COG, ["data"], True)}
+        "source": (GEOTIFF, ["data"], True),
+        "thumbnail": (PNG, ["thumbnail"], False),
+        "cog": (COG, ["data"], True),
+    }
     assert list(scene_assets(source_asset("scene.tif", "GTiff", False))) == ["source"]

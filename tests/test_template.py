@@ -70,24 +70,44 @@ def test_auth_is_the_templates_setting_so_guided_deploys_do_not_ask():
     the function's HttpApi event or its API declares Auth: the API declares it, and AuthMode chooses."""
     api = RESOURCES["HttpApi"]["Properties"]
     assert api["Auth"] and RESOURCES["ApiFunction"]["Properties"]["Events"]["Api"]["Properties"]["ApiId"] == {
-        "Ref": "HttpApi"}
+        "Ref": "HttpApi"
+    }
     security = api["DefinitionBody"]["paths"]["$default"]["x-amazon-apigateway-any-method"]["security"]
-    assert security == {"If": ["RequireIam", [{"AWS_IAM": []}],
-                               {"If": ["RequireJwt", [{"JwtAuthorizer": []}], {"Ref": "AWS::NoValue"}]}]}
+    assert security == {
+        "If": [
+            "RequireIam",
+            [{"AWS_IAM": []}],
+            {"If": ["RequireJwt", [{"JwtAuthorizer": []}], {"Ref": "AWS::NoValue"}]},
+        ]
+    }
     assert TEMPLATE["Conditions"]["RequireIam"] == {"Equals": [{"Ref": "AuthMode"}, "IAM"]}
     assert TEMPLATE["Conditions"]["RequireJwt"] == {"Equals": [{"Ref": "AuthMode"}, "JWT"]}
     jwt = api["DefinitionBody"]["components"]["securitySchemes"]["JwtAuthorizer"]["If"]
     assert jwt[0] == "RequireJwt" and jwt[2] == {"Ref": "AWS::NoValue"}  # no authorizer with an empty issuer
     assert jwt[1]["x-amazon-apigateway-authorizer"]["jwtConfiguration"] == {
-        "issuer": {"Ref": "JwtIssuer"}, "audience": [{"Ref": "JwtAudience"}]}
+        "issuer": {"Ref": "JwtIssuer"},
+        "audience": [{"Ref": "JwtAudience"}],
+    }
     assert TEMPLATE["Rules"]["JwtNeedsAnIssuer"]["RuleCondition"] == {"Equals": [{"Ref": "AuthMode"}, "JWT"]}
     assert TEMPLATE["Parameters"]["AuthMode"]["Default"] == "NONE"  # the README's curl commands work
 
 
-@pytest.mark.parametrize("prefix, accepted", [
-    ("s2-thumbnails", True), ("abc", True), ("a1-b2", True),
-    ("xn--abc", False), ("sthree-abc", False), ("amzn-s3-demo-abc", False), ("-abc", False), ("abc-", False),
-    ("Abc", False), ("a.b", False), ("a_b", False)])
+@pytest.mark.parametrize(
+    "prefix, accepted",
+    [
+        ("s2-thumbnails", True),
+        ("abc", True),
+        ("a1-b2", True),
+        ("xn--abc", False),
+        ("sthree-abc", False),
+        ("amzn-s3-demo-abc", False),
+        ("-abc", False),
+        ("abc-", False),
+        ("Abc", False),
+        ("a.b", False),
+        ("a_b", False),
+    ],
+)
 def test_the_bucket_prefix_pattern_follows_s3s_naming_rules(prefix, accepted):
     # Planted bug: the old pattern without the reserved-prefix look-ahead -> xn--abc is accepted.
     parameter = TEMPLATE["Parameters"]["BucketNamePrefix"]
@@ -100,22 +120,29 @@ def test_the_input_bucket_name_is_unique_per_stack_and_within_s3s_length():
     template, variables = RESOURCES["InputBucket"]["Properties"]["BucketName"]["Sub"]
     assert "${StackSuffix}" in template and "${AWS::AccountId}" in template and "${AWS::Region}" in template
     assert "AWS::StackId" in str(variables["StackSuffix"])
-    longest = template.replace("${BucketNamePrefix}", "x" * parameter["MaxLength"]).replace(
-        "${AWS::AccountId}", "1" * ACCOUNT_DIGITS).replace("${AWS::Region}", "r" * LONGEST_REGION).replace(
-        "${StackSuffix}", "s" * STACK_SUFFIX)
+    longest = (
+        template.replace("${BucketNamePrefix}", "x" * parameter["MaxLength"])
+        .replace("${AWS::AccountId}", "1" * ACCOUNT_DIGITS)
+        .replace("${AWS::Region}", "r" * LONGEST_REGION)
+        .replace("${StackSuffix}", "s" * STACK_SUFFIX)
+    )
     assert len(longest) <= 63
 
 
-@pytest.mark.parametrize("name", [name for name, resource in RESOURCES.items()
-                                  if resource["Type"] == "AWS::S3::Bucket"])
+@pytest.mark.parametrize(
+    "name", [name for name, resource in RESOURCES.items() if resource["Type"] == "AWS::S3::Bucket"]
+)
 def test_buckets_are_kept_when_the_stack_is_deleted_or_replaced(name):
     assert RESOURCES[name]["DeletionPolicy"] == RESOURCES[name]["UpdateReplacePolicy"] == "Retain"
 
 
 def test_checkov_skips_say_why():
     """Every IaC-scanner skip sits next to its resource with a reason (.ci/run runs checkov)."""
-    skips = [(name, skip) for name, resource in RESOURCES.items()
-             for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])]
+    skips = [
+        (name, skip)
+        for name, resource in RESOURCES.items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
     assert skips and all(fnmatchcase(skip["id"], "CKV_AWS_*") and len(skip["comment"]) > 30 for _, skip in skips)
 
 
@@ -128,21 +155,28 @@ def test_uploads_and_their_cog_copies_expire_after_the_configured_days(bucket, p
     assert condition == "ExpireUploads" and otherwise == {"Ref": "AWS::NoValue"}
     assert rule["Prefix"] == prefix and rule["ExpirationInDays"] == {"Ref": "UploadExpirationDays"}
     assert TEMPLATE["Conditions"]["ExpireUploads"] == {"Not": [{"Equals": [{"Ref": "UploadExpirationDays"}, 0]}]}
-    assert not any(rule.get("Prefix", "").startswith(("thumbnails/", "items/", "attributes/", "status/"))
-                   for rule in rules if "Prefix" in rule)  # the catalogue stays
+    assert not any(
+        rule.get("Prefix", "").startswith(("thumbnails/", "items/", "attributes/", "status/"))
+        for rule in rules
+        if "Prefix" in rule
+    )  # the catalogue stays
 
 
 def test_account_protection_settings_reach_their_resources():
     # Planted bug: ReservedConcurrentExecutions: !Ref ApiReservedConcurrency (0 would throttle every call).
     api, trigger = (RESOURCES[name]["Properties"] for name in ("ApiFunction", "S3TriggerFunction"))
-    assert api["ReservedConcurrentExecutions"] == {"If": ["ReserveApiConcurrency", {"Ref": "ApiReservedConcurrency"},
-                                                          {"Ref": "AWS::NoValue"}]}
+    assert api["ReservedConcurrentExecutions"] == {
+        "If": ["ReserveApiConcurrency", {"Ref": "ApiReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
     assert trigger["ReservedConcurrentExecutions"]["If"][0] == "ReserveTriggerConcurrency"
     assert TEMPLATE["Conditions"]["ReserveApiConcurrency"] == {
-        "Not": [{"Equals": [{"Ref": "ApiReservedConcurrency"}, 0]}]}
+        "Not": [{"Equals": [{"Ref": "ApiReservedConcurrency"}, 0]}]
+    }
     routes = RESOURCES["HttpApi"]["Properties"]["DefaultRouteSettings"]
-    assert routes == {"ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
-                      "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"}}
+    assert routes == {
+        "ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"},
+    }
     assert api["Environment"]["Variables"]["API_DOCS"] == {"Ref": "ApiDocs"}
 
 
@@ -157,8 +191,9 @@ def test_cors_is_off_for_the_api_and_never_a_bare_wildcard_by_default():
     assert default == [{"Sub": "https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}"}]
 
 
-@pytest.mark.parametrize("name", [name for name, resource in RESOURCES.items()
-                                  if resource["Type"] == "AWS::Serverless::Function"])
+@pytest.mark.parametrize(
+    "name", [name for name, resource in RESOURCES.items() if resource["Type"] == "AWS::Serverless::Function"]
+)
 def test_the_architecture_parameter_alone_sets_each_functions_instruction_set(name):
     # Planted bug: Architectures: [x86_64] on S3TriggerFunction -> arm64 deploys keep an x86_64 trigger
     # (a function's own list replaces the Globals' one: .ci/sam-local/translate-template.py checks SAM's output).

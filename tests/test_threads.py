@@ -20,18 +20,34 @@ def write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-@pytest.mark.parametrize(("text", "cpus"), [
-    ("max 100000", None), ("170000 100000", 1.7), ("50000 100000\n", 0.5), ("600000 100000", 6.0),
-    ("200000", 2.0), ("", None), ("garbage 100000", None), ("-1 100000", None), ("100000 0", None),
-])
+@pytest.mark.parametrize(
+    ("text", "cpus"),
+    [
+        ("max 100000", None),
+        ("170000 100000", 1.7),
+        ("50000 100000\n", 0.5),
+        ("600000 100000", 6.0),
+        ("200000", 2.0),
+        ("", None),
+        ("garbage 100000", None),
+        ("-1 100000", None),
+        ("100000 0", None),
+    ],
+)
 def test_cpu_max(text, cpus):
     assert parse_cpu_max(text) == cpus
 
 
-@pytest.mark.parametrize(("quota", "period", "cpus"), [
-    ("-1", "100000", None), ("28900", "100000", 0.289), ("170000", "100000", 1.7), ("x", "100000", None),
-    ("100000", "0", None),
-])
+@pytest.mark.parametrize(
+    ("quota", "period", "cpus"),
+    [
+        ("-1", "100000", None),
+        ("28900", "100000", 0.289),
+        ("170000", "100000", 1.7),
+        ("x", "100000", None),
+        ("100000", "0", None),
+    ],
+)
 def test_cfs_quota(quota, period, cpus):
     assert parse_cfs(quota, period) == cpus
 
@@ -41,7 +57,7 @@ def test_v2_container(tmp_path):
     write(tmp_path / "cpu.max", "170000 100000\n")
     assert cgroup_cpu_quota(tmp_path, V2_ROOT_ONLY) == 1.7
     assert available_cpus(tmp_path, V2_ROOT_ONLY, affinity=64) == 2  # 1.7 CPUs: two threads can run at once
-    assert available_cpus(tmp_path, V2_ROOT_ONLY, affinity=1) == 1    # never more than the affinity mask
+    assert available_cpus(tmp_path, V2_ROOT_ONLY, affinity=1) == 1  # never more than the affinity mask
 
 
 def test_v2_host_process_reads_its_own_cgroup(tmp_path):
@@ -92,6 +108,7 @@ def test_at_least_one(tmp_path):
 
 def test_the_block_cache_is_64_mb_per_core_thread(monkeypatch):
     from handler.core import threads
+
     monkeypatch.setattr(threads, "core_threads", lambda: 3)
     assert threads.block_cache_mb() == 3 * threads.BLOCK_CACHE_MB_PER_THREAD == 192
 
@@ -100,8 +117,9 @@ def gdal_cachemax_in_a_child(cpus: int | None, env: dict[str, str]) -> str:
     pin = f"os.sched_setaffinity(0, range({cpus})); " if cpus else ""
     code = f"import os; {pin}import handler.core; print(os.environ['GDAL_CACHEMAX'])"
     repo = Path(__file__).resolve().parent.parent
-    return subprocess.run([sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def test_gdal_cachemax_follows_the_cpus_unless_the_deployment_sets_it():

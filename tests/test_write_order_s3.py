@@ -43,8 +43,9 @@ def exists(key: str) -> bool:
 
 
 def invoke(s3, lambda_context) -> dict:
-    response = s3.put_object(Bucket=BUCKET, Key=KEY, Body=SCENE) if not exists(KEY) else s3.head_object(
-        Bucket=BUCKET, Key=KEY)
+    response = (
+        s3.put_object(Bucket=BUCKET, Key=KEY, Body=SCENE) if not exists(KEY) else s3.head_object(Bucket=BUCKET, Key=KEY)
+    )
     etag = response["ETag"].strip('"')
     return handler(s3_put_event((BUCKET, KEY, len(SCENE), etag)), lambda_context)
 
@@ -66,8 +67,9 @@ def test_a_failed_put_leaves_no_attributes_so_the_retry_renders_again(s3, lambda
     def fail_once(params, **_):
         if params["Key"] == failing and not failed:
             failed.append(failing)
-            raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}},
-                              "PutObject")
+            raise ClientError(
+                {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "PutObject"
+            )
 
     failed: list[str] = []
     s3_store.s3_client().meta.events.register("before-parameter-build.s3.PutObject", fail_once)

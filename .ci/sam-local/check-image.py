@@ -9,8 +9,10 @@ import json
 import sys
 import tarfile
 
-SINGLE_MANIFESTS = {"application/vnd.oci.image.manifest.v1+json",
-                    "application/vnd.docker.distribution.manifest.v2+json"}
+SINGLE_MANIFESTS = {
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+}
 INDEXES = {"application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"}
 SMALL = 1 << 20  # manifests and indexes are small; layers are skipped
 
@@ -31,8 +33,10 @@ def main() -> None:
     while len(descriptors) == 1 and descriptors[0]["mediaType"] in INDEXES:
         digest = descriptors[0]["digest"].replace(":", "/")
         descriptors = json.loads(files[f"blobs/{digest}"])["manifests"]
-    kinds = [(d["mediaType"], d.get("annotations", {}).get("vnd.docker.reference.type", "image"),
-              d.get("platform")) for d in descriptors]
+    kinds = [
+        (d["mediaType"], d.get("annotations", {}).get("vnd.docker.reference.type", "image"), d.get("platform"))
+        for d in descriptors
+    ]
     print("manifests:", kinds)
     if len(descriptors) != 1 or descriptors[0]["mediaType"] not in SINGLE_MANIFESTS:
         sys.exit("Lambda needs exactly one single-platform image manifest (no attestation or platform index)")

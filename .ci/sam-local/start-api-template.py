@@ -24,8 +24,11 @@ RESOURCE = {
     "Properties": {
         "StageName": "local",
         "BinaryMediaTypes": BINARY_MEDIA_TYPES,
-        "DefinitionBody": {"swagger": "2.0", "info": {"title": "sam-local-binary-media-types", "version": "1"},
-                           "paths": {}},
+        "DefinitionBody": {
+            "swagger": "2.0",
+            "info": {"title": "sam-local-binary-media-types", "version": "1"},
+            "paths": {},
+        },
     },
 }
 NAME = "SamLocalBinaryMediaTypes"
@@ -39,11 +42,13 @@ def with_resource(text: str) -> str:
         if indent is None:
             raise SystemExit("no top-level 'Resources:' mapping found")
         pad = indent.group(1)
-        block = (f"{pad}{NAME}:\n{pad * 2}Type: {RESOURCE['Type']}\n{pad * 2}Properties:\n"
-                 f"{pad * 3}StageName: local\n{pad * 3}BinaryMediaTypes: {BINARY_MEDIA_TYPES}\n"
-                 f"{pad * 3}DefinitionBody: {{swagger: '2.0', info: {{title: sam-local-binary-media-types, "
-                 f"version: '1'}}, paths: {{}}}}\n")
-        return text[:indent.start(1)] + block + text[indent.start(1):]
+        block = (
+            f"{pad}{NAME}:\n{pad * 2}Type: {RESOURCE['Type']}\n{pad * 2}Properties:\n"
+            f"{pad * 3}StageName: local\n{pad * 3}BinaryMediaTypes: {BINARY_MEDIA_TYPES}\n"
+            f"{pad * 3}DefinitionBody: {{swagger: '2.0', info: {{title: sam-local-binary-media-types, "
+            f"version: '1'}}, paths: {{}}}}\n"
+        )
+        return text[: indent.start(1)] + block + text[indent.start(1) :]
     template = yaml_parse(text)
     template["Resources"][NAME] = RESOURCE
     return yaml_dump(template)

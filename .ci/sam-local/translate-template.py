@@ -44,8 +44,11 @@ def translate(path: str, auth_mode: str) -> dict:
 
 def architectures(output: dict) -> dict[str, object]:
     """Each Lambda function's Architectures after SAM merged the Globals' list with the function's own."""
-    return {name: resource["Properties"].get("Architectures") for name, resource in output["Resources"].items()
-            if resource["Type"] == "AWS::Lambda::Function"}
+    return {
+        name: resource["Properties"].get("Architectures")
+        for name, resource in output["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Function"
+    }
 
 
 def routes(path: str, auth_mode: str) -> dict[str, object]:
@@ -53,18 +56,25 @@ def routes(path: str, auth_mode: str) -> dict[str, object]:
     output = translate(path, auth_mode)
     body = output["Resources"]["HttpApi"]["Properties"]["Body"]
     conditions = {"RequireIam": auth_mode == "IAM", "RequireJwt": auth_mode == "JWT"}
-    found = {f"{method} {route}": resolve_condition(operation.get("security", {"Ref": "AWS::NoValue"}), conditions)
-             for route, methods in body["paths"].items() for method, operation in methods.items()}
+    found = {
+        f"{method} {route}": resolve_condition(operation.get("security", {"Ref": "AWS::NoValue"}), conditions)
+        for route, methods in body["paths"].items()
+        for method, operation in methods.items()
+    }
     schemes = body.get("components", {}).get("securitySchemes", {})
-    found["schemes"] = sorted(name for name, scheme in schemes.items()
-                              if resolve_condition(scheme, conditions) != {"Ref": "AWS::NoValue"})
+    found["schemes"] = sorted(
+        name for name, scheme in schemes.items() if resolve_condition(scheme, conditions) != {"Ref": "AWS::NoValue"}
+    )
     return found
 
 
 def main() -> None:
     failures = []
-    expected = {"NONE": ({"Ref": "AWS::NoValue"}, ["AWS_IAM"]), "IAM": ([{"AWS_IAM": []}], ["AWS_IAM"]),
-                "JWT": ([{"JwtAuthorizer": []}], ["AWS_IAM", "JwtAuthorizer"])}
+    expected = {
+        "NONE": ({"Ref": "AWS::NoValue"}, ["AWS_IAM"]),
+        "IAM": ([{"AWS_IAM": []}], ["AWS_IAM"]),
+        "JWT": ([{"JwtAuthorizer": []}], ["AWS_IAM", "JwtAuthorizer"]),
+    }
     for auth_mode, (security, schemes) in expected.items():
         found = routes(sys.argv[1], auth_mode)
         print(f"AuthMode={auth_mode}: {found}")

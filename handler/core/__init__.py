@@ -12,5 +12,15 @@ from handler.core.safe_open import open_bytes, open_path
 from handler.core.render import Thumbnail, render_thumbnail
 from handler.core.source import Source, open_file, open_source
 
-__all__ = ["RasterError", "RenderOptions", "Source", "Thumbnail", "open_bytes", "open_file", "open_path",
-           "open_source", "read_attributes", "render_thumbnail"]
+__all__ = [
+    "RasterError",
+    "RenderOptions",
+    "Source",
+    "Thumbnail",
+    "open_bytes",
+    "open_file",
+    "open_path",
+    "open_source",
+    "read_attributes",
+    "render_thumbnail",
+]

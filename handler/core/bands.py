@@ -50,4 +50,5 @@ def select_bands(dataset: DatasetReader, options: RenderOptions) -> tuple[tuple[
         return ((1, 2, 3) if count >= 3 else (1,)), AS_STORED  # unknown 3-band: as stored; 1-2 bands: grayscale
     raise InvalidRenderOptions(
         f"The {options.preset.value} preset needs bands {', '.join(wanted)}, but this file's bands are "
-        f"{', '.join(names)}. Pass bands= to choose band numbers.")
+        f"{', '.join(names)}. Pass bands= to choose band numbers."
+    )

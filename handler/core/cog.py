@@ -21,8 +21,13 @@ COPY_ABOVE_PIXELS = 4096 * 4096
 COPY_SECONDS_PER_GB = 12
 # GDAL's COG driver: 512 px tiles, overviews down to one tile, each averaged from the full image.
 # PREDICTOR=YES picks horizontal differencing for integers and the floating-point predictor for floats.
-COG_OPTIONS = {"compress": "DEFLATE", "predictor": "YES", "blocksize": 512,
-               "overview_resampling": "AVERAGE", "bigtiff": "IF_SAFER"}
+COG_OPTIONS = {
+    "compress": "DEFLATE",
+    "predictor": "YES",
+    "blocksize": 512,
+    "overview_resampling": "AVERAGE",
+    "bigtiff": "IF_SAFER",
+}
 
 
 def needs_cog_copy(dataset: DatasetReader, thumbnail_size: int, deadline: Deadline = NO_DEADLINE) -> bool:
@@ -33,8 +38,11 @@ def needs_cog_copy(dataset: DatasetReader, thumbnail_size: int, deadline: Deadli
     with opened_levels(dataset) as levels:
         level = plan_read(levels, (1,), shape, Resampling.average).level
     cost = copy_cost(dataset)
-    return (level.width * level.height > COPY_ABOVE_PIXELS and cost <= LIMITS.max_read_bytes
-            and cost / 1e9 * COPY_SECONDS_PER_GB < deadline.remaining())
+    return (
+        level.width * level.height > COPY_ABOVE_PIXELS
+        and cost <= LIMITS.max_read_bytes
+        and cost / 1e9 * COPY_SECONDS_PER_GB < deadline.remaining()
+    )
 
 
 def write_cog(dataset: DatasetReader, path: str) -> None:

@@ -32,7 +32,8 @@ class Deadline:
         if self.remaining() <= 0:
             raise DeadlineExceeded(
                 "Rendering this scene costs more than the time this request has. Use a COG with internal "
-                "overviews, a smaller target_resolution, or the S3 upload flow for large scenes.")
+                "overviews, a smaller target_resolution, or the S3 upload flow for large scenes."
+            )
 
 
 NO_DEADLINE = Deadline()

@@ -17,7 +17,7 @@ class InvalidSetting(ValueError):
 
 
 def _problem(model: type[BaseSettings], error: dict) -> str:
-    """"MAX_READ_BYTES='abc' is not a valid int: Input should be a valid integer, ..." for one error."""
+    """ "MAX_READ_BYTES='abc' is not a valid int: Input should be a valid integer, ..." for one error."""
     field = str(error["loc"][0]) if error["loc"] else ""
     info = model.model_fields.get(field)
     kind = getattr(info.annotation, "__name__", str(info.annotation)) if info else "value"

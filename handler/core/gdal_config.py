@@ -49,8 +49,15 @@ HARDENING = {
 for _name, _value in HARDENING.items():
     os.environ.setdefault(_name, _value)
 # Security-critical settings are not overridable by the deployment environment.
-FORCED = ("GDAL_SKIP", "GDAL_DISABLE_READDIR_ON_OPEN", "GDAL_PAM_ENABLED", "PROJ_NETWORK",
-          "GDAL_VRT_ENABLE_RAWRASTERBAND", "GDAL_VRT_ENABLE_PYTHON", "GDAL_NUM_THREADS")
+FORCED = (
+    "GDAL_SKIP",
+    "GDAL_DISABLE_READDIR_ON_OPEN",
+    "GDAL_PAM_ENABLED",
+    "PROJ_NETWORK",
+    "GDAL_VRT_ENABLE_RAWRASTERBAND",
+    "GDAL_VRT_ENABLE_PYTHON",
+    "GDAL_NUM_THREADS",
+)
 for _name in FORCED:
     os.environ[_name] = HARDENING[_name]
 # `sam local` sets template-declared variables to "" when unset; an empty AWS_S3_ENDPOINT would send

@@ -31,13 +31,13 @@ CORRUPT = "The file's JPEG 2000 structure is corrupt or truncated."
 class Jp2Limits:
     """What a JPEG 2000 file may hold before GDAL opens it (Sentinel-2: 121 tiles of 1024², 5 levels)."""
 
-    max_boxes: int = 64                   # GDAL parses every xml box: 20,000 take 1.15 s at open
-    max_metadata_bytes: int = 1 << 20     # boxes but the codestream (GMLJP2, GeoJP2): S2 ~3 KB; GDAL keeps
-                                          # them in memory (one 64 MB xml box: +183 MB RSS)
-    max_markers: int = 256                # main-header markers (S2 < 10) and bytes (S2's TLM ~1 KB): bound this
+    max_boxes: int = 64  # GDAL parses every xml box: 20,000 take 1.15 s at open
+    max_metadata_bytes: int = 1 << 20  # boxes but the codestream (GMLJP2, GeoJP2): S2 ~3 KB; GDAL keeps
+    # them in memory (one 64 MB xml box: +183 MB RSS)
+    max_markers: int = 256  # main-header markers (S2 < 10) and bytes (S2's TLM ~1 KB): bound this
     max_main_header_bytes: int = 1 << 20  # scan's own reads, one per marker, and PPM packet headers
-    max_tiles: int = 4096                 # 4,096 tiles: 0.3 s, 175 MB measured; 62,500: 4.8 s, 1.45 GB
-    max_tile_pixels: int = 1 << 28        # one 16384² tile: 114 MB measured; one 60000² tile: 450 MB
+    max_tiles: int = 4096  # 4,096 tiles: 0.3 s, 175 MB measured; 62,500: 4.8 s, 1.45 GB
+    max_tile_pixels: int = 1 << 28  # one 16384² tile: 114 MB measured; one 60000² tile: 450 MB
     max_components: int = LIMITS.max_bands
     max_pixels: int = LIMITS.max_raster_pixels
 
@@ -112,8 +112,7 @@ def _check_metadata(read: Read, boxes: list[_Box], limits: Jp2Limits) -> None:
     """Cap the bytes GDAL parses outside the codestream; the GeoJP2 GeoTIFF gets the TIFF pre-scan."""
     metadata = sum(box.end - box.start for box in boxes if box.kind != b"jp2c")
     if metadata > limits.max_metadata_bytes:
-        raise HeaderTooComplex(f"The JPEG 2000 file's metadata boxes hold over {limits.max_metadata_bytes:,} "
-                               "bytes.")
+        raise HeaderTooComplex(f"The JPEG 2000 file's metadata boxes hold over {limits.max_metadata_bytes:,} bytes.")
     for box in boxes:
         if box.kind == b"uuid" and box.end - box.payload > 16:
             payload = _read(read, box.end, box.payload, box.end - box.payload)
@@ -129,10 +128,11 @@ def _jp2_boxes(read: Read, size: int, limits: Jp2Limits) -> tuple[int, int, tupl
     if len(boxes) < 2 or boxes[0].end != 12 or boxes[1].kind != b"ftyp":
         raise UnreadableRaster(CORRUPT)
     ftyp = _read(read, size, boxes[1].payload, boxes[1].end - boxes[1].payload)
-    brands = {ftyp[i: i + 4] for i in range(8, len(ftyp) - 3, 4)} | {ftyp[:4]}
+    brands = {ftyp[i : i + 4] for i in range(8, len(ftyp) - 3, 4)} | {ftyp[:4]}
     if b"jp2 " not in brands:
-        raise UnsupportedFormat("Only JP2-compatible JPEG 2000 files are accepted (this one needs a JPX or "
-                                "Motion JPEG 2000 reader).")
+        raise UnsupportedFormat(
+            "Only JP2-compatible JPEG 2000 files are accepted (this one needs a JPX or Motion JPEG 2000 reader)."
+        )
     kinds = [box.kind for box in boxes]
     if kinds.count(b"jp2h") != 1 or b"jp2c" not in kinds or kinds.index(b"jp2h") > kinds.index(b"jp2c"):
         raise UnreadableRaster(CORRUPT)
@@ -160,24 +160,36 @@ def _siz(segment: bytes, limits: Jp2Limits) -> Codestream:
         raise UnreadableRaster(CORRUPT)
     precisions = [(segment[38 + 3 * i] & 0x7F) + 1 for i in range(components)]
     sampling = segment[39::3] + segment[40::3]
-    if (x1 <= x0 or y1 <= y0 or not tile_w or not tile_h or tile_x0 > x0 or tile_y0 > y0
-            or tile_x0 + tile_w <= x0 or tile_y0 + tile_h <= y0 or 0 in sampling or max(precisions) > 38):
+    if (
+        x1 <= x0
+        or y1 <= y0
+        or not tile_w
+        or not tile_h
+        or tile_x0 > x0
+        or tile_y0 > y0
+        or tile_x0 + tile_w <= x0
+        or tile_y0 + tile_h <= y0
+        or 0 in sampling
+        or max(precisions) > 38
+    ):
         raise UnreadableRaster(CORRUPT)
     width, height = x1 - x0, y1 - y0
     if components > limits.max_components:
-        raise RasterTooLarge(f"The image has {components} components; at most {limits.max_components} are "
-                             "accepted.")
+        raise RasterTooLarge(f"The image has {components} components; at most {limits.max_components} are accepted.")
     if width * height > limits.max_pixels:
-        raise RasterTooLarge(f"The image is {width} x {height} pixels; at most {limits.max_pixels:,} pixels are "
-                             "accepted.")
+        raise RasterTooLarge(
+            f"The image is {width} x {height} pixels; at most {limits.max_pixels:,} pixels are accepted."
+        )
     tiles = _ceil_div(x1 - tile_x0, tile_w) * _ceil_div(y1 - tile_y0, tile_h)
     if tiles > MAX_TILES:
         raise UnreadableRaster(CORRUPT)
     if tiles > limits.max_tiles:
         raise HeaderTooComplex(f"The image is cut into {tiles:,} tiles; at most {limits.max_tiles:,} are accepted.")
     if min(tile_w, width) * min(tile_h, height) > limits.max_tile_pixels:
-        raise HeaderTooComplex(f"The image's tiles are {min(tile_w, width)} x {min(tile_h, height)} pixels; at "
-                               f"most {limits.max_tile_pixels:,} pixels per tile are accepted.")
+        raise HeaderTooComplex(
+            f"The image's tiles are {min(tile_w, width)} x {min(tile_h, height)} pixels; at "
+            f"most {limits.max_tile_pixels:,} pixels per tile are accepted."
+        )
     return Codestream(width, height, components, max(precisions), tile_w, tile_h, tiles, levels=0)
 
 
@@ -188,8 +200,9 @@ def _levels(marker: int, segment: bytes, components: int) -> int:
         raise UnreadableRaster(CORRUPT)
     levels = segment[at]
     if levels > MAX_LEVELS:
-        raise UnreadableRaster(f"The codestream has {levels} resolution levels; JPEG 2000 allows at most "
-                               f"{MAX_LEVELS} (corrupt).")
+        raise UnreadableRaster(
+            f"The codestream has {levels} resolution levels; JPEG 2000 allows at most {MAX_LEVELS} (corrupt)."
+        )
     return levels
 
 
@@ -208,8 +221,10 @@ def scan_codestream(read: Read, start: int, end: int, limits: Jp2Limits = JP2_LI
             raise UnreadableRaster(CORRUPT)
         markers += 1
         if markers > limits.max_markers or offset + 2 + length - start > limits.max_main_header_bytes:
-            raise HeaderTooComplex(f"The codestream's main header has over {limits.max_markers} markers or "
-                                   f"{limits.max_main_header_bytes:,} bytes.")
+            raise HeaderTooComplex(
+                f"The codestream's main header has over {limits.max_markers} markers or "
+                f"{limits.max_main_header_bytes:,} bytes."
+            )
         if (marker == SIZ) != (info is None):  # SIZ comes first, once
             raise UnreadableRaster(CORRUPT)
         if marker in (SIZ, COD, COC):

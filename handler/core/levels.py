@@ -44,8 +44,11 @@ def open_level(dataset: DatasetReader, index: int | None, own_handle: bool = Fal
     if index is None and not dataset.overviews(1) and not own_handle:
         yield dataset
         return
-    with rasterio.open(dataset.name, driver=dataset.driver,  # the driver the allow-list admitted
-                       overview_level="NONE" if index is None else f"{index}only") as level:
+    with rasterio.open(
+        dataset.name,
+        driver=dataset.driver,  # the driver the allow-list admitted
+        overview_level="NONE" if index is None else f"{index}only",
+    ) as level:
         yield level
 
 
@@ -65,8 +68,7 @@ class OpenLevels:
 
     def handles(self, index: int | None, count: int) -> list[DatasetReader]:
         """`count` handles of one level for `count` threads: the shared one and `count - 1` of their own."""
-        extra = [self.stack.enter_context(open_level(self.dataset, index, own_handle=True))
-                 for _ in range(count - 1)]
+        extra = [self.stack.enter_context(open_level(self.dataset, index, own_handle=True)) for _ in range(count - 1)]
         return [self.get(index), *extra]
 
 

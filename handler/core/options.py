@@ -59,22 +59,27 @@ class RenderOptions:
 
     def __post_init__(self) -> None:
         try:  # accept plain strings ("ndvi", "jpeg") from callers other than the HTTP layer
-            for name, enum in (("preset", Preset), ("stretch", Stretch), ("image_format", ImageFormat),
-                               ("resampling", ResamplingName)):
+            for name, enum in (
+                ("preset", Preset),
+                ("stretch", Stretch),
+                ("image_format", ImageFormat),
+                ("resampling", ResamplingName),
+            ):
                 object.__setattr__(self, name, enum(getattr(self, name)))
         except ValueError as exc:
             raise InvalidRenderOptions(str(exc)) from None
         if not 1 <= self.thumbnail_size <= LIMITS.max_thumbnail_size:
-            raise InvalidRenderOptions(
-                f"target_resolution must be an integer from 1 to {LIMITS.max_thumbnail_size}.")
+            raise InvalidRenderOptions(f"target_resolution must be an integer from 1 to {LIMITS.max_thumbnail_size}.")
         if not 0 < self.gain <= 100:
             raise InvalidRenderOptions("gain must be greater than 0 and at most 100.")
         if self.boa_offset is not None and not -10_000 <= self.boa_offset <= 10_000:
             # Python ints are unbounded: a 400-digit offset would overflow float() (a 500) later.
             raise InvalidRenderOptions("boa_offset must be from -10000 to 10000 (e.g. -1000).")
         if self.bands is not None and len(self.bands) not in self.band_counts():
-            raise InvalidRenderOptions(f"bands must list {' or '.join(map(str, self.band_counts()))} "
-                                       f"band numbers for the {self.preset.value} preset.")
+            raise InvalidRenderOptions(
+                f"bands must list {' or '.join(map(str, self.band_counts()))} "
+                f"band numbers for the {self.preset.value} preset."
+            )
 
     def band_counts(self) -> tuple[int, ...]:
         return (2,) if self.preset is Preset.ndvi else (1, 3)

@@ -24,9 +24,22 @@ from handler.core.safe_open import JP2_DRIVER
 # for a lossless uint16 band). TIFF compressions GDAL can name but that are not listed here (CCITT,
 # OJPEG, JBIG, JPEG 2000 in a TIFF ...) are refused: their cost cannot be bounded, and no Sentinel-2
 # product uses them. JPEG2000 is for the JP2OpenJPEG driver's own files (Sentinel-2's band and TCI files).
-CODEC_WEIGHTS = {"NONE": 1, "PACKBITS": 1, "LZW": 1, "DEFLATE": 1, "ZSTD": 1, "LERC": 1, "LERC_ZSTD": 1,
-                 "LERC_DEFLATE": 2, "JPEG": 4, "YCbCr JPEG": 4, "WEBP": 4, "LZMA": 16, "JXL": 16,
-                 "JPEG2000": 24}
+CODEC_WEIGHTS = {
+    "NONE": 1,
+    "PACKBITS": 1,
+    "LZW": 1,
+    "DEFLATE": 1,
+    "ZSTD": 1,
+    "LERC": 1,
+    "LERC_ZSTD": 1,
+    "LERC_DEFLATE": 2,
+    "JPEG": 4,
+    "YCbCr JPEG": 4,
+    "WEBP": 4,
+    "LZMA": 16,
+    "JXL": 16,
+    "JPEG2000": 24,
+}
 # The floating-point predictor (PREDICTOR=3) decodes ~120 MB/s whatever the codec.
 PREDICTOR_WEIGHTS = {"3": 4}
 
@@ -136,8 +149,7 @@ def _mask_read(dataset: DatasetReader, band: int, level: Level, itemsize: int) -
     return None
 
 
-def plan_read(levels: OpenLevels, indexes: tuple[int, ...], shape: tuple[int, int],
-              resampling: Resampling) -> ReadPlan:
+def plan_read(levels: OpenLevels, indexes: tuple[int, ...], shape: tuple[int, int], resampling: Resampling) -> ReadPlan:
     """Plan reading `indexes` resampled to `shape` (rows, cols): no pixel is read here."""
     dataset = levels.dataset
     codec, weight = codec_weight(dataset)
@@ -150,8 +162,17 @@ def plan_read(levels: OpenLevels, indexes: tuple[int, ...], shape: tuple[int, in
         kernel = resampling
         level = choose_level(levels, indexes[0], shape_read, method)
     values = level_read(dataset, level, len(indexes), itemsize)
-    return ReadPlan(indexes, shape, shape_read, method, kernel, values,
-                    _mask_read(dataset, indexes[0], level, itemsize), codec, weight)
+    return ReadPlan(
+        indexes,
+        shape,
+        shape_read,
+        method,
+        kernel,
+        values,
+        _mask_read(dataset, indexes[0], level, itemsize),
+        codec,
+        weight,
+    )
 
 
 def check_plan(plan: ReadPlan) -> None:
@@ -162,7 +183,8 @@ def check_plan(plan: ReadPlan) -> None:
         raise RasterTooLarge(
             f"This raster is stored in blocks of {cols} x {rows} pixels ({block_bytes / 2**20:,.0f} MB each "
             f"decoded, limit {LIMITS.max_block_bytes / 2**20:,.0f} MB): GDAL decodes whole blocks, so one strip "
-            "or tile covering the image cannot be read in bounded memory. Save it tiled (e.g. a COG).")
+            "or tile covering the image cannot be read in bounded memory. Save it tiled (e.g. a COG)."
+        )
     pixels = level.width * level.height
     if pixels > LIMITS.max_read_pixels or plan.cost > LIMITS.max_read_bytes:
         where = "the full image" if level.index is None else f"its {level.width} x {level.height} overview"
@@ -171,7 +193,8 @@ def check_plan(plan: ReadPlan) -> None:
             f"({plan.values.bands} band(s) in {plan.values.blocks:,} blocks), "
             f"{(plan.mask.decoded_bytes if plan.mask else 0) / 1e9:,.2f} GB of mask, {plan.codec} compression "
             f"(cost x{plan.weight}); the limits are {LIMITS.max_read_pixels:,} pixels per band and "
-            f"{LIMITS.max_read_bytes / 1e9:,.2f} GB weighted. Add internal overviews (a COG) or send a smaller file.")
+            f"{LIMITS.max_read_bytes / 1e9:,.2f} GB weighted. Add internal overviews (a COG) or send a smaller file."
+        )
 
 
 def copy_cost(dataset: DatasetReader) -> int:

@@ -55,8 +55,8 @@ def filter_rows(pixels: np.ndarray) -> np.ndarray:
     bpp = 1 if pixels.ndim == 2 else pixels.shape[2]  # bytes per pixel: the Sub/Average left neighbour
     out = np.empty((rows.shape[0], rows.shape[1] + 1), dtype=np.uint8)
     out[:, 0] = _SUB  # Sub, straight into the output: every row's first choice
-    out[:, 1:1 + bpp] = rows[:, :bpp]
-    np.subtract(rows[:, bpp:], rows[:, :-bpp], out=out[:, 1 + bpp:])
+    out[:, 1 : 1 + bpp] = rows[:, :bpp]
+    np.subtract(rows[:, bpp:], rows[:, :-bpp], out=out[:, 1 + bpp :])
     candidate, scratch = np.empty_like(rows), np.empty_like(rows)
     best = _row_costs(out[:, 1:], scratch)
     candidate[0] = rows[0]  # Up

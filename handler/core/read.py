@@ -77,8 +77,14 @@ def read_chunks(read: LevelRead, shape: tuple[int, int], weight: int, workers: i
     return chunks
 
 
-def _read_chunked(reads: Sequence[Callable[..., np.ndarray]], lead: tuple[int, ...], shape: tuple[int, int],
-                  chunks: list[Chunk] | None, dtype: str, deadline: Deadline) -> np.ndarray:
+def _read_chunked(
+    reads: Sequence[Callable[..., np.ndarray]],
+    lead: tuple[int, ...],
+    shape: tuple[int, int],
+    chunks: list[Chunk] | None,
+    dtype: str,
+    deadline: Deadline,
+) -> np.ndarray:
     """`reads[0](out_shape=...)` in one call, or chunk by chunk into one array of `dtype`, the chunks
     split into contiguous runs, one per reader, each reader (its own dataset handle) in its own thread.
 
@@ -98,14 +104,15 @@ def _read_chunked(reads: Sequence[Callable[..., np.ndarray]], lead: tuple[int, .
                 if failed.is_set():
                     return
                 deadline.check()
-                out[..., rows, cols] = read(window=window,
-                                            out_shape=(*lead, rows.stop - rows.start, cols.stop - cols.start))
+                out[..., rows, cols] = read(
+                    window=window, out_shape=(*lead, rows.stop - rows.start, cols.stop - cols.start)
+                )
         except BaseException:
             failed.set()
             raise
 
     count = len(reads)
-    runs = [chunks[len(chunks) * i // count:len(chunks) * (i + 1) // count] for i in range(count)]
+    runs = [chunks[len(chunks) * i // count : len(chunks) * (i + 1) // count] for i in range(count)]
     if count == 1:
         read_run(reads[0], runs[0])
         return out
@@ -116,8 +123,9 @@ def _read_chunked(reads: Sequence[Callable[..., np.ndarray]], lead: tuple[int, .
     return out
 
 
-def _read_mask(sources: list[DatasetReader], plan: ReadPlan, chunks: list[Chunk] | None,
-               deadline: Deadline) -> np.ndarray | None:
+def _read_mask(
+    sources: list[DatasetReader], plan: ReadPlan, chunks: list[Chunk] | None, deadline: Deadline
+) -> np.ndarray | None:
     """The planned mask read (uint8, 0 = invalid) at `plan.read_shape`, through the planned level."""
     if plan.mask is None:
         return None
@@ -143,8 +151,9 @@ def _apply_kernel(values: np.ndarray, shape: tuple[int, int], kernel: Resampling
         nodata = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open("", "w+", driver="MEM", count=bands, width=cols, height=rows, dtype=values.dtype,
-                           nodata=nodata) as memory:
+        with rasterio.open(
+            "", "w+", driver="MEM", count=bands, width=cols, height=rows, dtype=values.dtype, nodata=nodata
+        ) as memory:
             memory.write(values)
             return memory.read(out_shape=(bands, *shape), resampling=kernel)
 
@@ -191,8 +200,13 @@ def read_plan(levels: OpenLevels, plan: ReadPlan, deadline: Deadline = NO_DEADLI
     return BandData(values, _validity(dataset, values, mask))
 
 
-def read_bands(dataset: DatasetReader, indexes: tuple[int, ...], shape: tuple[int, int],
-               resampling: Resampling, deadline: Deadline = NO_DEADLINE) -> BandData:
+def read_bands(
+    dataset: DatasetReader,
+    indexes: tuple[int, ...],
+    shape: tuple[int, int],
+    resampling: Resampling,
+    deadline: Deadline = NO_DEADLINE,
+) -> BandData:
     """Read `indexes` resampled to `shape` within the read budget (never the full-resolution stack
     when overviews exist)."""
     try:

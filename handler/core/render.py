@@ -28,8 +28,9 @@ class Thumbnail:
     radiometry: Radiometry
 
 
-def render_display(dataset: DatasetReader, options: RenderOptions,
-                   deadline: Deadline = NO_DEADLINE) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], str, Radiometry]:
+def render_display(
+    dataset: DatasetReader, options: RenderOptions, deadline: Deadline = NO_DEADLINE
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], str, Radiometry]:
     """(display uint8 (1|3, rows, cols), valid mask, band indexes used, their order's source, radiometry
     applied) for `options`."""
     indexes, order = select_bands(dataset, options)

@@ -44,8 +44,11 @@ def _one(matches: list[re.Match], what: str) -> re.Match:
 
 def _images(names: Iterable[str], granule: str, level: str) -> dict[int, str]:
     """The granule's TCI images by resolution, from the names that follow the level's layout exactly."""
-    folder = (re.escape(granule) + r"/IMG_DATA/R(?P<folder>10|20|60)m/" if level == "2A"
-              else re.escape(granule) + r"/IMG_DATA/")
+    folder = (
+        re.escape(granule) + r"/IMG_DATA/R(?P<folder>10|20|60)m/"
+        if level == "2A"
+        else re.escape(granule) + r"/IMG_DATA/"
+    )
     layout = re.compile(folder + IMAGE_NAME.pattern)
     images: dict[int, str] = {}
     for name in names:
@@ -72,8 +75,11 @@ def read_product(members: Iterable[Member], read_member: ReadMember) -> Product:
         raise UnsupportedFormat("The zip is not a Sentinel-2 SAFE product (no MTD_MSIL1C.xml or MTD_MSIL2A.xml).")
     safe, level = _one(product, "product metadata files").group("safe", "level")
     tile_xml = re.compile(re.escape(safe) + r"/GRANULE/[^/]+/MTD_TL\.xml")
-    granule = _one([match for name in by_name if (match := tile_xml.fullmatch(name))],
-                   "granule metadata files").group(0).rpartition("/")[0]
+    granule = (
+        _one([match for name in by_name if (match := tile_xml.fullmatch(name))], "granule metadata files")
+        .group(0)
+        .rpartition("/")[0]
+    )
     images = _images(by_name, granule, level)
     if not images:
         raise InvalidProduct("The product has no true-colour (TCI) image where its layout puts one.")
@@ -81,8 +87,9 @@ def read_product(members: Iterable[Member], read_member: ReadMember) -> Product:
     image = by_name[images[resolution]]
     if image.size > MAX_IMAGE_RATIO * image.compressed_size + IMAGE_METADATA_SLACK:
         raise ArchiveTooLarge("The product's image claims more bytes than its compressed data can hold (zip bomb).")
-    metadata = parse_metadata(read_member(f"{safe}/MTD_MSIL{level}.xml", MAX_XML_BYTES),
-                              read_member(f"{granule}/MTD_TL.xml", MAX_XML_BYTES))
+    metadata = parse_metadata(
+        read_member(f"{safe}/MTD_MSIL{level}.xml", MAX_XML_BYTES), read_member(f"{granule}/MTD_TL.xml", MAX_XML_BYTES)
+    )
     if metadata.level != f"L{level}":
         raise InvalidProduct("The product's metadata and its file names disagree on the processing level.")
     return Product(metadata, image, resolution)

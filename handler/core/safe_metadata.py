@@ -18,8 +18,10 @@ from handler.core.sentinel2 import L1C_BANDS
 
 # The product's band_id attributes index ESA's band order (B01 .. B8A, B09, B10, B11, B12).
 BAND_BY_ID = dict(enumerate(L1C_BANDS))
-LEVELS = {"Level-2A_User_Product": ("L2A", "S2MSI2A", "BOA_QUANTIFICATION_VALUE", "BOA_ADD_OFFSET"),
-          "Level-1C_User_Product": ("L1C", "S2MSI1C", "QUANTIFICATION_VALUE", "RADIO_ADD_OFFSET")}
+LEVELS = {
+    "Level-2A_User_Product": ("L2A", "S2MSI2A", "BOA_QUANTIFICATION_VALUE", "BOA_ADD_OFFSET"),
+    "Level-1C_User_Product": ("L1C", "S2MSI1C", "QUANTIFICATION_VALUE", "RADIO_ADD_OFFSET"),
+}
 PRODUCT_ID = re.compile(r"S2[A-D]_MSI(?:L2A|L1C)_\d{8}T\d{6}_N\d{4}_R(\d{3})_T(\d{2}[A-Z]{3})_\d{8}T\d{6}")
 TILE_IN_ID = re.compile(r"_T(\d{2}[A-Z]{3})_")
 SPACECRAFT = re.compile(r"Sentinel-2[A-D]")
@@ -31,8 +33,9 @@ def parse_xml(data: bytes, what: str) -> Element:
     try:
         return fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
-        raise InvalidProduct(f"The product's {what} declares a DTD, entities or external references; they are "
-                             "not accepted.") from exc
+        raise InvalidProduct(
+            f"The product's {what} declares a DTD, entities or external references; they are not accepted."
+        ) from exc
     except (ParseError, ValueError) as exc:
         raise InvalidProduct(f"The product's {what} is not well-formed XML.") from exc
 
@@ -124,8 +127,14 @@ def parse_metadata(product_xml: bytes, tile_xml: bytes) -> ProductMetadata:
     baseline = _text(product, "PROCESSING_BASELINE", "metadata")
     orbit = _number(_text(product, "SENSING_ORBIT_NUMBER", "metadata"), "relative orbit", 1, 143)
     declared_type = _text(product, "PRODUCT_TYPE", "metadata")
-    if (identity is None or f"MSI{level}" not in product_id or declared_type != product_type or tile_match is None
-            or tile_match.group(1) != identity.group(2) or orbit != int(identity.group(1))):
+    if (
+        identity is None
+        or f"MSI{level}" not in product_id
+        or declared_type != product_type
+        or tile_match is None
+        or tile_match.group(1) != identity.group(2)
+        or orbit != int(identity.group(1))
+    ):
         raise InvalidProduct("The product's id, type, level, orbit and tile do not agree.")
     if not SPACECRAFT.fullmatch(spacecraft) or not BASELINE.fullmatch(baseline):
         raise InvalidProduct("The product's spacecraft or processing baseline is not in ESA's format.")
@@ -139,8 +148,9 @@ def parse_metadata(product_xml: bytes, tile_xml: bytes) -> ProductMetadata:
         relative_orbit=int(orbit),
         processing_baseline=baseline,
         cloud_cover=_number(_text(product, "Cloud_Coverage_Assessment", "metadata", False), "cloud cover", 0, 100),
-        nodata_pixel_percentage=_number(_text(tile, "NODATA_PIXEL_PERCENTAGE", "tile metadata", False),
-                                        "nodata percentage", 0, 100),
+        nodata_pixel_percentage=_number(
+            _text(tile, "NODATA_PIXEL_PERCENTAGE", "tile metadata", False), "nodata percentage", 0, 100
+        ),
         footprint=_footprint(_text(product, "EXT_POS_LIST", "metadata", False)),
         quantification=_number(_text(product, quantification_tag, "metadata"), "quantification value", 1, 1e6),
         boa_offsets=_offsets(product, offset_tag),

@@ -29,16 +29,33 @@ CORRUPT = "The file's metadata or pixel data could not be decoded (corrupt or tr
 # files are JPEG 2000, read by the one JPEG 2000 driver the rasterio wheel ships.
 GTIFF_DRIVER, JP2_DRIVER = "GTiff", "JP2OpenJPEG"
 # Real-valued sample types the renderer converts to float32; complex ones have no single value to draw.
-DRAWABLE_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64", "float16", "float32",
-                   "float64")
+DRAWABLE_DTYPES = (
+    "uint8",
+    "int8",
+    "uint16",
+    "int16",
+    "uint32",
+    "int32",
+    "uint64",
+    "int64",
+    "float16",
+    "float32",
+    "float64",
+)
 ALLOWED_DRIVERS = ("GTiff", "COG", JP2_DRIVER)
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic TIFF and BigTIFF
 JP2_MAGIC = (JP2_SIGNATURE, J2K_START)  # a boxed JP2 file, a raw codestream
 MAGIC_BYTES = len(JP2_SIGNATURE)
 # What a refused input is told (`source.open_source` is the one entry point, and it also opens SAFE zips).
 ACCEPTED = "Only GeoTIFF / COG, JPEG 2000 and Sentinel-2 SAFE product zip files are accepted."
-_KNOWN_MAGIC = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"%PDF": "PDF", b"<VRT": "VRT",
-                b"PK\x03\x04": "ZIP", b"GIF8": "GIF"}
+_KNOWN_MAGIC = {
+    b"\x89PNG": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"%PDF": "PDF",
+    b"<VRT": "VRT",
+    b"PK\x03\x04": "ZIP",
+    b"GIF8": "GIF",
+}
 
 
 def check_magic(head: bytes) -> str:
@@ -72,7 +89,8 @@ def check_budget(dataset: DatasetReader) -> None:
     if pixels > LIMITS.max_raster_pixels:
         raise RasterTooLarge(
             f"The raster is {dataset.width} x {dataset.height} pixels; at most "
-            f"{LIMITS.max_raster_pixels:,} pixels are accepted. Use a smaller file or a COG with overviews.")
+            f"{LIMITS.max_raster_pixels:,} pixels are accepted. Use a smaller file or a COG with overviews."
+        )
 
 
 def check_drawable(dataset: DatasetReader) -> None:
@@ -83,11 +101,13 @@ def check_drawable(dataset: DatasetReader) -> None:
     if unsupported:
         raise UnsupportedFormat(
             f"Band data type {unsupported[0]} is not supported: only integer and floating-point bands can be "
-            "drawn (complex values, e.g. radar, are not).")
-    if any(interp is ColorInterp.palette and np.dtype(dtype).itemsize > 1
-           for interp, dtype in zip(dataset.colorinterp, dataset.dtypes)):
-        raise UnsupportedFormat("Colour tables (palettes, or PHOTOMETRIC=MINISWHITE) are only accepted on 8-bit "
-                                "bands.")
+            "drawn (complex values, e.g. radar, are not)."
+        )
+    if any(
+        interp is ColorInterp.palette and np.dtype(dtype).itemsize > 1
+        for interp, dtype in zip(dataset.colorinterp, dataset.dtypes)
+    ):
+        raise UnsupportedFormat("Colour tables (palettes, or PHOTOMETRIC=MINISWHITE) are only accepted on 8-bit bands.")
 
 
 def check_metadata(dataset: DatasetReader) -> None:

@@ -16,13 +16,23 @@ BANDS_BY_COUNT: Mapping[int, tuple[str, ...]] = {12: L2A_BANDS, 13: L1C_BANDS, 4
 # Band descriptions seen in the wild ("B4", "B04", "b8a", "B04 (red)", "red") -> canonical name.
 # ASCII digits only: Python's \d and int() also accept Arabic-Indic or fullwidth digits.
 _BAND_NAME = re.compile(r"\s*b(\d{1,3})(a?)\b", re.IGNORECASE | re.ASCII)
-_COLOUR_NAMES = {"coastal": "B01", "blue": "B02", "green": "B03", "red": "B04", "nir": "B08",
-                 "nir08": "B8A", "swir16": "B11", "swir22": "B12"}
+_COLOUR_NAMES = {
+    "coastal": "B01",
+    "blue": "B02",
+    "green": "B03",
+    "red": "B04",
+    "nir": "B08",
+    "nir08": "B8A",
+    "swir16": "B11",
+    "swir22": "B12",
+}
 _KNOWN = set(L1C_BANDS)
 # ESA's image file names: T32TQM_20220609T101559_B04_10m.jp2 (L2A: R10m|R20m|R60m), T32TQM_20220609T101559_B04.jp2
 # (L1C), TCI and the L2A AOT/WVP/SCL layers too.
-IMAGE_NAME = re.compile(r"T\d{2}[A-Z]{3}_\d{8}T\d{6}_(?P<band>B0[1-9]|B1[0-2]|B8A|TCI|AOT|WVP|SCL)"
-                        r"(?:_(?P<resolution>10|20|60)m)?\.(?i:jp2)")
+IMAGE_NAME = re.compile(
+    r"T\d{2}[A-Z]{3}_\d{8}T\d{6}_(?P<band>B0[1-9]|B1[0-2]|B8A|TCI|AOT|WVP|SCL)"
+    r"(?:_(?P<resolution>10|20|60)m)?\.(?i:jp2)"
+)
 
 # DN -> reflectance: reflectance = (DN + offset) * QUANTIFICATION.
 QUANTIFICATION = 1e-4
@@ -134,8 +144,9 @@ def _gdal_radiometry(scale: float, offset: float) -> Radiometry | None:
     return Radiometry(scale, shift, "gdal_scale_offset") if math.isfinite(shift) else None
 
 
-def radiometry(dtype: str, tags: Mapping[str, str], gdal_scale: float, gdal_offset: float,
-               boa_offset: int | None = None) -> Radiometry:
+def radiometry(
+    dtype: str, tags: Mapping[str, str], gdal_scale: float, gdal_offset: float, boa_offset: int | None = None
+) -> Radiometry:
     """Work out DN -> reflectance for a file; `boa_offset` (a request parameter) wins over tags.
 
     float exports are reflectance already; uint8 is display-ready (TCI) and keeps a 0-255 range.
@@ -165,8 +176,9 @@ def values_look_like_dn(values: np.ndarray, valid: np.ndarray) -> bool:
     return bool(sample.size) and float(np.percentile(sample, 99)) > FLOAT_DN_ABOVE
 
 
-def dataset_radiometry(dataset, boa_offset: int | None = None, values: np.ndarray | None = None,
-                       valid: np.ndarray | None = None) -> Radiometry:
+def dataset_radiometry(
+    dataset, boa_offset: int | None = None, values: np.ndarray | None = None, valid: np.ndarray | None = None
+) -> Radiometry:
     """`radiometry` for an open rasterio dataset, from its dataset- and first-band tags; for float data
     whose metadata is silent, the `values` a render read (with their `valid` mask) tell DN from reflectance."""
     tags = {**dataset.tags(), **dataset.tags(1)}

@@ -53,9 +53,9 @@ class _SmallReadPages:
             start, end = missing[0] * self._page, min((missing[-1] + 1) * self._page, self._size)
             data = self._read(start, end - start)
             for index in missing:
-                self._pages[index] = data[index * self._page - start: (index + 1) * self._page - start]
+                self._pages[index] = data[index * self._page - start : (index + 1) * self._page - start]
         joined = b"".join(self._pages[index] for index in range(first, last + 1))
-        return joined[offset - first * self._page: offset - first * self._page + length]
+        return joined[offset - first * self._page : offset - first * self._page + length]
 
 
 class Source(NamedTuple):
@@ -83,9 +83,11 @@ def _open_product(read: Read, size: int, path: str) -> Iterator[Source]:
         product = read_product(archive.members, archive.read)
         image = product.image
         if image.method == DEFLATED and image.size > MAX_INFLATED_IMAGE_BYTES:
-            raise ArchiveTooLarge(f"The product's image is deflated and {image.size:,} bytes uncompressed; at most "
-                                  f"{MAX_INFLATED_IMAGE_BYTES:,} are inflated into memory (an image stored "
-                                  "uncompressed in the zip is read in place, whatever its size).")
+            raise ArchiveTooLarge(
+                f"The product's image is deflated and {image.size:,} bytes uncompressed; at most "
+                f"{MAX_INFLATED_IMAGE_BYTES:,} are inflated into memory (an image stored "
+                "uncompressed in the zip is read in place, whatever its size)."
+            )
         member = archive.member_reader(image.name)
         scan_jp2(member, image.size)
     if image.method != DEFLATED:  # STORED: GDAL range-reads the member alone

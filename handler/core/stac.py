@@ -38,10 +38,19 @@ GEOJSON = "application/geo+json"  # the media type of an Item
 
 # MSI band -> (eo:common_name, eo:center_wavelength in micrometres), as Earth Search and stactools name them.
 SENTINEL2_BANDS: Mapping[str, tuple[str, float]] = {
-    "B01": ("coastal", 0.443), "B02": ("blue", 0.490), "B03": ("green", 0.560), "B04": ("red", 0.665),
-    "B05": ("rededge071", 0.705), "B06": ("rededge075", 0.740), "B07": ("rededge078", 0.783),
-    "B08": ("nir", 0.842), "B8A": ("nir08", 0.865), "B09": ("nir09", 0.945), "B10": ("cirrus", 1.375),
-    "B11": ("swir16", 1.610), "B12": ("swir22", 2.190),
+    "B01": ("coastal", 0.443),
+    "B02": ("blue", 0.490),
+    "B03": ("green", 0.560),
+    "B04": ("red", 0.665),
+    "B05": ("rededge071", 0.705),
+    "B06": ("rededge075", 0.740),
+    "B07": ("rededge078", 0.783),
+    "B08": ("nir", 0.842),
+    "B8A": ("nir08", 0.865),
+    "B09": ("nir09", 0.945),
+    "B10": ("cirrus", 1.375),
+    "B11": ("swir16", 1.610),
+    "B12": ("swir22", 2.190),
 }
 
 # No Sentinel-2 image was acquired before Sentinel-2A's launch day: the lower bound of an unknown date.
@@ -102,21 +111,39 @@ def scene_assets(source: Asset, thumbnail: str | None = None, cog: str | None = 
     return assets
 
 
-def stac_item(item_id: str, attributes: Mapping[str, Any], assets: Mapping[str, Asset], *,
-              product: ProductMetadata | None = None, tags: Mapping[str, str] | None = None,
-              now: datetime | None = None) -> dict[str, Any]:
+def stac_item(
+    item_id: str,
+    attributes: Mapping[str, Any],
+    assets: Mapping[str, Asset],
+    *,
+    product: ProductMetadata | None = None,
+    tags: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """The STAC Item of one scene: `attributes` from `read_attributes`, `tags` the file's
     dataset tags, `now` the Item's creation time (default: the clock)."""
     tags = tags or {}
     created = _utc(now or datetime.now(UTC))
     geometry, bbox = _location(attributes, product)
-    properties = {**_temporal(product, tags, created), "created": _rfc3339(created),
-                  **_projection(attributes), **(_product_fields(product) if product else {})}
+    properties = {
+        **_temporal(product, tags, created),
+        "created": _rfc3339(created),
+        **_projection(attributes),
+        **(_product_fields(product) if product else {}),
+    }
     bands = _bands(attributes, product)
     item_assets = {name: _asset(asset, bands) for name, asset in assets.items()}
-    return {"type": "Feature", "stac_version": STAC_VERSION, "stac_extensions": _extensions(properties, item_assets),
-            "id": item_id, "geometry": geometry, **({"bbox": bbox} if bbox else {}),
-            "properties": properties, "links": [], "assets": item_assets}
+    return {
+        "type": "Feature",
+        "stac_version": STAC_VERSION,
+        "stac_extensions": _extensions(properties, item_assets),
+        "id": item_id,
+        "geometry": geometry,
+        **({"bbox": bbox} if bbox else {}),
+        "properties": properties,
+        "links": [],
+        "assets": item_assets,
+    }
 
 
 def acquisition_time(product: ProductMetadata | None, tags: Mapping[str, str]) -> datetime | None:
@@ -148,8 +175,10 @@ def _location(attributes: Mapping[str, Any], product: ProductMetadata | None) ->
         return None, None  # no CRS, no path to WGS84, or non-finite bounds (reported as strings)
     west, south, east, north = corners
     if west > east:  # crosses the antimeridian: one box each side (RFC 7946 3.1.9)
-        return {"type": "MultiPolygon", "coordinates": [_box(west, south, 180.0, north),
-                                                        _box(-180.0, south, east, north)]}, [west, south, east, north]
+        return {
+            "type": "MultiPolygon",
+            "coordinates": [_box(west, south, 180.0, north), _box(-180.0, south, east, north)],
+        }, [west, south, east, north]
     return {"type": "Polygon", "coordinates": _box(west, south, east, north)}, [west, south, east, north]
 
 
@@ -160,8 +189,11 @@ def _box(west: float, south: float, east: float, north: float) -> list:
 
 def _footprint_bbox(footprint: Mapping[str, Any]) -> list[float]:
     """Bounds of a Polygon or MultiPolygon footprint."""
-    rings = footprint["coordinates"] if footprint["type"] == "Polygon" else \
-        [ring for polygon in footprint["coordinates"] for ring in polygon]
+    rings = (
+        footprint["coordinates"]
+        if footprint["type"] == "Polygon"
+        else [ring for polygon in footprint["coordinates"] for ring in polygon]
+    )
     lons = [point[0] for ring in rings for point in ring]
     lats = [point[1] for ring in rings for point in ring]
     return [min(lons), min(lats), max(lons), max(lats)]
@@ -171,8 +203,10 @@ def _projection(attributes: Mapping[str, Any]) -> dict[str, Any]:
     """proj:* of the raster grid. Without a CRS, proj:code is null and the pixel grid has no
     geographic bbox or transform to state (the projection extension's non-rectified case)."""
     crs = attributes.get("crs")
-    fields: dict[str, Any] = {"proj:code": crs if crs and _PROJ_CODE.fullmatch(crs) else None,
-                              "proj:shape": [attributes["height"], attributes["width"]]}
+    fields: dict[str, Any] = {
+        "proj:code": crs if crs and _PROJ_CODE.fullmatch(crs) else None,
+        "proj:shape": [attributes["height"], attributes["width"]],
+    }
     if crs:
         fields["proj:bbox"] = list(attributes["bbox"])
         fields["proj:transform"] = list(attributes["transform"])
@@ -181,16 +215,27 @@ def _projection(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 def _product_fields(product: ProductMetadata) -> dict[str, Any]:
     """What the product's XML says about the acquisition and its processing."""
-    fields: dict[str, Any] = {"platform": product.spacecraft, "constellation": "sentinel-2", "instruments": ["msi"],
-                              "sat:relative_orbit": product.relative_orbit, "processing:level": product.level,
-                              "processing:version": product.processing_baseline}
+    fields: dict[str, Any] = {
+        "platform": product.spacecraft,
+        "constellation": "sentinel-2",
+        "instruments": ["msi"],
+        "sat:relative_orbit": product.relative_orbit,
+        "processing:level": product.level,
+        "processing:version": product.processing_baseline,
+    }
     if product.cloud_cover is not None:
         fields["eo:cloud_cover"] = product.cloud_cover
     tile = _MGRS_TILE.fullmatch(product.tile_id)
     if tile:
         zone, band, square = tile.groups()
-        fields.update({"grid:code": f"MGRS-{product.tile_id}", "mgrs:utm_zone": int(zone),
-                       "mgrs:latitude_band": band, "mgrs:grid_square": square})
+        fields.update(
+            {
+                "grid:code": f"MGRS-{product.tile_id}",
+                "mgrs:utm_zone": int(zone),
+                "mgrs:latitude_band": band,
+                "mgrs:grid_square": square,
+            }
+        )
     return fields
 
 

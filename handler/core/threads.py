@@ -81,8 +81,7 @@ def cgroup_cpu_quota(root: Path = CGROUP_ROOT, proc_cgroup: str | None = None) -
     return None
 
 
-def available_cpus(root: Path = CGROUP_ROOT, proc_cgroup: str | None = None,
-                   affinity: int | None = None) -> int:
+def available_cpus(root: Path = CGROUP_ROOT, proc_cgroup: str | None = None, affinity: int | None = None) -> int:
     """min(CPUs in the affinity mask, the cgroup quota rounded up), at least 1."""
     if affinity is None:
         try:

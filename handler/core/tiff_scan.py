@@ -32,12 +32,12 @@ CORRUPT = "The file's TIFF structure is corrupt or truncated."
 class ScanLimits:
     """What a file may hold before GDAL opens it (real GeoTIFFs and COGs use a small fraction)."""
 
-    max_ifds: int = 64                      # images, overviews, masks, EXIF/GPS directories
-    max_entries: int = 128                  # tags per IFD
-    max_tag_bytes: int = 1 << 20            # one tag's payload (block arrays excepted)
-    max_total_tag_bytes: int = 4 << 20      # all tags' payloads in the file (block arrays excepted)
-    max_metadata_items: int = 4096          # <Item> elements in all GDAL_METADATA tags
-    max_bands: int = LIMITS.max_bands       # SamplesPerPixel of any IFD
+    max_ifds: int = 64  # images, overviews, masks, EXIF/GPS directories
+    max_entries: int = 128  # tags per IFD
+    max_tag_bytes: int = 1 << 20  # one tag's payload (block arrays excepted)
+    max_total_tag_bytes: int = 4 << 20  # all tags' payloads in the file (block arrays excepted)
+    max_metadata_items: int = 4096  # <Item> elements in all GDAL_METADATA tags
+    max_bands: int = LIMITS.max_bands  # SamplesPerPixel of any IFD
 
 
 SCAN_LIMITS = ScanLimits()
@@ -112,13 +112,14 @@ def _entries(read: Read, size: int, fmt: _Format, offset: int, limits: ScanLimit
     if offset + count_size + table_size > size:
         raise UnreadableRaster(CORRUPT)
     if count > limits.max_entries:
-        raise HeaderTooComplex(f"An image directory of the file has {count:,} tags; at most "
-                               f"{limits.max_entries} are accepted.")
+        raise HeaderTooComplex(
+            f"An image directory of the file has {count:,} tags; at most {limits.max_entries} are accepted."
+        )
     table = _read(read, size, offset + count_size, table_size)
     entries = []
     for start in range(0, count * fmt.entry_size, fmt.entry_size):
         tag, kind, number = fmt.unpack("HH" + fmt.offset, table, start)
-        value = table[start + fmt.entry_size - fmt.inline: start + fmt.entry_size]
+        value = table[start + fmt.entry_size - fmt.inline : start + fmt.entry_size]
         entry = Entry(tag, kind, number, 0, value)
         if entry.size > fmt.inline:
             entry = Entry(tag, kind, number, fmt.unpack(fmt.offset, value)[0], None)
@@ -159,14 +160,18 @@ def _check_ifd(fmt: _Format, entries: list[Entry], limits: ScanLimits) -> None:
         raise RasterTooLarge(f"An image of the file has {samples} bands; at most {limits.max_bands} are accepted.")
     for entry in entries:
         if entry.tag not in BLOCK_ARRAYS and entry.size > limits.max_tag_bytes:
-            raise HeaderTooComplex(f"TIFF tag {entry.tag} holds {entry.size:,} bytes; at most "
-                                   f"{limits.max_tag_bytes:,} per tag are accepted.")
+            raise HeaderTooComplex(
+                f"TIFF tag {entry.tag} holds {entry.size:,} bytes; at most "
+                f"{limits.max_tag_bytes:,} per tag are accepted."
+            )
     # Fewer offsets than blocks: libtiff ignores the array and GDAL fails on read; more: absurd.
     needed = _blocks_needed(fmt, tags)
     for tag in BLOCK_ARRAYS:
         if needed is not None and tag in tags and tags[tag].count > needed:
-            raise UnreadableRaster(f"The file lists {tags[tag].count:,} block offsets or sizes for an image "
-                                   f"of {needed:,} blocks (corrupt).")
+            raise UnreadableRaster(
+                f"The file lists {tags[tag].count:,} block offsets or sizes for an image "
+                f"of {needed:,} blocks (corrupt)."
+            )
 
 
 def _metadata_items(read: Read, size: int, entry: Entry) -> int:
@@ -190,8 +195,9 @@ def scan_tiff(read: Read, size: int, limits: ScanLimits = SCAN_LIMITS) -> TiffLa
         if offset in seen:
             raise UnreadableRaster("The file's image directories form a loop (corrupt).")
         if len(seen) == limits.max_ifds:
-            raise HeaderTooComplex(f"The file has more than {limits.max_ifds} image directories "
-                                   "(images, overviews, masks).")
+            raise HeaderTooComplex(
+                f"The file has more than {limits.max_ifds} image directories (images, overviews, masks)."
+            )
         seen.add(offset)
         entries, next_offset = _entries(read, size, fmt, offset, limits)
         _check_ifd(fmt, entries, limits)
@@ -214,8 +220,7 @@ class PagedReader:
     within a budget of bytes and calls, so a scan never downloads more than `budget` bytes in at most
     `max_requests` calls (real files: one 64 KiB call; IFDs spread over a file: one or two per IFD)."""
 
-    def __init__(self, fetch: Read, size: int, page: int = 1 << 16, budget: int = 8 << 20,
-                 max_requests: int = 160):
+    def __init__(self, fetch: Read, size: int, page: int = 1 << 16, budget: int = 8 << 20, max_requests: int = 160):
         self.fetch, self.size, self.page, self.budget, self.max_requests = fetch, size, page, budget, max_requests
         self.pages: dict[int, bytes] = {}
         self.fetched = self.requests = 0
@@ -232,20 +237,22 @@ class PagedReader:
             self.fetched, self.requests = self.fetched + len(data), self.requests + 1
             for index in range(missing[0], missing[-1] + 1):
                 at = index * self.page - start
-                self.pages[index] = data[at: at + self.page]
+                self.pages[index] = data[at : at + self.page]
         joined = b"".join(self.pages[index] for index in range(first, last + 1))
-        return joined[offset - first * self.page: offset - first * self.page + length]
+        return joined[offset - first * self.page : offset - first * self.page + length]
 
 
 def bytes_reader(data: bytes) -> Read:
     """A `Read` over bytes in memory (an upload)."""
     view = memoryview(data)
-    return lambda offset, length: bytes(view[offset: offset + length])
+    return lambda offset, length: bytes(view[offset : offset + length])
 
 
 def file_reader(file: BinaryIO) -> Read:
     """A `Read` over an open binary file (an upload spooled to disk)."""
+
     def read(offset: int, length: int) -> bytes:
         file.seek(offset)
         return file.read(length)
+
     return read

@@ -6,10 +6,26 @@ from handler.core.sentinel2 import Radiometry
 
 # Sentinel Hub's NDVI palette: (NDVI, RGB) stops, interpolated linearly.
 NDVI_STOPS = (
-    (-0.5, 0x0C0C0C), (-0.2, 0xBFBFBF), (-0.1, 0xDBDBDB), (0.0, 0xEAEAEA), (0.025, 0xFFF9CC),
-    (0.05, 0xEDE8B5), (0.075, 0xDDD89B), (0.1, 0xCCC682), (0.125, 0xBCB76B), (0.15, 0xAFC160),
-    (0.175, 0xA3CC59), (0.2, 0x91BF51), (0.25, 0x7FB247), (0.3, 0x70A33F), (0.35, 0x609635),
-    (0.4, 0x4F892D), (0.45, 0x3F7C23), (0.5, 0x306D1C), (0.55, 0x216011), (0.6, 0x0F540A),
+    (-0.5, 0x0C0C0C),
+    (-0.2, 0xBFBFBF),
+    (-0.1, 0xDBDBDB),
+    (0.0, 0xEAEAEA),
+    (0.025, 0xFFF9CC),
+    (0.05, 0xEDE8B5),
+    (0.075, 0xDDD89B),
+    (0.1, 0xCCC682),
+    (0.125, 0xBCB76B),
+    (0.15, 0xAFC160),
+    (0.175, 0xA3CC59),
+    (0.2, 0x91BF51),
+    (0.25, 0x7FB247),
+    (0.3, 0x70A33F),
+    (0.35, 0x609635),
+    (0.4, 0x4F892D),
+    (0.45, 0x3F7C23),
+    (0.5, 0x306D1C),
+    (0.55, 0x216011),
+    (0.6, 0x0F540A),
     (1.0, 0x004400),
 )
 

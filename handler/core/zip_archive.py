@@ -26,8 +26,16 @@ LOCAL_HEADER = 30  # bytes of a local file header before its name and extra fiel
 MAX_DEFLATE_RATIO = 1032
 ENCRYPTED_FLAGS = 0x1 | 0x40  # traditional and strong encryption
 # What zipfile raises on malformed structures; I/O errors (OSError) are left to the caller to retry.
-ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError, OverflowError,
-              NotImplementedError, UnicodeDecodeError)
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    EOFError,
+    ValueError,
+    OverflowError,
+    NotImplementedError,
+    UnicodeDecodeError,
+)
 
 
 @dataclass(frozen=True)
@@ -36,8 +44,8 @@ class ZipLimits:
     members up to ~150 MB, 0.5-1.2 GB in all)."""
 
     max_members: int = 1000
-    max_fetch_bytes: int = 16 << 20         # everything this module reads: listing and chosen members
-    max_member_bytes: int = 2 << 30         # any member, uncompressed
+    max_fetch_bytes: int = 16 << 20  # everything this module reads: listing and chosen members
+    max_member_bytes: int = 2 << 30  # any member, uncompressed
 
 
 ZIP_LIMITS = ZipLimits()
@@ -96,16 +104,23 @@ class _RangeFile(io.RawIOBase):
 def _unsafe_name(name: str) -> bool:
     """True for names that could leave an extraction folder or mean different files to different tools."""
     segments = name.rstrip("/").split("/")
-    return (not name or name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":")
-            or any(segment in ("", ".", "..") for segment in segments)
-            or any(ord(char) < 32 or ord(char) == 127 for char in name))
+    return (
+        not name
+        or name.startswith("/")
+        or "\\" in name
+        or (len(name) > 1 and name[1] == ":")
+        or any(segment in ("", ".", "..") for segment in segments)
+        or any(ord(char) < 32 or ord(char) == 127 for char in name)
+    )
 
 
 def _check_entry(info: zipfile.ZipInfo, limits: ZipLimits) -> None:
     """Refuse one central-directory entry that is unsafe or claims impossible sizes."""
     if info.orig_filename != info.filename or _unsafe_name(info.filename):
-        raise UnsafeArchive("The archive holds a member whose name leaves the archive (absolute, '..', "
-                            "backslash, drive letter or control characters).")
+        raise UnsafeArchive(
+            "The archive holds a member whose name leaves the archive (absolute, '..', "
+            "backslash, drive letter or control characters)."
+        )
     kind = stat.S_IFMT(info.external_attr >> 16) if info.create_system == 3 else 0
     if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
         raise UnsafeArchive("The archive holds a symbolic link or special file; only regular files are accepted.")
@@ -114,8 +129,10 @@ def _check_entry(info: zipfile.ZipInfo, limits: ZipLimits) -> None:
     if info.compress_type not in (STORED, DEFLATED):
         raise UnsupportedFormat("The archive holds a member compressed with other than STORED or DEFLATE.")
     if info.file_size > limits.max_member_bytes:
-        raise ArchiveTooLarge(f"An archive member is {info.file_size:,} bytes uncompressed; at most "
-                              f"{limits.max_member_bytes:,} are accepted.")
+        raise ArchiveTooLarge(
+            f"An archive member is {info.file_size:,} bytes uncompressed; at most "
+            f"{limits.max_member_bytes:,} are accepted."
+        )
     ratio = 1 if info.compress_type == STORED else MAX_DEFLATE_RATIO
     if info.file_size > ratio * info.compress_size or (ratio == 1 and info.file_size != info.compress_size):
         raise ArchiveTooLarge("An archive member claims more bytes than its compressed data can hold (zip bomb).")
@@ -158,15 +175,19 @@ class ZipArchive:
             self._zip = zipfile.ZipFile(self._file)
         infos = self._zip.infolist()
         if len(infos) > limits.max_members:
-            raise ArchiveTooLarge(f"The archive has {len(infos):,} members; at most {limits.max_members:,} are "
-                                  "accepted.")
+            raise ArchiveTooLarge(
+                f"The archive has {len(infos):,} members; at most {limits.max_members:,} are accepted."
+            )
         for info in infos:
             _check_entry(info, limits)
         if len({info.filename for info in infos}) != len(infos):
             raise UnsafeArchive("The archive holds two members with the same name.")
         _check_layout(infos, self._zip.start_dir)
-        self.members = tuple(Member(info.filename, info.file_size, info.compress_size, info.compress_type)
-                             for info in infos if not info.is_dir())
+        self.members = tuple(
+            Member(info.filename, info.file_size, info.compress_size, info.compress_type)
+            for info in infos
+            if not info.is_dir()
+        )
 
     @property
     def fetched(self) -> int:
@@ -178,8 +199,9 @@ class ZipArchive:
         the local header must name the same member and the CRC must match."""
         info = self._zip.getinfo(name)
         if info.file_size > max_bytes:
-            raise ArchiveTooLarge(f"An archive member to read is {info.file_size:,} bytes; at most {max_bytes:,} "
-                                  "are accepted.")
+            raise ArchiveTooLarge(
+                f"An archive member to read is {info.file_size:,} bytes; at most {max_bytes:,} are accepted."
+            )
         with _zip_errors(), self._zip.open(info) as member:
             data = member.read(info.file_size)  # inflates no further than the declared size
         if len(data) != info.file_size:
@@ -199,4 +221,5 @@ class ZipArchive:
             with _zip_errors():
                 member.seek(offset)
                 return member.read(length)
+
         return read

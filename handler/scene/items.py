@@ -26,9 +26,22 @@ def describe(source: Source) -> Description:
     return Description(read_attributes(source.dataset, source.product), source.dataset.tags(), source.product)
 
 
-def scene_item(item_id: str, href: str, description: Description, *, thumbnail: str | None = None,
-               cog: str | None = None, created: datetime | None = None) -> dict[str, Any]:
+def scene_item(
+    item_id: str,
+    href: str,
+    description: Description,
+    *,
+    thumbnail: str | None = None,
+    cog: str | None = None,
+    created: datetime | None = None,
+) -> dict[str, Any]:
     """The STAC Item of a scene at `href`, listing its thumbnail and COG copy when given."""
     source = source_asset(href, description.attributes["driver"], description.product is not None)
-    return stac_item(item_id, description.attributes, scene_assets(source, thumbnail, cog),
-                     product=description.product, tags=description.tags, now=created)
+    return stac_item(
+        item_id,
+        description.attributes,
+        scene_assets(source, thumbnail, cog),
+        product=description.product,
+        tags=description.tags,
+        now=created,
+    )

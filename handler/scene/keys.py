@@ -37,8 +37,7 @@ def key_problem(key: str, prefix: str) -> str | None:
         return "folder"
     if not key.lower().endswith(RASTER_SUFFIXES):
         return "unsupported_suffix"
-    if (len(key.encode()) > MAX_KEY_BYTES or _UNSAFE_CHARACTERS.search(key) or "//" in key
-            or has_dot_segment(key)):
+    if len(key.encode()) > MAX_KEY_BYTES or _UNSAFE_CHARACTERS.search(key) or "//" in key or has_dot_segment(key):
         return "unsafe_key"
     return None
 
@@ -47,6 +46,8 @@ def validate_key(key: str, prefix: str) -> str:
     """`key` when it names a scene under `prefix` (the key= parameter); never a URL, GDAL path or another
     bucket, which all fail the policy before any S3 or GDAL call."""
     if key_problem(key, prefix) is not None:
-        raise InvalidKey(f"key must be an object key like '{prefix}<name>.tif' in the input bucket "
-                         f"(.tif, .tiff, .jp2, .j2k or a SAFE product's .zip).")
+        raise InvalidKey(
+            f"key must be an object key like '{prefix}<name>.tif' in the input bucket "
+            f"(.tif, .tiff, .jp2, .j2k or a SAFE product's .zip)."
+        )
     return key

@@ -31,11 +31,18 @@ def output_keys(settings: Settings, key: str, bucket: str) -> OutputKeys:
     output prefix, and status/a/b.tif.json if it is rejected. The input's file name is kept whole, so
     b.tif, b.TIF and b.tiff never share outputs or an Item id; a COG copy of a JPEG 2000 file or a product
     zip is named `<name>.tif`."""
-    name = key[len(settings.input_prefix):]
+    name = key[len(settings.input_prefix) :]
     thumbnails, attributes, cogs, items, status = OUTPUT_FOLDERS
     cog = name if name.lower().endswith(TIFF_SUFFIXES) else f"{name}.tif"
-    return OutputKeys(settings.output_bucket or bucket, f"{thumbnails}{name}.png", f"{attributes}{name}.json",
-                      f"{cogs}{cog}", f"{items}{name}.json", item_id(name), f"{status}{name}.json")
+    return OutputKeys(
+        settings.output_bucket or bucket,
+        f"{thumbnails}{name}.png",
+        f"{attributes}{name}.json",
+        f"{cogs}{cog}",
+        f"{items}{name}.json",
+        item_id(name),
+        f"{status}{name}.json",
+    )
 
 
 def require_input_bucket(settings: Settings, feature: str) -> str:

@@ -97,8 +97,7 @@ def skip_reason(request: ObjectRequest, settings: Settings) -> str | None:
         return "other_bucket"
     if request.key.endswith("/"):
         return "folder"
-    if ((settings.output_bucket or request.bucket) == request.bucket
-            and request.key.startswith(OUTPUT_FOLDERS)):
+    if (settings.output_bucket or request.bucket) == request.bucket and request.key.startswith(OUTPUT_FOLDERS):
         return "output_prefix"
     problem = key_problem(request.key, settings.input_prefix)  # the same policy as key=
     if problem:
@@ -113,19 +112,26 @@ def render_object(store: Store, source: ObjectInfo, settings: Settings, deadline
     with rendering_metrics(source.size), open_object(store, source, settings.max_object_bytes) as opened:
         description = describe(opened)
         thumbnail = render_thumbnail(opened.dataset, RenderOptions(thumbnail_size=settings.thumbnail_size), deadline)
-        wants_cog = (source.size <= settings.cog_copy_max_bytes
-                     and needs_cog_copy(opened.dataset, settings.thumbnail_size, deadline))
+        wants_cog = source.size <= settings.cog_copy_max_bytes and needs_cog_copy(
+            opened.dataset, settings.thumbnail_size, deadline
+        )
     description.attributes["source"] = asdict(source)
     description.attributes["radiometry"] = thumbnail.radiometry.as_dict()  # what the render found in the pixels too
     return Rendered(thumbnail.content, description, wants_cog)
 
 
-def item_json(source: ObjectInfo, outputs: OutputKeys, rendered: Rendered, *, with_cog: bool,
-              created: datetime) -> bytes:
+def item_json(
+    source: ObjectInfo, outputs: OutputKeys, rendered: Rendered, *, with_cog: bool, created: datetime
+) -> bytes:
     """The STAC Item of a rendered object: the source, its thumbnail and, once written, its COG copy."""
-    item = scene_item(outputs.item_id, s3_href(source.bucket, source.key), rendered.description,
-                      thumbnail=s3_href(outputs.bucket, outputs.thumbnail),
-                      cog=s3_href(outputs.bucket, outputs.cog) if with_cog else None, created=created)
+    item = scene_item(
+        outputs.item_id,
+        s3_href(source.bucket, source.key),
+        rendered.description,
+        thumbnail=s3_href(outputs.bucket, outputs.thumbnail),
+        cog=s3_href(outputs.bucket, outputs.cog) if with_cog else None,
+        created=created,
+    )
     return json.dumps(item, indent=2).encode()
 
 
@@ -136,10 +142,15 @@ def reject(store: Store, source: ObjectInfo, outputs: OutputKeys, error: Excepti
         code, message = error.code, error.message
     else:  # GDAL/rasterio (or numpy) errors that escaped the core: still the file's doing
         code, message = UnreadableRaster.code, "The file could not be rendered."
-    record_rejected(code, message, bucket=source.bucket, key=source.key, size=source.size,
-                    error_type=type(error).__name__)
-    write_outputs(store, source, outputs.bucket,
-                  [Output(outputs.status, rejection_json(source, code, message), "application/json")])
+    record_rejected(
+        code, message, bucket=source.bucket, key=source.key, size=source.size, error_type=type(error).__name__
+    )
+    write_outputs(
+        store,
+        source,
+        outputs.bucket,
+        [Output(outputs.status, rejection_json(source, code, message), "application/json")],
+    )
     return Outcome(source.key, "rejected", code)
 
 
@@ -176,14 +187,22 @@ def write_cog_copy(store: Store, source: ObjectInfo, outputs: OutputKeys, settin
             with open_object(store, source, settings.max_object_bytes) as opened:
                 write_cog(opened.dataset, str(path))
             size = path.stat().st_size
-            if not write_outputs(store, source, outputs.bucket, [Output(outputs.cog, path, COG),
-                                                                 Output(outputs.item, item, GEOJSON)]):
+            if not write_outputs(
+                store, source, outputs.bucket, [Output(outputs.cog, path, COG), Output(outputs.item, item, GEOJSON)]
+            ):
                 return "cog_copy_superseded"
     except Exception:  # noqa: BLE001 - a retry would find the outputs and skip
         logger.exception("cog copy failed", extra={"key": source.key, "cog": outputs.cog})
         return "cog_copy_failed"
-    logger.info("cog copy written", extra={"key": source.key, "cog": outputs.cog, "cog_bytes": size,
-                                           "cog_ms": round((time.perf_counter() - start) * 1000)})
+    logger.info(
+        "cog copy written",
+        extra={
+            "key": source.key,
+            "cog": outputs.cog,
+            "cog_bytes": size,
+            "cog_ms": round((time.perf_counter() - start) * 1000),
+        },
+    )
     return "with_cog_copy"
 
 
@@ -200,8 +219,9 @@ def render_in_time(store: Store, source: ObjectInfo, settings: Settings, time_le
         raise OutOfSharedTime(f"{source.key} ran out of the time earlier objects used") from error
 
 
-def process_object(store: Store, request: ObjectRequest, settings: Settings, time_left: InvocationTime, *,
-                   force: bool = False) -> Outcome:
+def process_object(
+    store: Store, request: ObjectRequest, settings: Settings, time_left: InvocationTime, *, force: bool = False
+) -> Outcome:
     """Render the object version `request` names unless it is skipped, done already, superseded or bad;
     `force` renders it even when its outputs are current (the rendering changed), replacing them.
     Only the store's failures (and OutOfSharedTime) are raised, for a retry; bad files are rejections."""
@@ -230,14 +250,28 @@ def process_object(store: Store, request: ObjectRequest, settings: Settings, tim
     created = datetime.now(UTC)
     attributes = json.dumps(rendered.description.attributes, indent=2).encode()
     # Thumbnail, then the Item, attributes last: the attributes object marks the set as complete.
-    written = write_outputs(store, source, outputs.bucket, [
-        Output(outputs.thumbnail, rendered.thumbnail, PNG),
-        Output(outputs.item, item_json(source, outputs, rendered, with_cog=False, created=created), GEOJSON),
-        Output(outputs.attributes, attributes, "application/json")])
+    written = write_outputs(
+        store,
+        source,
+        outputs.bucket,
+        [
+            Output(outputs.thumbnail, rendered.thumbnail, PNG),
+            Output(outputs.item, item_json(source, outputs, rendered, with_cog=False, created=created), GEOJSON),
+            Output(outputs.attributes, attributes, "application/json"),
+        ],
+    )
     if not written:
         return Outcome(request.key, "skipped", "changed_during_render")
-    logger.info("outputs written", extra={"key": request.key, "thumbnail": outputs.thumbnail, "item": outputs.item,
-                                          "attributes": outputs.attributes, "png_bytes": len(rendered.thumbnail)})
+    logger.info(
+        "outputs written",
+        extra={
+            "key": request.key,
+            "thumbnail": outputs.thumbnail,
+            "item": outputs.item,
+            "attributes": outputs.attributes,
+            "png_bytes": len(rendered.thumbnail),
+        },
+    )
     if not rendered.wants_cog:
         return Outcome(request.key, "written")
     item = item_json(source, outputs, rendered, with_cog=True, created=created)

@@ -10,8 +10,9 @@ from handler.scene.store import ObjectInfo, Store
 
 def rejection_json(source: ObjectInfo, code: str, message: str) -> bytes:
     """The status object of `source` rejected with `code`."""
-    return json.dumps({"status": "failed", "error": {"code": code, "message": message}, "source": asdict(source)},
-                      indent=2).encode()
+    return json.dumps(
+        {"status": "failed", "error": {"code": code, "message": message}, "source": asdict(source)}, indent=2
+    ).encode()
 
 
 def current_rejection(store: Store, bucket: str, key: str, source: ObjectInfo) -> dict[str, Any] | None:

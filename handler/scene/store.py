@@ -46,8 +46,9 @@ class Store(Protocol):
     def read_bytes(self, bucket: str, key: str) -> bytes | None:
         """A small object's content, or None when it does not exist."""
 
-    def put(self, bucket: str, key: str, body: bytes | Path, content_type: str, source_etag: str,
-            replaces: str | None) -> None:
+    def put(
+        self, bucket: str, key: str, body: bytes | Path, content_type: str, source_etag: str, replaces: str | None
+    ) -> None:
         """Write a whole object recording `source_etag`, only while the key still holds ETag `replaces`
         (None: only if it does not exist); else raise WriteConflict."""
 

@@ -17,8 +17,13 @@ from handler.scene.store import ObjectInfo, Store
 from handler.settings import Settings
 
 # What a presigned POST lets the client send, by file suffix (lower case).
-UPLOAD_MEDIA_TYPES = {".tif": "image/tiff", ".tiff": "image/tiff", ".jp2": "image/jp2", ".j2k": "image/jp2",
-                      ".zip": "application/zip"}
+UPLOAD_MEDIA_TYPES = {
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".jp2": "image/jp2",
+    ".j2k": "image/jp2",
+    ".zip": "application/zip",
+}
 assert set(UPLOAD_MEDIA_TYPES) == set(RASTER_SUFFIXES)
 DEFAULT_UPLOAD_NAME = "scene.tif"
 
@@ -27,8 +32,9 @@ def upload_file_name(name: str | None) -> str:
     """The client's file name for an upload key: plain, with a suffix the trigger renders."""
     plain = plain_file_name(name or DEFAULT_UPLOAD_NAME)
     if plain is None or not plain.lower().endswith(RASTER_SUFFIXES):
-        raise InvalidRequest("name must be a plain file name (letters, digits, '_', '.', '-') ending in "
-                             ".tif, .tiff, .jp2, .j2k or .zip.")
+        raise InvalidRequest(
+            "name must be a plain file name (letters, digits, '_', '.', '-') ending in .tif, .tiff, .jp2, .j2k or .zip."
+        )
     return plain
 
 
@@ -39,11 +45,16 @@ def new_upload(store: Store, settings: Settings, name: str | None = None) -> dic
     file_name = upload_file_name(name)
     upload_id = uuid.uuid4().hex
     key = f"{settings.input_prefix}{upload_id}/{file_name}"
-    media_type = UPLOAD_MEDIA_TYPES[file_name[file_name.rindex("."):].lower()]
+    media_type = UPLOAD_MEDIA_TYPES[file_name[file_name.rindex(".") :].lower()]
     post = store.presigned_post(bucket, key, settings.presign_expires, media_type, settings.max_object_bytes)
-    return {"id": upload_id, "key": key, "expires_in": settings.presign_expires, "max_bytes": settings.max_object_bytes,
-            "result": f"results/{upload_id}",
-            "upload": {"method": "POST", "url": post["url"], "fields": post["fields"]}}
+    return {
+        "id": upload_id,
+        "key": key,
+        "expires_in": settings.presign_expires,
+        "max_bytes": settings.max_object_bytes,
+        "result": f"results/{upload_id}",
+        "upload": {"method": "POST", "url": post["url"], "fields": post["fields"]},
+    }
 
 
 def find_upload(store: Store, settings: Settings, upload_id: str) -> str | None:
@@ -71,6 +82,7 @@ def upload_result(store: Store, settings: Settings, upload_id: str) -> dict[str,
 
     def url(output: str) -> str:
         return store.presigned_url("get_object", outputs.bucket, output, settings.presign_expires)
+
     body = {"status": "done", "attributes": attributes, "thumbnail_url": url(outputs.thumbnail)}
     for field, output in (("item_url", outputs.item), ("cog_url", outputs.cog)):
         if store.current_output(outputs.bucket, output, current):

@@ -44,8 +44,11 @@ def unavailable(reason: str):
 
 def chromium_path() -> str | None:
     """$CHROMIUM if set, else Debian's chromium on PATH or in /usr/bin."""
-    candidates = ([os.environ["CHROMIUM"]] if "CHROMIUM" in os.environ else
-                  [shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium"])
+    candidates = (
+        [os.environ["CHROMIUM"]]
+        if "CHROMIUM" in os.environ
+        else [shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium"]
+    )
     return next((path for path in candidates if path and os.access(path, os.X_OK)), None)
 
 
@@ -76,8 +79,13 @@ class Page:
         self.console: list[str] = []
         page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
         page.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
-        page.on("response", lambda response: response.status >= 400 and self.console.append(
-            f"HTTP {response.status}: {response.request.method} {response.url}"))
+        page.on(
+            "response",
+            lambda response: (
+                response.status >= 400
+                and self.console.append(f"HTTP {response.status}: {response.request.method} {response.url}")
+            ),
+        )
         page.set_default_timeout(TIMEOUT_MS)
 
     def screenshot(self, name: str) -> Path:
@@ -127,17 +135,27 @@ def pytest_runtest_makereport(item, call):
 
 @dataclass
 class Api:
-    url: str        # the page: http://127.0.0.1:PORT/prod/
-    origin: str     # http://127.0.0.1:PORT
+    url: str  # the page: http://127.0.0.1:PORT/prod/
+    origin: str  # http://127.0.0.1:PORT
     port: int
     log: Path
 
 
 def api_environment(**extra: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "MAX_UPLOAD"))}
-    env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-                "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true", "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_LOG_LEVEL": "WARNING", "INPUT_BUCKET": "", "OUTPUT_BUCKET": ""})
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "INPUT_BUCKET": "",
+            "OUTPUT_BUCKET": "",
+        }
+    )
     env.update(extra)
     return env
 
@@ -156,7 +174,7 @@ def local_api(tmp_path_factory):
 @dataclass
 class Pipeline:
     api: Api
-    s3: object          # boto3 S3 client of the store
+    s3: object  # boto3 S3 client of the store
     s3_port: int
     trigger_log: Path
 
@@ -172,17 +190,36 @@ def s3_pipeline(tmp_path_factory):
     processes = []
     try:
         processes.append(stack.start_s3_store(s3_port, env, logs / "s3.log"))
-        clients = {name: boto3.client(name, endpoint_url=f"http://127.0.0.1:{s3_port}", region_name="us-east-1",
-                                      aws_access_key_id="local", aws_secret_access_key="local")
-                   for name in ("s3", "sqs")}
+        clients = {
+            name: boto3.client(
+                name,
+                endpoint_url=f"http://127.0.0.1:{s3_port}",
+                region_name="us-east-1",
+                aws_access_key_id="local",
+                aws_secret_access_key="local",
+            )
+            for name in ("s3", "sqs")
+        }
         queue = create_store(clients["sqs"], clients["s3"])
-        clients["s3"].put_bucket_cors(Bucket=INPUT_BUCKET, CORSConfiguration={"CORSRules": [{
-            "AllowedOrigins": [origin], "AllowedMethods": ["POST", "PUT"], "AllowedHeaders": ["*"],
-            "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 300}]})
+        clients["s3"].put_bucket_cors(
+            Bucket=INPUT_BUCKET,
+            CORSConfiguration={
+                "CORSRules": [
+                    {
+                        "AllowedOrigins": [origin],
+                        "AllowedMethods": ["POST", "PUT"],
+                        "AllowedHeaders": ["*"],
+                        "ExposeHeaders": ["ETag"],
+                        "MaxAgeSeconds": 300,
+                    }
+                ]
+            },
+        )
         processes.append(stack.start_trigger(queue, env, logs / "trigger.log"))
         processes.append(stack.start_api(port, env, logs / "api.log"))
-        yield Pipeline(Api(f"{origin}{STAGE}/", origin, port, logs / "api.log"), clients["s3"], s3_port,
-                       logs / "trigger.log")
+        yield Pipeline(
+            Api(f"{origin}{STAGE}/", origin, port, logs / "api.log"), clients["s3"], s3_port, logs / "trigger.log"
+        )
     finally:
         for process in reversed(processes):
             stack.stop(process)

@@ -37,8 +37,23 @@ def start(args: list[str], port: int, env: dict[str, str], log: Path, what: str)
 
 
 def start_api(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    return start(["-m", "uvicorn", "tests.browser.stage:app", "--host", "127.0.0.1", "--port", str(port),
-                  "--log-level", "warning"], port, env, log, "the API (uvicorn)")
+    return start(
+        [
+            "-m",
+            "uvicorn",
+            "tests.browser.stage:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        port,
+        env,
+        log,
+        "the API (uvicorn)",
+    )
 
 
 def start_s3_store(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -47,8 +62,13 @@ def start_s3_store(port: int, env: dict[str, str], log: Path) -> subprocess.Pope
 
 def start_trigger(queue_url: str, env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "tests.browser.stack", "trigger", queue_url], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.browser.stack", "trigger", queue_url],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -14,9 +14,14 @@ async def app(scope, receive, send):
         return await api(scope, receive, send)
     path = scope["path"]
     if path == STAGE or path.startswith(STAGE + "/"):
-        inner = path[len(STAGE):] or "/"
+        inner = path[len(STAGE) :] or "/"
         return await api({**scope, "path": inner, "raw_path": inner.encode()}, receive, send)
     body = b'{"message":"Not Found"}'
-    await send({"type": "http.response.start", "status": 404,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 404,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -34,6 +34,7 @@ def large_scene(path):
 def png_named_tif(path, size=(64, 48)):
     """A PNG renamed .tif: the API must say what it is."""
     from PIL import Image
+
     buffer = io.BytesIO()
     pixels = np.random.default_rng(7).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
     Image.fromarray(pixels).save(buffer, "PNG")
@@ -65,14 +66,17 @@ def test_small_geotiff_goes_directly_and_shows_thumbnail_attributes_and_footprin
 
     assert thumbnail_size(page) == (300, 225)
     # Nodata is transparent: the image's upper-left corner (nodata in the scene) has alpha 0.
-    alpha = page.page.eval_on_selector("#thumb", """img => {
+    alpha = page.page.eval_on_selector(
+        "#thumb",
+        """img => {
         const canvas = document.createElement("canvas");
         canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
         const context = canvas.getContext("2d"); context.drawImage(img, 0, 0);
-        return [context.getImageData(5, 5, 1, 1).data[3], context.getImageData(250, 200, 1, 1).data[3]]; }""")
+        return [context.getImageData(5, 5, 1, 1).data[3], context.getImageData(250, 200, 1, 1).data[3]]; }""",
+    )
     assert alpha == [0, 255]
-    assert page.text("#thumb-bands") == "bands 4,3,2 (B04 B03 B02)"          # X-Thumbnail-Bands
-    assert page.text("#thumb-radiometry") == "radiometry default"              # X-Thumbnail-Radiometry
+    assert page.text("#thumb-bands") == "bands 4,3,2 (B04 B03 B02)"  # X-Thumbnail-Bands
+    assert page.text("#thumb-radiometry") == "radiometry default"  # X-Thumbnail-Radiometry
 
     assert page.attribute_row("width") == "320 × 240 px"
     assert page.attribute_row("crs") == "EPSG:32633"
@@ -199,8 +203,14 @@ def test_rejected_upload_status_failed_is_shown(page, s3_pipeline, tmp_path):
 
 def test_config_says_no_s3_so_a_file_over_the_limit_gets_a_message(page, local_api, tmp_path):
     """GET config answers s3_uploads false (no bucket, like `make serve`): nothing is uploaded."""
-    page.page.route("**/prod/config", lambda route: route.fulfill(
-        status=200, content_type="application/json", body=json.dumps({"max_upload_bytes": 10240, "s3_uploads": False})))
+    page.page.route(
+        "**/prod/config",
+        lambda route: route.fulfill(
+            status=200,
+            content_type="application/json",
+            body=json.dumps({"max_upload_bytes": 10240, "s3_uploads": False}),
+        ),
+    )
     posts = []
     page.page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
     page.open(local_api.url)
@@ -228,9 +238,14 @@ def test_polling_stops_after_the_limit_with_a_message_and_can_resume(page, s3_pi
     """results/<id> kept at 202 (routed): after the page's five-minute limit, on a fake clock, polling stops with
     the upload id; "Keep waiting" resumes it, and the real answer (the trigger has run meanwhile) is shown."""
     pending = {"on": True}
-    page.page.route("**/prod/results/*", lambda route: route.fulfill(
-        status=202, content_type="application/json", body='{"status": "pending"}'
-    ) if pending["on"] else route.continue_())
+    page.page.route(
+        "**/prod/results/*",
+        lambda route: (
+            route.fulfill(status=202, content_type="application/json", body='{"status": "pending"}')
+            if pending["on"]
+            else route.continue_()
+        ),
+    )
     page.page.clock.install()
     page.open(s3_pipeline.api.url)
     page.choose(large_scene(tmp_path / "S2_large_scene.tif"))
@@ -259,14 +274,20 @@ def test_polling_stops_after_the_limit_with_a_message_and_can_resume(page, s3_pi
 def test_s3_refusing_the_upload_shows_its_code_and_message(page, s3_pipeline, tmp_path):
     """S3's own XML error (routed here: moto checks no POST policy) is shown with its code."""
     bucket_url = f"http://127.0.0.1:{s3_pipeline.s3_port}/local-input"
-    page.page.route(bucket_url, lambda route: route.fulfill(
-        status=403, content_type="application/xml",
-        headers={"Access-Control-Allow-Origin": s3_pipeline.api.origin},
-        body="<?xml version='1.0' encoding='UTF-8'?>\n<Error><Code>AccessDenied</Code>"
-             "<Message>Invalid according to Policy: Policy expired.</Message></Error>"))
+    page.page.route(
+        bucket_url,
+        lambda route: route.fulfill(
+            status=403,
+            content_type="application/xml",
+            headers={"Access-Control-Allow-Origin": s3_pipeline.api.origin},
+            body="<?xml version='1.0' encoding='UTF-8'?>\n<Error><Code>AccessDenied</Code>"
+            "<Message>Invalid according to Policy: Policy expired.</Message></Error>",
+        ),
+    )
     page.open(s3_pipeline.api.url)
     page.choose(large_scene(tmp_path / "S2_large_scene.tif"))
     assert page.wait_for_state("done", "error") == "error"
-    assert page.text("#error-message") == ("S3 refused the upload: Invalid according to Policy: Policy expired. "
-                                           "AccessDenied")
+    assert page.text("#error-message") == (
+        "S3 refused the upload: Invalid according to Policy: Policy expired. AccessDenied"
+    )
     assert "HTTP 403 from 127.0.0.1:" in page.text("#error-detail")

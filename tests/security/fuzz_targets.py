@@ -39,20 +39,24 @@ client = TestClient(app, raise_server_exceptions=False)
 
 def thumbnail_forms(count: int) -> st.SearchStrategy[dict]:
     """Valid /thumbnail form fields for a `count`-band file; band numbers may name one band too many."""
+
     def with_bands(form: dict) -> st.SearchStrategy[dict]:
         lengths = st.just(2) if form.get("preset") == "ndvi" else st.sampled_from([1, 3])
         lists = lengths.flatmap(lambda n: st.lists(st.integers(1, count + 1), min_size=n, max_size=n))
         return st.one_of(st.just(form), lists.map(lambda b: {**form, "bands": ",".join(map(str, b))}))
 
-    return st.fixed_dictionaries({}, optional={
-        "target_resolution": st.integers(1, 64).map(str),
-        "preset": st.sampled_from(["true_color", "false_color", "swir", "ndvi"]),
-        "stretch": st.sampled_from(["gain", "percentile"]),
-        "gain": st.floats(0.01, 100).map(str),
-        "boa_offset": st.integers(-10_000, 10_000).map(str),
-        "format": st.sampled_from(["png", "jpeg", "webp"]),
-        "resampling": st.sampled_from(["nearest", "average", "bilinear", "cubic", "lanczos", "mode"]),
-    }).flatmap(with_bands)
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "target_resolution": st.integers(1, 64).map(str),
+            "preset": st.sampled_from(["true_color", "false_color", "swir", "ndvi"]),
+            "stretch": st.sampled_from(["gain", "percentile"]),
+            "gain": st.floats(0.01, 100).map(str),
+            "boa_offset": st.integers(-10_000, 10_000).map(str),
+            "format": st.sampled_from(["png", "jpeg", "webp"]),
+            "resampling": st.sampled_from(["nearest", "average", "bilinear", "cubic", "lanczos", "mode"]),
+        },
+    ).flatmap(with_bands)
 
 
 def _check_error(response) -> str:
@@ -105,14 +109,19 @@ class S3Trigger:
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=blob)
         self.caplog.clear()
         response = trigger(s3_put_event((BUCKET, key, len(blob))), self.context)  # must not raise
-        rejections = [getattr(record, "error_code", None) for record in self.caplog.records
-                      if record.getMessage() == "input rejected"]
+        rejections = [
+            getattr(record, "error_code", None)
+            for record in self.caplog.records
+            if record.getMessage() == "input rejected"
+        ]
         (result,) = response["results"]
         settings = Settings.from_env()
         outputs = output_keys(settings, key, BUCKET)
-        written = sorted(o["Key"] for prefix in OUTPUT_FOLDERS  # any output of this key, even a stray one
-                         for o in self.s3.list_objects_v2(Bucket=outputs.bucket, Prefix=f"{prefix}{name}.")
-                         .get("Contents", []))
+        written = sorted(
+            o["Key"]
+            for prefix in OUTPUT_FOLDERS  # any output of this key, even a stray one
+            for o in self.s3.list_objects_v2(Bucket=outputs.bucket, Prefix=f"{prefix}{name}.").get("Contents", [])
+        )
         if result["status"] == "written":
             assert written == sorted([outputs.thumbnail, outputs.item, outputs.attributes]), written
             outcome = "written"

@@ -24,8 +24,23 @@ from tests.rasters import geotiff_bytes, profile, reflectance_stack
 CANARY = "canary-5e1f0c2a9d7b4e36"
 os.environ.setdefault("SECURITY_CANARY_SECRET", CANARY)
 
-PATH_MARKERS = ("/proc", "/etc", "/vsimem", "/vsis3", "/vsicurl", "/work", "/tmp", "/root", "/home", "/usr",
-                "site-packages", "Traceback", 'File "', "rasterio", "CPLE_")
+PATH_MARKERS = (
+    "/proc",
+    "/etc",
+    "/vsimem",
+    "/vsis3",
+    "/vsicurl",
+    "/work",
+    "/tmp",
+    "/root",
+    "/home",
+    "/usr",
+    "site-packages",
+    "Traceback",
+    'File "',
+    "rasterio",
+    "CPLE_",
+)
 
 
 def _file_text(path: str) -> str:
@@ -58,8 +73,9 @@ def assert_no_leak(text: str, paths: bool = True) -> None:
     for secret in secrets():
         assert secret not in text, f"response leaks {secret[:40]!r}"
     for name in hostnames():
-        assert not re.search(rf"(?<![A-Za-z0-9_.-]){re.escape(name)}(?![A-Za-z0-9_.-])", text), \
+        assert not re.search(rf"(?<![A-Za-z0-9_.-]){re.escape(name)}(?![A-Za-z0-9_.-])", text), (
             f"response leaks the hostname {name!r}"
+        )
     if paths:
         for marker in PATH_MARKERS:
             assert marker not in text, f"response leaks {marker!r}: {text[:300]}"
@@ -95,9 +111,20 @@ def tiff(entries: list[tuple[int, int, int, int]], payload: bytes = b"", next_if
 def header_bomb(width: int = 1_000_000, height: int = 1_000_000) -> bytes:
     """~140 bytes claiming width x height uint8 pixels in one strip of 16 bytes."""
     data_offset = 8 + 2 + 12 * 9 + 4
-    return tiff([(256, LONG, 1, width), (257, LONG, 1, height), (258, SHORT, 1, 8), (259, SHORT, 1, 1),
-                 (262, SHORT, 1, 1), (273, LONG, 1, data_offset), (277, SHORT, 1, 1), (278, LONG, 1, height),
-                 (279, LONG, 1, 16)], bytes(16))
+    return tiff(
+        [
+            (256, LONG, 1, width),
+            (257, LONG, 1, height),
+            (258, SHORT, 1, 8),
+            (259, SHORT, 1, 1),
+            (262, SHORT, 1, 1),
+            (273, LONG, 1, data_offset),
+            (277, SHORT, 1, 1),
+            (278, LONG, 1, height),
+            (279, LONG, 1, 16),
+        ],
+        bytes(16),
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -114,8 +141,9 @@ def empty_geotiff(width: int, height: int, dtype: str = "uint16", count: int = 1
 def deflate_bomb(size: int = 20_000) -> bytes:
     """size x size uint16 zeros, deflate tiles actually written: < 1 MB on disk, 800 MB decoded at 20000."""
     with MemoryFile() as memfile:
-        with memfile.open(**profile(1, "uint16", size, size, tiled=True, blockxsize=512, blockysize=512,
-                                    compress="deflate")) as dst:
+        with memfile.open(
+            **profile(1, "uint16", size, size, tiled=True, blockxsize=512, blockysize=512, compress="deflate")
+        ) as dst:
             zeros = np.zeros((1, 2048, size), "uint16")
             for row in range(0, size, 2048):
                 rows = min(2048, size - row)
@@ -156,6 +184,7 @@ def with_gdal_metadata(xml: str) -> bytes:
 
 def pil_bytes(fmt: str, **save) -> bytes:
     from PIL import Image
+
     image = Image.fromarray(np.arange(48 * 64 * 3, dtype=np.uint8).reshape(48, 64, 3))
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **save)
@@ -165,6 +194,7 @@ def pil_bytes(fmt: str, **save) -> bytes:
 def multipage_tiff() -> bytes:
     """Two pages (64 x 48, then 32 x 32), as a scanner or PIL would write them."""
     from PIL import Image
+
     first = Image.fromarray(np.full((48, 64, 3), 120, dtype=np.uint8))
     second = Image.fromarray(np.full((32, 32, 3), 250, dtype=np.uint8))
     buffer = io.BytesIO()
@@ -181,6 +211,7 @@ def jp2_bytes() -> bytes:
 
 
 # --- XML datasets that reach other files or URLs ---------------------------------------------------
+
 
 def raw_vrt(path: str, width: int = 64) -> str:
     return f"""<VRTDataset rasterXSize="{width}" rasterYSize="1">
@@ -267,8 +298,9 @@ class CountingServer:
         return self.log.read_text().splitlines()
 
     def __enter__(self) -> "CountingServer":
-        self.process = subprocess.Popen([sys.executable, "-c", _COUNTING_SERVER, str(self.body), str(self.log)],
-                                        stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _COUNTING_SERVER, str(self.body), str(self.log)], stdout=subprocess.PIPE, text=True
+        )
         self.url = f"http://127.0.0.1:{int(self.process.stdout.readline())}"
         return self
 

@@ -23,27 +23,138 @@ from rasterio.transform import Affine
 
 MAX_SIDE = 64
 UTM_TRANSFORM = Affine(10, 0, 404400, 0, -10, 5342400)  # 10 m pixels in UTM zone 33N, as tests/rasters.py
-REAL_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64", "float16", "float32",
-               "float64")
+REAL_DTYPES = (
+    "uint8",
+    "int8",
+    "uint16",
+    "int16",
+    "uint32",
+    "int32",
+    "uint64",
+    "int64",
+    "float16",
+    "float32",
+    "float64",
+)
 COMPLEX_DTYPES = ("complex_int16", "complex64", "complex128")
 BAND_COUNTS = (1, 2, 3, 4, 12, 13)
-CRSS = (None, "EPSG:32633", "EPSG:4326", "EPSG:3857", "EPSG:3031", "ESRI:102100", "+proj=ortho +lat_0=90",
-        "+proj=geos +h=35785831 +lon_0=0", "+proj=tpers +h=1000", "+proj=longlat +a=1 +b=1")
+CRSS = (
+    None,
+    "EPSG:32633",
+    "EPSG:4326",
+    "EPSG:3857",
+    "EPSG:3031",
+    "ESRI:102100",
+    "+proj=ortho +lat_0=90",
+    "+proj=geos +h=35785831 +lon_0=0",
+    "+proj=tpers +h=1000",
+    "+proj=longlat +a=1 +b=1",
+)
 # Band descriptions seen in exports, plus near misses (B1A, B8B, B013), non-ASCII digits (Arabic-Indic,
 # fullwidth, Devanagari), control characters and whitespace.
-DESCRIPTIONS = ("B04", "B4", "b8a", "B8A", "B04 (red)", "red", "nir08", "B1A", "B8B", "B013", "B00", "B99", "B",
-                "B\u0664", "B\uff10\uff14", "B\u096a", "B\u0660\u0664", "B04\x01", "\t", " ", "B12\x7f", "\u00df",
-                "b" * 300, "B04" * 1000)
-S2_KEYS = ("PROCESSING_BASELINE", "PROCESSINGBASELINE", "S2_PROCESSING_BASELINE", "BOA_ADD_OFFSET",
-           "BOA_ADD_OFFSET_B04", "RADIO_ADD_OFFSET_B02", "BOA_OFFSET_APPLIED", "HARMONIZED", "HARMONISED",
-           "BOA_QUANTIFICATION_VALUE", "SCALE", "OFFSET")
-ODD_NUMBERS = ("04.00", "4", "02.14", "-1000", "1000", "0", "-0", "nan", "NaN", "inf", "-inf", "1e400", "-1e400",
-               "1e308", "\u0663", "\uff14", "0x10", "1_000", "", " ", "true", "yes", "1", "maybe", "-1000.5",
-               "9" * 20)
+DESCRIPTIONS = (
+    "B04",
+    "B4",
+    "b8a",
+    "B8A",
+    "B04 (red)",
+    "red",
+    "nir08",
+    "B1A",
+    "B8B",
+    "B013",
+    "B00",
+    "B99",
+    "B",
+    "B\u0664",
+    "B\uff10\uff14",
+    "B\u096a",
+    "B\u0660\u0664",
+    "B04\x01",
+    "\t",
+    " ",
+    "B12\x7f",
+    "\u00df",
+    "b" * 300,
+    "B04" * 1000,
+)
+S2_KEYS = (
+    "PROCESSING_BASELINE",
+    "PROCESSINGBASELINE",
+    "S2_PROCESSING_BASELINE",
+    "BOA_ADD_OFFSET",
+    "BOA_ADD_OFFSET_B04",
+    "RADIO_ADD_OFFSET_B02",
+    "BOA_OFFSET_APPLIED",
+    "HARMONIZED",
+    "HARMONISED",
+    "BOA_QUANTIFICATION_VALUE",
+    "SCALE",
+    "OFFSET",
+)
+ODD_NUMBERS = (
+    "04.00",
+    "4",
+    "02.14",
+    "-1000",
+    "1000",
+    "0",
+    "-0",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "1e400",
+    "-1e400",
+    "1e308",
+    "\u0663",
+    "\uff14",
+    "0x10",
+    "1_000",
+    "",
+    " ",
+    "true",
+    "yes",
+    "1",
+    "maybe",
+    "-1000.5",
+    "9" * 20,
+)
 # TIFF Compression (259) codes libtiff names but this GDAL build cannot decode, or does not know at all.
-EXOTIC_COMPRESSIONS = (2, 3, 4, 6, 9, 10, 32766, 32771, 32809, 32895, 32896, 32897, 32898, 32908, 32909, 32946,
-                       32947, 34661, 34676, 34677, 34692, 34712, 34713, 34715, 34718, 34892, 34933, 34934, 50002,
-                       52546, 0, 65535)
+EXOTIC_COMPRESSIONS = (
+    2,
+    3,
+    4,
+    6,
+    9,
+    10,
+    32766,
+    32771,
+    32809,
+    32895,
+    32896,
+    32897,
+    32898,
+    32908,
+    32909,
+    32946,
+    32947,
+    34661,
+    34676,
+    34677,
+    34692,
+    34712,
+    34713,
+    34715,
+    34718,
+    34892,
+    34933,
+    34934,
+    50002,
+    52546,
+    0,
+    65535,
+)
 TAG_COMPRESSION, TAG_PHOTOMETRIC, TAG_SAMPLE_FORMAT, TAG_EXTRA_SAMPLES = 259, 262, 339, 338
 SAMPLE_FORMAT_COMPLEX_INT = 5
 # The text of one <Item> in GDAL_METADATA (tags, band descriptions, scales, offsets).
@@ -53,11 +164,27 @@ _METADATA_ITEM = re.compile(rb'<Item name="[^"]*"[^>]*>([^<]+)</Item>')
 def _writable_compressions() -> tuple[str, ...]:
     """The GTiff compressions this GDAL build can write (WEBP, JXL, LERC are optional)."""
     found = []
-    for name in ("NONE", "DEFLATE", "LZW", "ZSTD", "LZMA", "PACKBITS", "JPEG", "LERC", "LERC_DEFLATE", "LERC_ZSTD",
-                 "WEBP", "JXL"):
+    for name in (
+        "NONE",
+        "DEFLATE",
+        "LZW",
+        "ZSTD",
+        "LZMA",
+        "PACKBITS",
+        "JPEG",
+        "LERC",
+        "LERC_DEFLATE",
+        "LERC_ZSTD",
+        "WEBP",
+        "JXL",
+    ):
         try:
-            with MemoryFile() as memfile, memfile.open(driver="GTiff", count=3, dtype="uint8", width=16, height=16,
-                                                       transform=UTM_TRANSFORM, compress=name) as dst:
+            with (
+                MemoryFile() as memfile,
+                memfile.open(
+                    driver="GTiff", count=3, dtype="uint8", width=16, height=16, transform=UTM_TRANSFORM, compress=name
+                ) as dst,
+            ):
                 dst.write(np.ones((3, 16, 16), "uint8"))
             found.append(name)
         except rasterio.errors.RasterioError:
@@ -118,7 +245,7 @@ def _pixel_values(spec: RasterSpec) -> np.ndarray:
     dtype = "complex64" if spec.dtype == "complex_int16" else spec.dtype
     kind = np.dtype(dtype).kind
     if spec.pixels == "gradient":
-        rows, cols = np.mgrid[0:spec.height, 0:spec.width]
+        rows, cols = np.mgrid[0 : spec.height, 0 : spec.width]
         values = np.stack([(400 + 150 * b + 10 * cols + 5 * rows) % 250 for b in range(spec.count)])
         return values.astype(dtype)
     if spec.pixels == "constant":
@@ -138,14 +265,22 @@ def _pixel_values(spec: RasterSpec) -> np.ndarray:
 
 def build_geotiff(spec: RasterSpec) -> bytes:
     """Write `spec` as an in-memory GeoTIFF (internal overviews and mask included)."""
-    profile = {"driver": "GTiff", "count": spec.count, "dtype": spec.dtype, "width": spec.width,
-               "height": spec.height, "crs": spec.crs, "transform": spec.transform, "nodata": spec.nodata,
-               **spec.creation}
+    profile = {
+        "driver": "GTiff",
+        "count": spec.count,
+        "dtype": spec.dtype,
+        "width": spec.width,
+        "height": spec.height,
+        "crs": spec.crs,
+        "transform": spec.transform,
+        "nodata": spec.nodata,
+        **spec.creation,
+    }
     with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), MemoryFile() as memfile:
         with memfile.open(**profile) as dst:
             dst.write(_pixel_values(spec))
             if spec.internal_mask:
-                rows, cols = np.mgrid[0:spec.height, 0:spec.width]
+                rows, cols = np.mgrid[0 : spec.height, 0 : spec.width]
                 dst.write_mask(((rows + cols) % 7 != 0).astype("uint8") * 255)
             for i, text in enumerate(spec.descriptions or (), start=1):
                 dst.set_band_description(i, text)
@@ -168,22 +303,29 @@ def _nodata(dtype: str) -> st.SearchStrategy:
     if dtype in COMPLEX_DTYPES:
         return st.none()
     if np.dtype(dtype).kind == "f":
-        return st.one_of(st.none(), st.sampled_from([0.0, float("nan"), float("inf"), -float("inf"), -9999.0]),
-                         st.floats(-1e4, 1e4, width=16))
+        return st.one_of(
+            st.none(),
+            st.sampled_from([0.0, float("nan"), float("inf"), -float("inf"), -9999.0]),
+            st.floats(-1e4, 1e4, width=16),
+        )
     info = np.iinfo(dtype)
     # rasterio checks nodata against the dtype range as a float64: keep 64-bit extremes representable.
-    low, high = max(int(info.min), -2 ** 53), min(int(info.max), 2 ** 53)
+    low, high = max(int(info.min), -(2**53)), min(int(info.max), 2**53)
     return st.one_of(st.none(), st.sampled_from([0, low, high]), st.integers(low, high))
 
 
 def _layout(dtype: str, count: int, width: int, height: int) -> st.SearchStrategy:
     """GTiff creation options: tiling and block sizes, interleave, codec (+ predictor, level), BigTIFF."""
+
     @st.composite
     def layout(draw) -> dict:
         options: dict = {"interleave": draw(st.sampled_from(["pixel", "band"]))}
         if draw(st.booleans()):
-            options.update(tiled=True, blockxsize=draw(st.sampled_from([16, 32, 64])),
-                           blockysize=draw(st.sampled_from([16, 32, 64])))
+            options.update(
+                tiled=True,
+                blockxsize=draw(st.sampled_from([16, 32, 64])),
+                blockysize=draw(st.sampled_from([16, 32, 64])),
+            )
         else:
             options["blockysize"] = draw(st.integers(1, height))
         compress = draw(st.sampled_from(compressions_for(dtype, count, options["interleave"])))
@@ -207,8 +349,9 @@ def _layout(dtype: str, count: int, width: int, height: int) -> st.SearchStrateg
 TEXT = st.text(max_size=40)
 TAG_VALUES = st.one_of(st.sampled_from(ODD_NUMBERS), st.floats().map(repr), TEXT.filter(lambda s: "\0" not in s))
 TAG_KEYS = st.one_of(st.sampled_from(S2_KEYS), st.from_regex(r"[A-Z][A-Z0-9_]{0,20}", fullmatch=True))
-SCALES = st.one_of(st.sampled_from([0.0, 1.0, 1e-4, -1e-4, float("nan"), float("inf"), -float("inf"), 5e-324,
-                                    1e308]), st.floats())
+SCALES = st.one_of(
+    st.sampled_from([0.0, 1.0, 1e-4, -1e-4, float("nan"), float("inf"), -float("inf"), 5e-324, 1e308]), st.floats()
+)
 OFFSETS = st.one_of(st.sampled_from([0.0, -1000.0, -0.1, float("nan"), float("inf"), 1e308]), st.floats())
 
 
@@ -221,7 +364,10 @@ def raster_specs(draw, dtypes: tuple[str, ...] = REAL_DTYPES + COMPLEX_DTYPES) -
     per_band = lambda values: st.none() | st.lists(values, min_size=count, max_size=count).map(tuple)  # noqa: E731
     overviews = [f for f in (2, 4, 8) if width >= f and height >= f]
     return RasterSpec(
-        dtype=dtype, count=count, width=width, height=height,
+        dtype=dtype,
+        count=count,
+        width=width,
+        height=height,
         creation=draw(_layout(dtype, count, width, height)),
         overviews=tuple(draw(st.lists(st.sampled_from(overviews), unique=True, max_size=3))) if overviews else (),
         internal_mask=draw(st.integers(0, 5)) == 0,
@@ -233,11 +379,22 @@ def raster_specs(draw, dtypes: tuple[str, ...] = REAL_DTYPES + COMPLEX_DTYPES) -
         tags=draw(st.dictionaries(TAG_KEYS, TAG_VALUES, max_size=4)),
         band_tags=draw(st.dictionaries(TAG_KEYS, TAG_VALUES, max_size=3)),
         crs=draw(st.sampled_from(CRSS)),
-        transform=draw(st.one_of(st.just(UTM_TRANSFORM), st.builds(
-            Affine, st.floats(-1e6, 1e6).filter(bool), st.just(0.0), st.floats(-1e7, 1e7), st.just(0.0),
-            st.floats(-1e6, 1e6).filter(bool), st.floats(-1e7, 1e7)))),
+        transform=draw(
+            st.one_of(
+                st.just(UTM_TRANSFORM),
+                st.builds(
+                    Affine,
+                    st.floats(-1e6, 1e6).filter(bool),
+                    st.just(0.0),
+                    st.floats(-1e7, 1e7),
+                    st.just(0.0),
+                    st.floats(-1e6, 1e6).filter(bool),
+                    st.floats(-1e7, 1e7),
+                ),
+            )
+        ),
         pixels=draw(st.sampled_from(["gradient", "random", "constant", "extremes"])),
-        seed=draw(st.integers(0, 2 ** 32 - 1)),
+        seed=draw(st.integers(0, 2**32 - 1)),
     )
 
 
@@ -267,6 +424,7 @@ def _built(spec: RasterSpec, keep: int = 1024) -> bytes:
 
 # --- byte-level rewrites of files GDAL wrote -----------------------------------------------------
 
+
 def _ifds(data: bytes) -> list[int]:
     """Offsets of every IFD of a classic little-endian TIFF (GDAL's default), stopping at loops."""
     if data[:4] != b"II*\x00":
@@ -274,10 +432,10 @@ def _ifds(data: bytes) -> list[int]:
     offsets, offset = [], struct.unpack("<I", data[4:8])[0]
     while 8 <= offset and offset + 2 <= len(data) and offset not in offsets:
         offsets.append(offset)
-        end = offset + 2 + 12 * struct.unpack("<H", data[offset:offset + 2])[0]
+        end = offset + 2 + 12 * struct.unpack("<H", data[offset : offset + 2])[0]
         if end + 4 > len(data):
             break
-        offset = struct.unpack("<I", data[end:end + 4])[0]
+        offset = struct.unpack("<I", data[end : end + 4])[0]
     return offsets
 
 
@@ -285,16 +443,17 @@ def rewrite_tag(data: bytes, tag: int, value: int, first_only: bool = False) -> 
     """Set every value of a SHORT/LONG `tag` (inline or out of line) to `value` in each IFD."""
     out = bytearray(data)
     for ifd in _ifds(data)[:1] if first_only else _ifds(data):
-        for i in range(struct.unpack("<H", data[ifd:ifd + 2])[0]):
+        for i in range(struct.unpack("<H", data[ifd : ifd + 2])[0]):
             entry = ifd + 2 + 12 * i
-            entry_tag, kind, count = struct.unpack("<HHI", data[entry:entry + 8])
+            entry_tag, kind, count = struct.unpack("<HHI", data[entry : entry + 8])
             if entry_tag != tag or kind not in (3, 4):
                 continue
             size = 2 if kind == 3 else 4
-            start = entry + 8 if count * size <= 4 else struct.unpack("<I", data[entry + 8:entry + 12])[0]
+            start = entry + 8 if count * size <= 4 else struct.unpack("<I", data[entry + 8 : entry + 12])[0]
             for k in range(min(count, (len(out) - start) // size)):
-                out[start + k * size:start + (k + 1) * size] = struct.pack("<H" if kind == 3 else "<I", value & (
-                    0xFFFF if kind == 3 else 0xFFFFFFFF))
+                out[start + k * size : start + (k + 1) * size] = struct.pack(
+                    "<H" if kind == 3 else "<I", value & (0xFFFF if kind == 3 else 0xFFFFFFFF)
+                )
     return bytes(out)
 
 
@@ -317,8 +476,9 @@ def retagged(draw, data: bytes) -> bytes:
     if kind == "sample_format":
         value = draw(st.one_of(st.just(SAMPLE_FORMAT_COMPLEX_INT), st.integers(0, 8)))
         return rewrite_tag(data, TAG_SAMPLE_FORMAT, value, first_only)
-    value = draw(st.one_of(st.sampled_from([0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 32844, 32845, 34892]),
-                           st.integers(0, 65535)))
+    value = draw(
+        st.one_of(st.sampled_from([0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 32844, 32845, 34892]), st.integers(0, 65535))
+    )
     return rewrite_tag(data, TAG_PHOTOMETRIC, value, first_only)
 
 
@@ -330,7 +490,7 @@ def ifd_entries(data: bytes) -> list[int]:
     ifds = _ifds(data)
     if not ifds:
         return []
-    count = struct.unpack("<H", data[ifds[0]:ifds[0] + 2])[0]
+    count = struct.unpack("<H", data[ifds[0] : ifds[0] + 2])[0]
     return [ifds[0] + 2 + 12 * i for i in range(count) if ifds[0] + 14 + 12 * i <= len(data)]
 
 
@@ -352,20 +512,20 @@ def mutated(draw, seed: bytes) -> bytes:
             entry = draw(st.sampled_from(entries))
             part = draw(st.sampled_from(["type", "count", "value"]))
             if part == "type":
-                data[entry + 2:entry + 4] = struct.pack("<H", draw(st.integers(0, 18)))
+                data[entry + 2 : entry + 4] = struct.pack("<H", draw(st.integers(0, 18)))
             else:
                 start = entry + (4 if part == "count" else 8)
-                data[start:start + 4] = struct.pack("<I", draw(st.sampled_from(INTERESTING_32 + (len(data),))))
+                data[start : start + 4] = struct.pack("<I", draw(st.sampled_from(INTERESTING_32 + (len(data),))))
         elif kind == "flip":
             data[position] ^= 1 << draw(st.integers(0, 7))
         elif kind == "byte":
             data[position] = draw(st.sampled_from([0x00, 0xFF, 0x7F, 0x80, 0x01]))
         elif kind == "u32" and position + 4 <= len(data):
-            data[position:position + 4] = struct.pack("<I", draw(st.sampled_from(INTERESTING_32)))
+            data[position : position + 4] = struct.pack("<I", draw(st.sampled_from(INTERESTING_32)))
         elif kind == "truncate":
-            del data[max(position, 8):]
+            del data[max(position, 8) :]
         elif kind == "insert":
             data[position:position] = draw(st.binary(min_size=1, max_size=16))
         elif kind == "delete":
-            del data[position:position + draw(st.integers(1, 16))]
+            del data[position : position + draw(st.integers(1, 16))]
     return bytes(data)

@@ -13,8 +13,18 @@ import pytest
 
 from handler.core.tiff_scan import SCAN_LIMITS
 from tests.s3_helpers import moto_server
-from tests.security.tiff_writer import (GDAL_METADATA, IMAGE_DESCRIPTION, LONG, MASK, REDUCED, Ifd, Tag, ascii_tag,
-                                        geo_tags, write_tiff)
+from tests.security.tiff_writer import (
+    GDAL_METADATA,
+    IMAGE_DESCRIPTION,
+    LONG,
+    MASK,
+    REDUCED,
+    Ifd,
+    Tag,
+    ascii_tag,
+    geo_tags,
+    write_tiff,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 REFUSED_SECONDS, PEAK_MB = 2.0, 400
@@ -64,8 +74,9 @@ def main(**tags: Tag) -> Ifd:
 
 
 def metadata(items: int) -> Tag:
-    return ascii_tag("<GDALMetadata>" + "".join(f'<Item name="K{i}">v</Item>' for i in range(items))
-                     + "</GDALMetadata>")
+    return ascii_tag(
+        "<GDALMetadata>" + "".join(f'<Item name="K{i}">v</Item>' for i in range(items)) + "</GDALMetadata>"
+    )
 
 
 def unknown_tags(count: int) -> dict[int, Tag]:
@@ -74,24 +85,38 @@ def unknown_tags(count: int) -> dict[int, Tag]:
 
 # name -> (IFDs, expected error code). Upload-sized ones (< 4 MiB) go through both paths.
 UPLOAD_CASES = {
-    "10000_mask_ifds_26s": ([main()] + [Ifd(16, 16, "bit", subfile_type=MASK) for _ in range(10_000)],
-                            "header_too_complex"),
+    "10000_mask_ifds_26s": (
+        [main()] + [Ifd(16, 16, "bit", subfile_type=MASK) for _ in range(10_000)],
+        "header_too_complex",
+    ),
     "100000_metadata_items_19s": ([main(t42112=metadata(100_000))], "header_too_complex"),
-    "64_ifds_of_1000_tags_1.4s": ([main()] + [Ifd(16, 16, subfile_type=REDUCED, tags=unknown_tags(1000))
-                                              for _ in range(63)], "header_too_complex"),
-    "20000_overview_ifds_1.3s": ([main()] + [Ifd(16, 16, subfile_type=REDUCED) for _ in range(20_000)],
-                                 "header_too_complex"),
+    "64_ifds_of_1000_tags_1.4s": (
+        [main()] + [Ifd(16, 16, subfile_type=REDUCED, tags=unknown_tags(1000)) for _ in range(63)],
+        "header_too_complex",
+    ),
+    "20000_overview_ifds_1.3s": (
+        [main()] + [Ifd(16, 16, subfile_type=REDUCED) for _ in range(20_000)],
+        "header_too_complex",
+    ),
 }
 S3_ONLY_CASES = {
     "128MiB_description_480MB": ([main(t270=ascii_tag("x" * (128 << 20)))], "header_too_complex"),
-    "50000_overview_ifds_3.3s_270MB": ([main()] + [Ifd(16, 16, subfile_type=REDUCED) for _ in range(50_000)],
-                                       "header_too_complex"),
+    "50000_overview_ifds_3.3s_270MB": (
+        [main()] + [Ifd(16, 16, subfile_type=REDUCED) for _ in range(50_000)],
+        "header_too_complex",
+    ),
 }
 
 
 def run(runner: str, *args: str) -> dict:
-    result = subprocess.run([sys.executable, "-c", runner, *args], capture_output=True, text=True, timeout=120,
-                            cwd=ROOT, env=os.environ.copy())
+    result = subprocess.run(
+        [sys.executable, "-c", runner, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=os.environ.copy(),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     cost = json.loads(result.stdout.splitlines()[-1])  # the last line: the API also logs to stdout
     print(args[-1].rsplit("/", 1)[-1], cost)
@@ -141,13 +166,17 @@ def test_control_without_the_scan_gdal_takes_over_400_mb_for_one_large_tag(tmp_p
 def test_the_costliest_accepted_header_opens_within_2_s_and_400_mb(tmp_path):
     """Every limit near its maximum at once: 64 IFDs (a 16000² image and 63 masks) of 128 tags each,
     4,096 metadata items, ~4 MiB of tags. Accepted, and still cheap to open."""
+
     def filled(ifd: Ifd, extra: dict[int, Tag]) -> Ifd:
         ifd.tags = ifd.tags | extra
         ifd.tags |= unknown_tags(SCAN_LIMITS.max_entries - len(ifd.entries(0, 0, False)))
         return ifd
+
     ifds = [filled(main(), {GDAL_METADATA: metadata(SCAN_LIMITS.max_metadata_items)})]
-    ifds += [filled(Ifd(16, 16, "bit", subfile_type=MASK), {IMAGE_DESCRIPTION: ascii_tag("d" * 60_000)})
-             for _ in range(SCAN_LIMITS.max_ifds - 1)]
+    ifds += [
+        filled(Ifd(16, 16, "bit", subfile_type=MASK), {IMAGE_DESCRIPTION: ascii_tag("d" * 60_000)})
+        for _ in range(SCAN_LIMITS.max_ifds - 1)
+    ]
     path = tmp_path / "costliest.tif"
     path.write_bytes(write_tiff(ifds))
     cost = run(API_RUNNER, str(path))

@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.security.tiff_writer import (LZMA, MASK, PREDICTOR, REDUCED, SEPARATE, SHORT, Ifd, Tag, geo_tags,
-                                        write_tiff)
+from tests.security.tiff_writer import LZMA, MASK, PREDICTOR, REDUCED, SEPARATE, SHORT, Ifd, Tag, geo_tags, write_tiff
 
 DONE_SECONDS, REFUSED_SECONDS, PEAK_MB = 10.0, 2.0, 400
 
@@ -39,8 +38,13 @@ def render_cost(tmp_path: Path, content: bytes, **options) -> dict:
     """Outcome ("ok" or the error code), seconds from open to the encoded image, peak RSS in MB."""
     path = tmp_path / "hostile.tif"
     path.write_bytes(content)
-    result = subprocess.run([sys.executable, "-c", RUNNER, str(path), json.dumps(options)], capture_output=True,
-                            text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
+    result = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(path), json.dumps(options)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
 
@@ -59,8 +63,11 @@ CASES = {
     "mode_noise_16000_to_16": ([big(blob=NOISE)], {"thumbnail_size": 16, "resampling": "mode"}, "ok"),
     "lanczos_16000_to_16": ([big()], {"thumbnail_size": 16, "resampling": "lanczos"}, "ok"),
     # The largest intermediate: 2 x 2048 px, 3 bands.
-    "cubic_3_bands_16000x8000_to_2048": ([big(height=8000, samples=3)],
-                                         {"thumbnail_size": 2048, "resampling": "cubic"}, "ok"),
+    "cubic_3_bands_16000x8000_to_2048": (
+        [big(height=8000, samples=3)],
+        {"thumbnail_size": 2048, "resampling": "cubic"},
+        "ok",
+    ),
     # GDAL's average over a 16000² window for one output pixel allocates the window: 670 MB.
     "average_16000_to_1": ([big()], {"thumbnail_size": 1}, "ok"),
     # Blocks GDAL allocates whole, whatever the output size.
@@ -68,16 +75,31 @@ CASES = {
     "one_tile_8192_3_bands": ([big(8192, 8192, samples=3, tile=(8192, 8192))], {}, "raster_too_large"),
     # Bytes, not pixels: slow codecs and wide dtypes (every band of a pixel-interleaved block).
     "lzma_16000": ([big(compression=LZMA)], {}, "raster_too_large"),
-    "float64_predictor3_16000x12000": ([big(height=12_000, dtype="float64", tags={PREDICTOR: Tag(SHORT, (3,))})],
-                                       {}, "raster_too_large"),
+    "float64_predictor3_16000x12000": (
+        [big(height=12_000, dtype="float64", tags={PREDICTOR: Tag(SHORT, (3,))})],
+        {},
+        "raster_too_large",
+    ),
     "float64_12_bands_8000": ([big(8000, 8000, dtype="float64", samples=12)], {}, "raster_too_large"),
     # Budget bypasses: an overview reduced in width only (rasterio reports factor 16, GDAL would read
     # 3750 x 60000 x 12 bands), an internal mask with no overviews under small value overviews.
-    "overview_reduced_in_width_only": ([big(60_000, 60_000, samples=12, planar=SEPARATE),
-                                        Ifd(3750, 60_000, samples=12, planar=SEPARATE, subfile_type=REDUCED)],
-                                       {}, "raster_too_large"),
-    "mask_without_overviews_60000": ([big(60_000, 60_000), Ifd(60_000, 60_000, dtype="bit", subfile_type=MASK),
-                                      Ifd(1875, 1875, subfile_type=REDUCED)], {}, "raster_too_large"),
+    "overview_reduced_in_width_only": (
+        [
+            big(60_000, 60_000, samples=12, planar=SEPARATE),
+            Ifd(3750, 60_000, samples=12, planar=SEPARATE, subfile_type=REDUCED),
+        ],
+        {},
+        "raster_too_large",
+    ),
+    "mask_without_overviews_60000": (
+        [
+            big(60_000, 60_000),
+            Ifd(60_000, 60_000, dtype="bit", subfile_type=MASK),
+            Ifd(1875, 1875, subfile_type=REDUCED),
+        ],
+        {},
+        "raster_too_large",
+    ),
 }
 
 

@@ -54,7 +54,7 @@ def _ers(path: Path, data_file: Path) -> None:
     """An ER Mapper header (plain text, written by GDAL) edited to read its pixels from another file
     (any name, relative to the header's folder)."""
     _write(path, "ERS", count=1)
-    data_file.write_bytes(SECRET_BYTES[:16 * 16])
+    data_file.write_bytes(SECRET_BYTES[: 16 * 16])
     header = path.read_text()
     path.write_text(header.replace("\tDataSetType", f'\tDataFile\t= "{data_file.name}"\n\tDataSetType', 1))
     path.with_suffix("").unlink()  # GDAL's own data file: the header must read the other one
@@ -74,8 +74,13 @@ NON_TIFF = {
     "ers_reading_another_file": ("ERS", lambda p: _ers(p, p.with_name("elsewhere.dat"))),
     "jp2": ("JP2OpenJPEG", lambda p: p.write_bytes(jp2_bytes())),
 }
-EXTENSION = {"netcdf_classic": "nc", "netcdf4_hdf5": "nc", "ers_reading_another_file": "ers", "jpeg": "jpg",
-             "hfa": "img"}
+EXTENSION = {
+    "netcdf_classic": "nc",
+    "netcdf4_hdf5": "nc",
+    "ers_reading_another_file": "ers",
+    "jpeg": "jpg",
+    "hfa": "img",
+}
 MAGIC = {"netcdf_classic": b"CDF\x01", "netcdf4_hdf5": b"\x89HDF", "png": b"\x89PNG", "jp2": b"\x00\x00\x00\x0cjP"}
 
 
@@ -104,7 +109,7 @@ def test_each_raster_is_one_gdal_reads_with_its_own_driver(rasters, name):
         assert rasters[name].read_bytes().startswith(MAGIC[name])
     if name != "jp2":  # and the magic check in front refuses them all: only these tests reach `_open`
         with pytest.raises(UnsupportedFormat):
-            safe_open.check_magic(rasters[name].read_bytes()[:safe_open.MAGIC_BYTES])
+            safe_open.check_magic(rasters[name].read_bytes()[: safe_open.MAGIC_BYTES])
 
 
 @pytest.mark.parametrize("name", sorted(set(NON_TIFF) - {"jp2"}))
@@ -173,10 +178,13 @@ def test_libertiff_the_other_reader_of_tiff_bytes_is_refused_after_open(tmp_path
 SRTM_TILE_BYTES = 1201 * 1201 * 2
 
 
-@pytest.mark.parametrize("name, body", [
-    ("N45E006.hgt", bytes(SRTM_TILE_BYTES)),  # SRTMHGT: identified by its name and size, any content
-    ("grid.gtx", struct.pack(">4d2i", 0, 0, 1, 1, 4, 4) + bytes(64)),  # GTX: identified by its extension
-])
+@pytest.mark.parametrize(
+    "name, body",
+    [
+        ("N45E006.hgt", bytes(SRTM_TILE_BYTES)),  # SRTMHGT: identified by its name and size, any content
+        ("grid.gtx", struct.pack(">4d2i", 0, 0, 1, 1, 4, 4) + bytes(64)),  # GTX: identified by its extension
+    ],
+)
 def test_formats_gdal_identifies_by_name_are_refused_and_tiff_magic_does_not_smuggle_them(tmp_path, name, body):
     path = tmp_path / name
     path.write_bytes(body)

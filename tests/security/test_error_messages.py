@@ -25,18 +25,21 @@ from tests.security.hostile import jp2_bytes
 from tests.security.test_leak_oracle import BAD_UPLOADS, GDAL_TEXT, PATHS
 
 N = r"\d[\d,]*"
-UNREADABLE = [re.compile(pattern) for pattern in (
-    r"The file could not be read \(corrupt or truncated\)\.",
-    r"The file's metadata or pixel data could not be decoded \(corrupt or truncated\)\.",
-    r"The file's pixel data could not be decoded \(corrupt or truncated\)\.",
-    r"The file's TIFF structure is corrupt or truncated\.",
-    r"The file's JPEG 2000 structure is corrupt or truncated\.",
-    r"The file's image directories form a loop \(corrupt\)\.",
-    r"The file's JP2 header and its codestream disagree on the image size \(corrupt\)\.",
-    rf"The file lists {N} block offsets or sizes for an image of {N} blocks \(corrupt\)\.",
-    rf"The codestream has {N} resolution levels; JPEG 2000 allows at most {N} \(corrupt\)\.",
-    r"The zip archive is corrupt or truncated\.",
-)]
+UNREADABLE = [
+    re.compile(pattern)
+    for pattern in (
+        r"The file could not be read \(corrupt or truncated\)\.",
+        r"The file's metadata or pixel data could not be decoded \(corrupt or truncated\)\.",
+        r"The file's pixel data could not be decoded \(corrupt or truncated\)\.",
+        r"The file's TIFF structure is corrupt or truncated\.",
+        r"The file's JPEG 2000 structure is corrupt or truncated\.",
+        r"The file's image directories form a loop \(corrupt\)\.",
+        r"The file's JP2 header and its codestream disagree on the image size \(corrupt\)\.",
+        rf"The file lists {N} block offsets or sizes for an image of {N} blocks \(corrupt\)\.",
+        rf"The codestream has {N} resolution levels; JPEG 2000 allows at most {N} \(corrupt\)\.",
+        r"The zip archive is corrupt or truncated\.",
+    )
+]
 # Messages of other codes are the project's sentences with numbers and names of formats in them.
 SENTENCE = re.compile(r"[A-Z][A-Za-z0-9 ,.;:()'/_\-x×]*[.)]")
 
@@ -84,8 +87,9 @@ def flipped(base: bytes, rng: np.random.Generator) -> bytes:
 
 BASES = {
     "striped": geotiff_bytes(reflectance_stack(3, height=32, width=48)),
-    "deflate_tiled": geotiff_bytes(reflectance_stack(3, height=32, width=48), compress="deflate", tiled=True,
-                                   blockxsize=16, blockysize=16),
+    "deflate_tiled": geotiff_bytes(
+        reflectance_stack(3, height=32, width=48), compress="deflate", tiled=True, blockxsize=16, blockysize=16
+    ),
     "jp2": jp2_bytes(),
 }
 
@@ -112,8 +116,9 @@ def test_the_api_answers_gdal_failures_with_the_same_sentences():
     rng = np.random.default_rng(3)
     for _ in range(40):
         content = flipped(BASES["deflate_tiled"], rng)
-        response = client.post("/thumbnail", files={"image_file": ("scene.tif", content, "image/tiff")},
-                               data={"target_resolution": "32"})
+        response = client.post(
+            "/thumbnail", files={"image_file": ("scene.tif", content, "image/tiff")}, data={"target_resolution": "32"}
+        )
         assert response.status_code in (200, 413, 415, 422), response.text
         if response.status_code != 200:
             error = response.json()["error"]

@@ -32,8 +32,10 @@ def test_gdal_decodes_in_one_thread_whatever_the_environment_says():
 
 def test_proj_network_is_forced_off_whatever_the_environment_says():
     """Checked in a child process started with PROJ_NETWORK=ON: what GDAL itself then reads is off."""
-    child = ("import json, os, handler.core; from rasterio._env import get_gdal_config;"
-             "print(json.dumps([os.environ['PROJ_NETWORK'], get_gdal_config('PROJ_NETWORK')]))")
+    child = (
+        "import json, os, handler.core; from rasterio._env import get_gdal_config;"
+        "print(json.dumps([os.environ['PROJ_NETWORK'], get_gdal_config('PROJ_NETWORK')]))"
+    )
     env = {"PATH": "/usr/bin:/bin", "PROJ_NETWORK": "ON"}
     out = subprocess.run([sys.executable, "-c", child], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == ["OFF", False]

@@ -22,8 +22,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.security.fuzz_targets import (TRIGGER_SIZE, S3Trigger, post_attributes, post_thumbnail, thumbnail_forms,
-                                         trigger_bucket)
+from tests.security.fuzz_targets import (
+    TRIGGER_SIZE,
+    S3Trigger,
+    post_attributes,
+    post_thumbnail,
+    thumbnail_forms,
+    trigger_bucket,
+)
 from tests.security.strategies import REAL_DTYPES, geotiffs, retagged
 
 FUZZ = dict(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
@@ -39,7 +45,8 @@ def assert_render_floor(name: str, rendered: int, total: int, floor: float) -> N
     assert total > 0, f"fuzz {name}: no input was generated"
     assert rendered >= floor * total, (
         f"fuzz {name}: only {rendered} of {total} generated files rendered (floor {floor:.0%}): the generator "
-        "makes garbage, so the success paths go unfuzzed")
+        "makes garbage, so the success paths go unfuzzed"
+    )
 
 
 def report(name: str, outcomes: dict) -> None:
@@ -58,7 +65,11 @@ def test_generated_geotiffs_through_the_api():
         if spec.drawable:
             assert status == 200, (spec, attributes)
             assert (attributes["width"], attributes["height"], attributes["bands"], attributes["dtype"]) == (
-                spec.width, spec.height, spec.count, spec.dtype)
+                spec.width,
+                spec.height,
+                spec.count,
+                spec.dtype,
+            )
             assert thumbnail == (200, "ok") or thumbnail == (422, "invalid_options"), (spec, form, thumbnail)
         else:
             assert (status, attributes) == thumbnail == (415, "unsupported_format"), (spec, attributes, thumbnail)
@@ -66,8 +77,12 @@ def test_generated_geotiffs_through_the_api():
 
     case()
     report("generated files, API", outcomes)
-    assert_render_floor("generated files, API", sum(n for k, n in outcomes.items() if k.endswith(" ok")),
-                        sum(outcomes.values()), API_FLOOR)
+    assert_render_floor(
+        "generated files, API",
+        sum(n for k, n in outcomes.items() if k.endswith(" ok")),
+        sum(outcomes.values()),
+        API_FLOOR,
+    )
     assert {dtype for dtype in REAL_DTYPES if f"{dtype} ok" in outcomes} == set(REAL_DTYPES)
 
 
@@ -89,8 +104,12 @@ def test_retagged_geotiffs_through_the_api():
 
     case()
     report("retagged files, API", outcomes)
-    assert_render_floor("retagged files, API", sum(n for k, n in outcomes.items() if k.endswith(" ok")),
-                        sum(outcomes.values()), RETAGGED_FLOOR)
+    assert_render_floor(
+        "retagged files, API",
+        sum(n for k, n in outcomes.items() if k.endswith(" ok")),
+        sum(outcomes.values()),
+        RETAGGED_FLOOR,
+    )
     assert any(key.startswith("422 ") for key in outcomes) and "200 ok" in outcomes
 
 
@@ -117,8 +136,12 @@ def test_generated_and_retagged_geotiffs_through_the_s3_trigger(s3, lambda_conte
 
     case()
     report("generated and retagged files, S3 trigger", trigger.outcomes)
-    assert_render_floor("generated and retagged files, S3 trigger", trigger.outcomes["written"],
-                        sum(trigger.outcomes.values()), TRIGGER_FLOOR)
+    assert_render_floor(
+        "generated and retagged files, S3 trigger",
+        trigger.outcomes["written"],
+        sum(trigger.outcomes.values()),
+        TRIGGER_FLOOR,
+    )
     assert trigger.outcomes["written"] and len(trigger.outcomes) > 1
 
 

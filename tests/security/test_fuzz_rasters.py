@@ -17,8 +17,14 @@ from hypothesis import strategies as st
 
 from handler.core import RasterError, RenderOptions, open_bytes, read_attributes, render_thumbnail
 from tests.rasters import geotiff_bytes, real_files, reflectance_stack
-from tests.security.fuzz_targets import (S3Trigger, client, post_attributes, post_thumbnail, thumbnail_forms,
-                                         trigger_bucket)
+from tests.security.fuzz_targets import (
+    S3Trigger,
+    client,
+    post_attributes,
+    post_thumbnail,
+    thumbnail_forms,
+    trigger_bucket,
+)
 from tests.security.hostile import assert_no_leak
 from tests.security.strategies import REAL_DTYPES, geotiffs, mutated
 
@@ -88,8 +94,10 @@ def test_fuzz_mutated_generated_geotiffs_through_the_s3_trigger(s3, lambda_conte
         trigger.drop(count_and_blob[1])
 
     case()
-    print(f"\nfuzz mutated generated files, S3 trigger: {sum(trigger.outcomes.values())} files, "
-          f"outcomes {dict(trigger.outcomes)}")
+    print(
+        f"\nfuzz mutated generated files, S3 trigger: {sum(trigger.outcomes.values())} files, "
+        f"outcomes {dict(trigger.outcomes)}"
+    )
     assert sum(trigger.outcomes.values()) >= TRIGGER_EXAMPLES
     assert trigger.outcomes["written"] and trigger.outcomes["unreadable_raster"]
 
@@ -97,19 +105,25 @@ def test_fuzz_mutated_generated_geotiffs_through_the_s3_trigger(s3, lambda_conte
 # --- form options through the API, on a valid scene ---------------------------------------------
 
 SCENE = geotiff_bytes(reflectance_stack(12, height=24, width=36))
-NUMBERISH = st.one_of(st.integers(-10**30, 10**30).map(str), st.floats(allow_nan=True, allow_infinity=True).map(str),
-                      st.sampled_from(["", " ", "1e3", "0x10", "1_000", "٣", "NaN", "-0", "+5"]))
+NUMBERISH = st.one_of(
+    st.integers(-(10**30), 10**30).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.sampled_from(["", " ", "1e3", "0x10", "1_000", "٣", "NaN", "-0", "+5"]),
+)
 TEXT = st.text(max_size=30)
-FORM = st.fixed_dictionaries({}, optional={
-    "target_resolution": st.one_of(st.integers(1, 96).map(str), NUMBERISH),
-    "preset": st.one_of(st.sampled_from(["true_color", "false_color", "swir", "ndvi"]), TEXT),
-    "bands": st.one_of(st.lists(st.integers(-2, 14), max_size=4).map(lambda b: ",".join(map(str, b))), TEXT),
-    "stretch": st.one_of(st.sampled_from(["gain", "percentile"]), TEXT),
-    "gain": st.one_of(st.floats(0, 10).map(str), NUMBERISH),
-    "boa_offset": st.one_of(st.sampled_from(["-1000", "0"]), NUMBERISH),
-    "format": st.one_of(st.sampled_from(["png", "jpeg", "webp"]), TEXT),
-    "resampling": st.one_of(st.sampled_from(["nearest", "average", "bilinear", "cubic", "lanczos", "mode"]), TEXT),
-})
+FORM = st.fixed_dictionaries(
+    {},
+    optional={
+        "target_resolution": st.one_of(st.integers(1, 96).map(str), NUMBERISH),
+        "preset": st.one_of(st.sampled_from(["true_color", "false_color", "swir", "ndvi"]), TEXT),
+        "bands": st.one_of(st.lists(st.integers(-2, 14), max_size=4).map(lambda b: ",".join(map(str, b))), TEXT),
+        "stretch": st.one_of(st.sampled_from(["gain", "percentile"]), TEXT),
+        "gain": st.one_of(st.floats(0, 10).map(str), NUMBERISH),
+        "boa_offset": st.one_of(st.sampled_from(["-1000", "0"]), NUMBERISH),
+        "format": st.one_of(st.sampled_from(["png", "jpeg", "webp"]), TEXT),
+        "resampling": st.one_of(st.sampled_from(["nearest", "average", "bilinear", "cubic", "lanczos", "mode"]), TEXT),
+    },
+)
 
 
 def test_fuzz_thumbnail_form_options():

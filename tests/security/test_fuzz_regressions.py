@@ -12,13 +12,19 @@ from rasterio.io import MemoryFile
 from handler.api import app
 from tests.rasters import as_array, geotiff_bytes, profile, reflectance_stack
 from tests.security.hostile import assert_error
-from tests.security.strategies import (SAMPLE_FORMAT_COMPLEX_INT, TAG_COMPRESSION, TAG_PHOTOMETRIC,
-                                       TAG_SAMPLE_FORMAT, rewrite_tag)
+from tests.security.strategies import (
+    SAMPLE_FORMAT_COMPLEX_INT,
+    TAG_COMPRESSION,
+    TAG_PHOTOMETRIC,
+    TAG_SAMPLE_FORMAT,
+    rewrite_tag,
+)
 from tests.security.test_fuzz_rasters import attempt
 
 client = TestClient(app, raise_server_exceptions=False)
-BIGTIFF_RGB = geotiff_bytes(reflectance_stack(3, height=16, width=24, dtype="uint8"), BIGTIFF="YES",
-                            interleave="pixel", photometric="RGB")
+BIGTIFF_RGB = geotiff_bytes(
+    reflectance_stack(3, height=16, width=24, dtype="uint8"), BIGTIFF="YES", interleave="pixel", photometric="RGB"
+)
 
 
 def post(path: str, content: bytes, **form):
@@ -44,8 +50,15 @@ def test_gdal_error_from_a_property_getter_is_unreadable_raster_not_500():
     assert_error(post("/thumbnail", blob), 422, "unreadable_raster")
 
 
-@pytest.mark.parametrize("transform", [Affine(float("nan"), 0, 0, 0, -10, 0), Affine(10, 0, float("inf"), 0, -10, 0),
-                                       Affine(1e308, 0, 1e308, 0, -1e308, 0)], ids=["nan", "inf", "overflow"])
+@pytest.mark.parametrize(
+    "transform",
+    [
+        Affine(float("nan"), 0, 0, 0, -10, 0),
+        Affine(10, 0, float("inf"), 0, -10, 0),
+        Affine(1e308, 0, 1e308, 0, -1e308, 0),
+    ],
+    ids=["nan", "inf", "overflow"],
+)
 def test_non_finite_georeferencing_is_reported_as_strings_not_500(transform):
     """Starlette's JSONResponse refuses NaN/inf (allow_nan=False): they must leave as "nan"/"inf"."""
     content = geotiff_bytes(reflectance_stack(3, height=10, width=10), transform=transform)
@@ -64,10 +77,27 @@ def with_scales(scales: tuple[float, ...], offsets: tuple[float, ...]) -> bytes:
         return memfile.read()
 
 
-@pytest.mark.parametrize("scale, offset", [(float("nan"), 0.0), (float("inf"), 0.0), (1e-4, float("inf")),
-                                           (1e-4, float("nan")), (0.0, 0.0), (0.0, -0.1), (5e-324, 1e308)],
-                         ids=["nan_scale", "inf_scale", "inf_offset", "nan_offset", "zero_scale",
-                              "zero_scale_with_offset", "offset_over_scale_overflows"])
+@pytest.mark.parametrize(
+    "scale, offset",
+    [
+        (float("nan"), 0.0),
+        (float("inf"), 0.0),
+        (1e-4, float("inf")),
+        (1e-4, float("nan")),
+        (0.0, 0.0),
+        (0.0, -0.1),
+        (5e-324, 1e308),
+    ],
+    ids=[
+        "nan_scale",
+        "inf_scale",
+        "inf_offset",
+        "nan_offset",
+        "zero_scale",
+        "zero_scale_with_offset",
+        "offset_over_scale_overflows",
+    ],
+)
 def test_unusable_gdal_scale_or_offset_is_ignored_not_500(scale, offset):
     """A zero scale divided by zero (500); NaN or infinite ones drew a blank image. Either way the file's
     pixels are drawn as if it declared no scale/offset, and attributes say so."""
@@ -85,8 +115,8 @@ def _ifd_offsets(data: bytes) -> list[int]:
     offsets, offset = [], struct.unpack("<I", data[4:8])[0]
     while offset and offset + 2 <= len(data):
         offsets.append(offset)
-        count = struct.unpack("<H", data[offset:offset + 2])[0]
-        offset = struct.unpack("<I", data[offset + 2 + 12 * count:offset + 6 + 12 * count])[0]
+        count = struct.unpack("<H", data[offset : offset + 2])[0]
+        offset = struct.unpack("<I", data[offset + 2 + 12 * count : offset + 6 + 12 * count])[0]
     return offsets
 
 
@@ -94,11 +124,11 @@ def overview_larger_than_the_image() -> bytes:
     """A 40 x 40 GeoTIFF whose overview IFD claims 200 x 200: rasterio reports overview factor 0."""
     data = bytearray(geotiff_bytes(reflectance_stack(3, height=40, width=40), overviews=(2,)))
     overview = _ifd_offsets(bytes(data))[1]
-    for i in range(struct.unpack("<H", data[overview:overview + 2])[0]):
+    for i in range(struct.unpack("<H", data[overview : overview + 2])[0]):
         entry = overview + 2 + 12 * i
-        tag, kind = struct.unpack("<HH", data[entry:entry + 4])
+        tag, kind = struct.unpack("<HH", data[entry : entry + 4])
         if tag in (256, 257):  # ImageWidth, ImageLength
-            data[entry + 8:entry + 12] = struct.pack("<HH", 200, 0) if kind == 3 else struct.pack("<I", 200)
+            data[entry + 8 : entry + 12] = struct.pack("<HH", 200, 0) if kind == 3 else struct.pack("<I", 200)
     return bytes(data)
 
 
@@ -119,12 +149,15 @@ def test_unbounded_integer_boa_offset_is_422_not_500():
     assert_error(post("/thumbnail", content, boa_offset="1" + "0" * 400), 422, "invalid_options")
 
 
-
-@pytest.mark.parametrize("descriptions, names", [
-    (["B1A", "B03", "B02"], ["B1A", "B03", "B02"]),  # int('1A') raised ValueError
-    (["B12A", "b8a", "B08A"], ["B12A", "B8A", "B8A"]),
-    (["B\u0664", "B\uff14", "B\u096a"], ["B\u0664", "B\uff14", "B\u096a"]),  # Arabic-Indic, fullwidth, Devanagari 4
-], ids=["b1a", "letter_suffixes", "non_ascii_digits"])
+@pytest.mark.parametrize(
+    "descriptions, names",
+    [
+        (["B1A", "B03", "B02"], ["B1A", "B03", "B02"]),  # int('1A') raised ValueError
+        (["B12A", "b8a", "B08A"], ["B12A", "B8A", "B8A"]),
+        (["B\u0664", "B\uff14", "B\u096a"], ["B\u0664", "B\uff14", "B\u096a"]),  # Arabic-Indic, fullwidth, Devanagari 4
+    ],
+    ids=["b1a", "letter_suffixes", "non_ascii_digits"],
+)
 def test_odd_band_descriptions_are_names_not_500(descriptions, names):
     """Only ASCII B<number>[A] names a Sentinel-2 band; anything else is kept as the file says."""
     content = geotiff_bytes(reflectance_stack(3, height=10, width=10), descriptions=descriptions)
@@ -137,8 +170,9 @@ def test_odd_band_descriptions_are_names_not_500(descriptions, names):
 @pytest.mark.parametrize("value", ["inf", "-inf", "1e400", "nan", "\u0663", "\uff14", "-1e400"])
 def test_non_finite_or_non_ascii_boa_offset_tags_are_ignored_not_500(value):
     """int(float('inf')) raised OverflowError; '٣' parsed as 3. Unusable tags fall through to the baseline."""
-    content = geotiff_bytes(reflectance_stack(3, height=10, width=10),
-                            tags={"BOA_ADD_OFFSET_B04": value, "PROCESSING_BASELINE": "04.00"})
+    content = geotiff_bytes(
+        reflectance_stack(3, height=10, width=10), tags={"BOA_ADD_OFFSET_B04": value, "PROCESSING_BASELINE": "04.00"}
+    )
     response = post("/attributes", content)
     assert response.status_code == 200, response.text
     assert response.json()["radiometry"] == {"scale": 1e-4, "offset": -1000.0, "source": "processing_baseline"}
@@ -172,10 +206,14 @@ def test_band_description_that_is_not_utf8_is_422_not_500():
 def complex_files() -> dict[str, bytes]:
     """GDAL's four complex types; CInt16/CInt32 are 32/64-bit files re-tagged as complex integers."""
     complex64 = geotiff_bytes(np.ones((1, 8, 8), "complex64"))
-    return {"complex64": complex64, "complex128": geotiff_bytes(np.ones((1, 8, 8), "complex128")),
-            "cint16": rewrite_tag(geotiff_bytes(np.ones((1, 8, 8), "uint32")), TAG_SAMPLE_FORMAT,
-                                  SAMPLE_FORMAT_COMPLEX_INT),
-            "cint32": rewrite_tag(complex64, TAG_SAMPLE_FORMAT, SAMPLE_FORMAT_COMPLEX_INT)}
+    return {
+        "complex64": complex64,
+        "complex128": geotiff_bytes(np.ones((1, 8, 8), "complex128")),
+        "cint16": rewrite_tag(
+            geotiff_bytes(np.ones((1, 8, 8), "uint32")), TAG_SAMPLE_FORMAT, SAMPLE_FORMAT_COMPLEX_INT
+        ),
+        "cint32": rewrite_tag(complex64, TAG_SAMPLE_FORMAT, SAMPLE_FORMAT_COMPLEX_INT),
+    }
 
 
 @pytest.mark.parametrize("name", sorted(complex_files()))

@@ -19,8 +19,27 @@ from tests.rasters import geotiff_bytes, reflectance_stack
 from tests.security.hostile import CountingServer, raw_vrt, simple_source_vrt, wms_xml
 
 ROOT = Path(__file__).resolve().parents[2]
-DANGEROUS_DRIVERS = ("VRT", "WMS", "WMTS", "MRF", "HTTP", "WCS", "DAAS", "EEDAI", "PLMosaic", "STACIT", "STACTA",
-                     "OGCAPI", "NGW", "ESRIC", "GPKG", "MBTiles", "Rasterlite", "PostGISRaster", "TileDB")
+DANGEROUS_DRIVERS = (
+    "VRT",
+    "WMS",
+    "WMTS",
+    "MRF",
+    "HTTP",
+    "WCS",
+    "DAAS",
+    "EEDAI",
+    "PLMosaic",
+    "STACIT",
+    "STACTA",
+    "OGCAPI",
+    "NGW",
+    "ESRIC",
+    "GPKG",
+    "MBTiles",
+    "Rasterlite",
+    "PostGISRaster",
+    "TileDB",
+)
 
 UNHARDENED = """
 import json, sys, rasterio
@@ -55,16 +74,26 @@ print(json.dumps(results))
 def payloads(tmp_path: Path, url: str) -> dict[str, str]:
     local = tmp_path / "local.tif"
     local.write_bytes(geotiff_bytes(reflectance_stack(1, height=60, width=90)))
-    files = {"raw_hostname.vrt": raw_vrt("/etc/hostname", width=2), "simple_local.vrt": simple_source_vrt(str(local)),
-             "simple_http.vrt": simple_source_vrt(f"/vsicurl/{url}/x.tif"), "wms.xml": wms_xml(url)}
+    files = {
+        "raw_hostname.vrt": raw_vrt("/etc/hostname", width=2),
+        "simple_local.vrt": simple_source_vrt(str(local)),
+        "simple_http.vrt": simple_source_vrt(f"/vsicurl/{url}/x.tif"),
+        "wms.xml": wms_xml(url),
+    }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     return {name: str(tmp_path / name) for name in files}
 
 
 def run(script: str, paths: dict[str, str], **env) -> dict:
-    result = subprocess.run([sys.executable, "-c", script, json.dumps(paths)], capture_output=True, text=True,
-                            cwd=ROOT, timeout=60, env={"PATH": "/usr/bin:/bin", "GDAL_HTTP_TIMEOUT": "5", **env})
+    result = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(paths)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "GDAL_HTTP_TIMEOUT": "5", **env},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -94,16 +123,28 @@ def test_hardened_process_has_no_dangerous_driver_and_opens_none_of_the_payloads
 
 def test_gdal_skip_cannot_be_overridden_from_the_environment(tmp_path):
     with CountingServer(tmp_path) as server:
-        results = run(HARDENED, payloads(tmp_path, server.url), GDAL_SKIP="", GDAL_VRT_ENABLE_RAWRASTERBAND="YES",
-                      GDAL_DISABLE_READDIR_ON_OPEN="FALSE", GDAL_PAM_ENABLED="YES")
+        results = run(
+            HARDENED,
+            payloads(tmp_path, server.url),
+            GDAL_SKIP="",
+            GDAL_VRT_ENABLE_RAWRASTERBAND="YES",
+            GDAL_DISABLE_READDIR_ON_OPEN="FALSE",
+            GDAL_PAM_ENABLED="YES",
+        )
         assert server.requests == []
     assert "VRT" not in results["drivers"]
 
 
 def test_this_process_is_hardened():
     import os
-    for name in ("GDAL_SKIP", "GDAL_DISABLE_READDIR_ON_OPEN", "GDAL_PAM_ENABLED", "GDAL_VRT_ENABLE_RAWRASTERBAND",
-                 "GDAL_VRT_ENABLE_PYTHON"):
+
+    for name in (
+        "GDAL_SKIP",
+        "GDAL_DISABLE_READDIR_ON_OPEN",
+        "GDAL_PAM_ENABLED",
+        "GDAL_VRT_ENABLE_RAWRASTERBAND",
+        "GDAL_VRT_ENABLE_PYTHON",
+    ):
         assert os.environ[name] == HARDENING[name]
     assert os.environ["PROJ_NETWORK"] == "OFF"
     with rasterio.Env() as env:
@@ -117,7 +158,8 @@ def test_local_open_ignores_side_cars_and_writes_nothing(tmp_path):
     scene.write_bytes(geotiff_bytes(reflectance_stack(12, height=60, width=90)))
     (tmp_path / "x.tif.aux.xml").write_text(
         '<PAMDataset><PAMRasterBand band="1"><Description>PWNED</Description>'
-        "<NoDataValue>1234</NoDataValue></PAMRasterBand></PAMDataset>")
+        "<NoDataValue>1234</NoDataValue></PAMRasterBand></PAMDataset>"
+    )
     (tmp_path / "x.tif.ovr").write_bytes(geotiff_bytes(reflectance_stack(12, height=30, width=45)))
     (tmp_path / "x.tif.msk").write_bytes(geotiff_bytes(reflectance_stack(1, height=60, width=90, dtype="uint8")))
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -148,6 +190,7 @@ def test_gdal_settings_are_defined_once_in_the_core_not_again_in_the_template():
 
     class Loader(yaml.SafeLoader):
         pass
+
     Loader.add_multi_constructor("!", lambda loader, suffix, node: None)  # CloudFormation tags: not needed here
     template = ROOT / "template.yaml"
     if not template.is_file():

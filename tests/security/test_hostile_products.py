@@ -57,22 +57,44 @@ def patch_central(data: bytes, name: str, **fields: int) -> bytes:
     """Rewrite fields (flags, method, compressed, size, offset) of `name`'s central directory entry."""
     index = {"flags": 3, "method": 4, "compressed": 8, "size": 9, "offset": 16}
     position = struct.unpack_from("<L", data, data.rindex(b"PK\x05\x06") + 16)[0]
-    while data[position: position + 4] == b"PK\x01\x02":
+    while data[position : position + 4] == b"PK\x01\x02":
         header = list(CENTRAL.unpack_from(data, position))
         name_length, extra_length, comment_length = header[10:13]
-        if data[position + 46: position + 46 + name_length] == name.encode():
+        if data[position + 46 : position + 46 + name_length] == name.encode():
             for key, value in fields.items():
                 header[index[key]] = value
-            return data[:position] + CENTRAL.pack(*header) + data[position + CENTRAL.size:]
+            return data[:position] + CENTRAL.pack(*header) + data[position + CENTRAL.size :]
         position += 46 + name_length + extra_length + comment_length
     raise AssertionError(f"{name} is not in the central directory")
 
 
-@pytest.mark.parametrize("name", [
-    "../evil.jp2", f"{SAFE}/../../etc/passwd", "/etc/passwd", f"{SAFE}\\..\\..\\evil.jp2", "C:/Windows/evil",
-    "C:\\evil", f"{SAFE}/./MTD_MSIL2A.xml", f"{SAFE}//MTD_MSIL2A.xml", f"{SAFE}/evil\x07.jp2", "..",
-], ids=["dotdot", "nested-dotdot", "absolute", "backslashes", "drive-letter", "drive-backslash", "dot-segment",
-        "empty-segment", "control-char", "bare-dotdot"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../evil.jp2",
+        f"{SAFE}/../../etc/passwd",
+        "/etc/passwd",
+        f"{SAFE}\\..\\..\\evil.jp2",
+        "C:/Windows/evil",
+        "C:\\evil",
+        f"{SAFE}/./MTD_MSIL2A.xml",
+        f"{SAFE}//MTD_MSIL2A.xml",
+        f"{SAFE}/evil\x07.jp2",
+        "..",
+    ],
+    ids=[
+        "dotdot",
+        "nested-dotdot",
+        "absolute",
+        "backslashes",
+        "drive-letter",
+        "drive-backslash",
+        "dot-segment",
+        "empty-segment",
+        "control-char",
+        "bare-dotdot",
+    ],
+)
 def test_zip_slip_names_are_refused(name):
     refused(with_member(name), "unsafe_archive")
 
@@ -174,6 +196,7 @@ def test_a_central_directory_claiming_gigabytes_is_not_fetched():
         fetched.append(length)
         tail = max(0, offset + length - (size - 22))
         return bytes(length - tail) + end[:tail] if tail else bytes(length)
+
     tracemalloc.start()
     refused(b"", "archive_too_large", read=read, size=size)
     assert tracemalloc.get_traced_memory()[1] < 64 << 20
@@ -181,19 +204,33 @@ def test_a_central_directory_claiming_gigabytes_is_not_fetched():
     assert sum(fetched) < 1 << 20
 
 
-@pytest.mark.parametrize("xml, what", [
-    (b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
-     b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">'
-     b'<!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">'
-     b'<!ENTITY g "&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;"><!ENTITY h "&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;">'
-     b'<!ENTITY i "&h;&h;&h;&h;&h;&h;&h;&h;&h;&h;">]><l><PRODUCT_URI>&i;</PRODUCT_URI></l>', "billion-laughs"),
-    (b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-     b"<l><PRODUCT_URI>&x;</PRODUCT_URI></l>", "external-file-entity"),
-    (b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY % p SYSTEM "file:///proc/self/environ"> %p;]><l/>',
-     "parameter-entity"),
-    (b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY q "' + b"q" * 100_000 + b'">]><l>' + b"&q;" * 30 + b"</l>",
-     "quadratic-blowup"),
-], ids=lambda value: value if isinstance(value, str) else None)
+@pytest.mark.parametrize(
+    "xml, what",
+    [
+        (
+            b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+            b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">'
+            b'<!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">'
+            b'<!ENTITY g "&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;"><!ENTITY h "&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;">'
+            b'<!ENTITY i "&h;&h;&h;&h;&h;&h;&h;&h;&h;&h;">]><l><PRODUCT_URI>&i;</PRODUCT_URI></l>',
+            "billion-laughs",
+        ),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            b"<l><PRODUCT_URI>&x;</PRODUCT_URI></l>",
+            "external-file-entity",
+        ),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY % p SYSTEM "file:///proc/self/environ"> %p;]><l/>',
+            "parameter-entity",
+        ),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY q "' + b"q" * 100_000 + b'">]><l>' + b"&q;" * 30 + b"</l>",
+            "quadratic-blowup",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
 def test_xml_entities_and_dtds_are_refused(xml, what):
     error = refused(rebuilt_zip(FIXTURE.data, {PRODUCT_XML: xml}), "invalid_product")
     assert "DTD" in error.message  # refused for declaring them, before any expansion or lookup
@@ -201,8 +238,10 @@ def test_xml_entities_and_dtds_are_refused(xml, what):
 
 def test_an_external_dtd_is_never_fetched(tmp_path):
     with CountingServer(tmp_path) as server:
-        for xml in (f'<?xml version="1.0"?><!DOCTYPE l SYSTEM "{server.url}/x.dtd"><l/>',
-                    f'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY x SYSTEM "{server.url}/e">]><l>&x;</l>'):
+        for xml in (
+            f'<?xml version="1.0"?><!DOCTYPE l SYSTEM "{server.url}/x.dtd"><l/>',
+            f'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY x SYSTEM "{server.url}/e">]><l>&x;</l>',
+        ):
             refused(rebuilt_zip(FIXTURE.data, {TILE_XML: xml.encode()}), "invalid_product")
         assert server.requests == []
 
@@ -237,7 +276,8 @@ def test_jp2_header_bombs_are_refused_from_a_few_hundred_bytes(name, boxed):
 
     def read(offset: int, length: int) -> bytes:
         read_bytes.append(length)
-        return data[offset: offset + length]
+        return data[offset : offset + length]
+
     start = time.perf_counter()
     with pytest.raises(RasterError) as caught:
         scan_jp2(read, len(data))
@@ -259,6 +299,7 @@ def test_a_jp2_bomb_inside_a_product_is_refused_through_the_member_reader():
 
 # --- Mutations -----------------------------------------------------------------------------------------
 
+
 def _mutations(data: bytes, regions: list[tuple[int, int]], count: int, seed: int):
     """`count` copies of `data` with 1-4 random bytes changed inside `regions`, a tenth also truncated."""
     rng = random.Random(seed)
@@ -275,8 +316,9 @@ def test_mutated_products_fail_only_with_raster_errors():
     inflates): every outcome is a product or a RasterError, never zipfile's, zlib's or XML's own errors."""
     listing = zipfile.ZipFile(io.BytesIO(FIXTURE.data))
     xml = [listing.getinfo(name) for name in (PRODUCT_XML, TILE_XML)]
-    regions = [(listing.start_dir, len(FIXTURE.data))] + [(info.header_offset, info.header_offset + 80
-                                                           + info.compress_size) for info in xml]
+    regions = [(listing.start_dir, len(FIXTURE.data))] + [
+        (info.header_offset, info.header_offset + 80 + info.compress_size) for info in xml
+    ]
     outcomes = collections.Counter()
     for data in _mutations(FIXTURE.data, regions, 3000, seed=11):
         try:

@@ -17,8 +17,18 @@ from handler.s3_trigger import handler
 from tests.rasters import geotiff_bytes, reflectance_stack
 from events.make_events import batch_job_event, eventbridge_event, manifest_task, s3_put_event, sqs_event
 from tests.s3_helpers import moto_server
-from tests.security.hostile import (SCENE, CountingServer, assert_no_leak, deflate_bomb, empty_geotiff, header_bomb,
-                                    mrf_xml, raw_vrt, simple_source_vrt, wms_xml)
+from tests.security.hostile import (
+    SCENE,
+    CountingServer,
+    assert_no_leak,
+    deflate_bomb,
+    empty_geotiff,
+    header_bomb,
+    mrf_xml,
+    raw_vrt,
+    simple_source_vrt,
+    wms_xml,
+)
 
 BUCKET = "input-bucket"
 OUTPUTS = ("thumbnails/", "attributes/")  # what every render writes (a rejection writes status/ only)
@@ -47,15 +57,17 @@ def http_server(tmp_path_factory):
 
 
 def outputs(s3) -> list[str]:
-    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
-                  if o["Key"].startswith(OUTPUTS))
+    return sorted(
+        o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []) if o["Key"].startswith(OUTPUTS)
+    )
 
 
 def drop(s3, lambda_context, objects: dict[str, bytes], bucket: str = BUCKET) -> dict[str, tuple[str, str]]:
     """Upload `objects` and deliver one S3 notification naming them (with their ETags), as S3 would."""
     etags = {key: s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"].strip('"') for key, body in objects.items()}
-    response = handler(s3_put_event(*[(bucket, key, len(body), etags[key]) for key, body in objects.items()]),
-                       lambda_context)
+    response = handler(
+        s3_put_event(*[(bucket, key, len(body), etags[key]) for key, body in objects.items()]), lambda_context
+    )
     assert_no_leak(json.dumps(response))
     return {r["key"]: (r["status"], r["reason"]) for r in response["results"]}
 
@@ -75,17 +87,20 @@ def test_xml_datasets_uploaded_as_tif_are_rejected_and_reach_nothing(s3, lambda_
         "uploads/magic_wms.tif": b"MM\x00*" + wms_xml(http_server.url).encode(),
     }
     results = drop(s3, lambda_context, objects)
-    assert results == {key: ("rejected", "unreadable_raster" if "magic" in key else "unsupported_format")
-                       for key in objects}
+    assert results == {
+        key: ("rejected", "unreadable_raster" if "magic" in key else "unsupported_format") for key in objects
+    }
     assert outputs(s3) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["private.tif"]  # no MRF data / index file
 
 
 def test_bombs_are_rejected_fast_and_write_nothing(s3, lambda_context):
-    objects = {"uploads/header_bomb.tif": header_bomb(1_000_000, 1_000_000),
-               "uploads/sparse_50000.tif": empty_geotiff(50_000, 50_000),
-               "uploads/deflate_20000.tif": deflate_bomb(20_000),
-               "uploads/bands_65.tif": empty_geotiff(64, 64, count=65)}
+    objects = {
+        "uploads/header_bomb.tif": header_bomb(1_000_000, 1_000_000),
+        "uploads/sparse_50000.tif": empty_geotiff(50_000, 50_000),
+        "uploads/deflate_20000.tif": deflate_bomb(20_000),
+        "uploads/bands_65.tif": empty_geotiff(64, 64, count=65),
+    }
     start = time.perf_counter()
     results = drop(s3, lambda_context, objects)
     assert time.perf_counter() - start < 5
@@ -102,14 +117,22 @@ def test_hostile_bodies_under_skipped_keys_are_never_opened(s3, lambda_context, 
 
     monkeypatch.setattr(safe_open, "_open", forbidden)
     vrt = raw_vrt("/proc/self/environ").encode()
-    objects = {"uploads/evil.tif/": vrt, "thumbnails/evil.tif": vrt, "attributes/../uploads/evil.tif": vrt,
-               "uploads/evil.vrt": vrt, "uploads/evil.tif.aux.xml": vrt, "other/evil.tif": vrt}
+    objects = {
+        "uploads/evil.tif/": vrt,
+        "thumbnails/evil.tif": vrt,
+        "attributes/../uploads/evil.tif": vrt,
+        "uploads/evil.vrt": vrt,
+        "uploads/evil.tif.aux.xml": vrt,
+        "other/evil.tif": vrt,
+    }
     assert drop(s3, lambda_context, objects) == {
-        "uploads/evil.tif/": ("skipped", "folder"), "thumbnails/evil.tif": ("skipped", "output_prefix"),
+        "uploads/evil.tif/": ("skipped", "folder"),
+        "thumbnails/evil.tif": ("skipped", "output_prefix"),
         "attributes/../uploads/evil.tif": ("skipped", "output_prefix"),
         "uploads/evil.vrt": ("skipped", "unsupported_suffix"),
         "uploads/evil.tif.aux.xml": ("skipped", "unsupported_suffix"),
-        "other/evil.tif": ("skipped", "outside_input_prefix")}
+        "other/evil.tif": ("skipped", "outside_input_prefix"),
+    }
     assert outputs(s3) == ["attributes/../uploads/evil.tif", "thumbnails/evil.tif"]  # the planted ones only
 
 
@@ -125,11 +148,17 @@ def test_rejected_object_replayed_is_rejected_again_and_writes_only_why(s3, lamb
 def test_side_car_files_next_to_an_upload_are_never_read(s3, lambda_context):
     """GDAL would pick up x.tif.aux.xml (PAM), x.tif.ovr (overviews) and x.tif.msk (mask) next to a file;
     here they say band 1 is 'PWNED', nodata is 1234 and there are overviews: none of it may show."""
-    aux = (b'<PAMDataset><Metadata><MDI key="PROCESSING_BASELINE">04.00</MDI></Metadata>'
-           b'<PAMRasterBand band="1"><Description>PWNED</Description><NoDataValue>1234</NoDataValue>'
-           b'</PAMRasterBand></PAMDataset>')
-    for name, body in {"uploads/x.tif.aux.xml": aux, "uploads/x.tif.ovr": SMALL, "uploads/x.tif.msk": SMALL,
-                       "uploads/x.aux": aux}.items():
+    aux = (
+        b'<PAMDataset><Metadata><MDI key="PROCESSING_BASELINE">04.00</MDI></Metadata>'
+        b'<PAMRasterBand band="1"><Description>PWNED</Description><NoDataValue>1234</NoDataValue>'
+        b"</PAMRasterBand></PAMDataset>"
+    )
+    for name, body in {
+        "uploads/x.tif.aux.xml": aux,
+        "uploads/x.tif.ovr": SMALL,
+        "uploads/x.tif.msk": SMALL,
+        "uploads/x.aux": aux,
+    }.items():
         s3.put_object(Bucket=BUCKET, Key=name, Body=body)
     assert drop(s3, lambda_context, {"uploads/x.tif": SCENE}) == {"uploads/x.tif": ("written", "")}
     attributes = json.loads(s3.get_object(Bucket=BUCKET, Key="attributes/x.tif.json")["Body"].read())
@@ -138,23 +167,25 @@ def test_side_car_files_next_to_an_upload_are_never_read(s3, lambda_context):
     assert outputs(s3) == ["attributes/x.tif.json", "thumbnails/x.tif.png"]
 
 
-def test_object_swapped_for_a_vrt_after_the_magic_check_is_still_refused(s3, lambda_context, monkeypatch,
-                                                                         http_server):
+def test_object_swapped_for_a_vrt_after_the_magic_check_is_still_refused(s3, lambda_context, monkeypatch, http_server):
     """Time-of-check / time-of-use: even if the bytes GDAL reads are not the ones checked, the GTiff-only
     open refuses XML."""
     objects = {"uploads/swapped.tif": simple_source_vrt(f"/vsicurl/{http_server.url}/x.tif").encode()}
     checked = header_bomb(16, 16).ljust(len(objects["uploads/swapped.tif"]), b"\0")  # what the header scan sees
-    monkeypatch.setattr(s3_store, "read_range", lambda bucket, key, offset, length: checked[offset: offset + length])
+    monkeypatch.setattr(s3_store, "read_range", lambda bucket, key, offset, length: checked[offset : offset + length])
     assert drop(s3, lambda_context, objects) == {"uploads/swapped.tif": ("rejected", "unreadable_raster")}
     assert outputs(s3) == []
 
 
-@pytest.mark.parametrize("key, decoy", [
-    ("uploads/sub/../a.tif", "uploads/a.tif"),
-    ("uploads/./a.tif", "uploads/a.tif"),
-    ("uploads/../private/a.tif", "private/a.tif"),
-    ("uploads/x/../../thumbnails/a.tif", "thumbnails/a.tif"),
-])
+@pytest.mark.parametrize(
+    "key, decoy",
+    [
+        ("uploads/sub/../a.tif", "uploads/a.tif"),
+        ("uploads/./a.tif", "uploads/a.tif"),
+        ("uploads/../private/a.tif", "private/a.tif"),
+        ("uploads/x/../../thumbnails/a.tif", "thumbnails/a.tif"),
+    ],
+)
 def test_dot_segment_keys_are_not_rendered(s3, lambda_context, key, decoy):
     """boto3 checks the literal key, but GDAL's /vsis3/ normalises '.' and '..': it would render the
     decoy (another object, possibly outside uploads/) under the hostile key's name."""
@@ -164,12 +195,19 @@ def test_dot_segment_keys_are_not_rendered(s3, lambda_context, key, decoy):
     assert [k for k in outputs(s3) if k != decoy] == []
 
 
-@pytest.mark.parametrize("key, decoy", [
-    ("uploads/d.tif?x=1.tif", "uploads/d.tif"), ("uploads/e.tif#frag.tif", "uploads/e.tif"),
-    ("uploads/f%2e%2e.tif", "uploads/f...tif"), ("uploads/%2e%2e/g.tif", "g.tif"),
-    ("uploads/h%20x.tif", "uploads/h x.tif"), ("uploads/i\\..\\..\\private\\a.tif", "private\\a.tif"),
-    ("uploads/\u202etxt.tif", "uploads/txt.tif"), ("uploads/ü/ü.tif", "uploads/u/u.tif"),
-])
+@pytest.mark.parametrize(
+    "key, decoy",
+    [
+        ("uploads/d.tif?x=1.tif", "uploads/d.tif"),
+        ("uploads/e.tif#frag.tif", "uploads/e.tif"),
+        ("uploads/f%2e%2e.tif", "uploads/f...tif"),
+        ("uploads/%2e%2e/g.tif", "g.tif"),
+        ("uploads/h%20x.tif", "uploads/h x.tif"),
+        ("uploads/i\\..\\..\\private\\a.tif", "private\\a.tif"),
+        ("uploads/\u202etxt.tif", "uploads/txt.tif"),
+        ("uploads/ü/ü.tif", "uploads/u/u.tif"),
+    ],
+)
 def test_keys_with_url_syntax_render_exactly_the_named_object(s3, lambda_context, key, decoy):
     """'?', '#', '%', backslashes and unicode are literal key characters, for boto3 and for GDAL alike."""
     s3.put_object(Bucket=BUCKET, Key=decoy, Body=SMALL)
@@ -183,9 +221,10 @@ def test_keys_with_url_syntax_render_exactly_the_named_object(s3, lambda_context
 def test_geotiff_tags_naming_other_objects_are_not_followed(s3, lambda_context, http_server):
     s3.put_object(Bucket=BUCKET, Key="private/secret.tif", Body=SMALL)
     vrt = simple_source_vrt(f"/vsis3/{BUCKET}/private/secret.tif", 40, 30)
-    content = geotiff_bytes(reflectance_stack(12, height=60, width=90),
-                            tags={"VRT": vrt, "OVERVIEW_FILE": f"/vsis3/{BUCKET}/private/secret.tif",
-                                  "URL": f"{http_server.url}/x.tif"})
+    content = geotiff_bytes(
+        reflectance_stack(12, height=60, width=90),
+        tags={"VRT": vrt, "OVERVIEW_FILE": f"/vsis3/{BUCKET}/private/secret.tif", "URL": f"{http_server.url}/x.tif"},
+    )
     assert drop(s3, lambda_context, {"uploads/tagged.tif": content}) == {"uploads/tagged.tif": ("written", "")}
     attributes = json.loads(s3.get_object(Bucket=BUCKET, Key="attributes/tagged.tif.json")["Body"].read())
     assert (attributes["width"], attributes["overviews"]) == (90, [])
@@ -216,9 +255,11 @@ def test_records_naming_another_bucket_are_never_read(s3, lambda_context, monkey
     monkeypatch.setenv("INPUT_BUCKET", BUCKET)
     s3.create_bucket(Bucket="private-bucket")
     assert drop(s3, lambda_context, {"uploads/secret.tif": SCENE}, bucket="private-bucket") == {
-        "uploads/secret.tif": ("skipped", "other_bucket")}
+        "uploads/secret.tif": ("skipped", "other_bucket")
+    }
     assert outputs(s3) == [] and [o["Key"] for o in s3.list_objects_v2(Bucket="private-bucket")["Contents"]] == [
-        "uploads/secret.tif"]
+        "uploads/secret.tif"
+    ]
 
 
 @pytest.mark.parametrize("route", ["s3", "sqs", "eventbridge", "batch"])
@@ -227,13 +268,19 @@ def test_hostile_files_are_never_retried_whatever_route_brings_them(s3, lambda_c
     invocations return, the SQS batch reports no failed message, a Batch Operations job answers
     PermanentFailure (never TemporaryFailure, which it would retry), and nothing is written."""
     # Planted bug: is_transient always True -> direct/EventBridge raise, SQS reports every message.
-    objects = {"uploads/vrt.tif": raw_vrt("/proc/self/environ").encode(), "uploads/bomb.tif": header_bomb(),
-               "uploads/cut.tif": SCENE[:300], "uploads/pdf.tif": b"%PDF-1.7 " + bytes(200),
-               # Offsets past the end of the object: out-of-range reads are the file's fault, not S3 trouble.
-               "uploads/ifd-far.tif": b"II*\x00" + struct.pack("<I", 10**9) + bytes(64),
-               "uploads/bigtiff-far.tif": b"II+\x00\x08\x00\x00\x00" + struct.pack("<Q", 2**40) + bytes(64)}
-    notices = [(BUCKET, key, len(body), s3.put_object(Bucket=BUCKET, Key=key, Body=body)["ETag"].strip('"'))
-               for key, body in objects.items()]
+    objects = {
+        "uploads/vrt.tif": raw_vrt("/proc/self/environ").encode(),
+        "uploads/bomb.tif": header_bomb(),
+        "uploads/cut.tif": SCENE[:300],
+        "uploads/pdf.tif": b"%PDF-1.7 " + bytes(200),
+        # Offsets past the end of the object: out-of-range reads are the file's fault, not S3 trouble.
+        "uploads/ifd-far.tif": b"II*\x00" + struct.pack("<I", 10**9) + bytes(64),
+        "uploads/bigtiff-far.tif": b"II+\x00\x08\x00\x00\x00" + struct.pack("<Q", 2**40) + bytes(64),
+    }
+    notices = [
+        (BUCKET, key, len(body), s3.put_object(Bucket=BUCKET, Key=key, Body=body)["ETag"].strip('"'))
+        for key, body in objects.items()
+    ]
     if route == "sqs":
         response = handler(sqs_event(*[s3_put_event(notice) for notice in notices]), lambda_context)
         assert response == {"batchItemFailures": []}

@@ -18,10 +18,26 @@ from fastapi.testclient import TestClient
 from handler.api import app
 from handler.settings import LAMBDA_UPLOAD_BYTES, Settings
 from tests.rasters import as_array, geotiff_bytes, reflectance_stack
-from tests.security.hostile import (SCENE, CountingServer, assert_error, assert_no_leak, deflate_bomb,
-                                    empty_geotiff, header_bomb, ifd_huge_count, ifd_loop, jp2_bytes, mrf_xml,
-                                    multipage_tiff, pil_bytes, raw_vrt, simple_source_vrt, truncated_ifd,
-                                    wms_xml, with_gdal_metadata)
+from tests.security.hostile import (
+    SCENE,
+    CountingServer,
+    assert_error,
+    assert_no_leak,
+    deflate_bomb,
+    empty_geotiff,
+    header_bomb,
+    ifd_huge_count,
+    ifd_loop,
+    jp2_bytes,
+    mrf_xml,
+    multipage_tiff,
+    pil_bytes,
+    raw_vrt,
+    simple_source_vrt,
+    truncated_ifd,
+    wms_xml,
+    with_gdal_metadata,
+)
 
 client = TestClient(app, raise_server_exceptions=False)
 ROUTES = ("/attributes", "/thumbnail")
@@ -29,8 +45,9 @@ TIFF_MAGIC = b"II*\x00"
 
 
 def post(path: str, content: bytes, filename: str = "scene.tif", content_type: str = "image/tiff", **form):
-    return client.post(path, files={"image_file": (filename, content, content_type)},
-                       data={k: str(v) for k, v in form.items()})
+    return client.post(
+        path, files={"image_file": (filename, content, content_type)}, data={k: str(v) for k, v in form.items()}
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -95,8 +112,7 @@ def test_the_driver_follows_the_magic_bytes_not_the_file_name(route):
 @pytest.mark.parametrize("route", ROUTES)
 def test_a_zip_header_without_an_archive_is_422_not_a_crash(route):
     """Zip magic bytes are the SAFE product path: an archive with no central directory is corrupt."""
-    assert_error(post(route, b"PK\x03\x04" + bytes(100), "scene.zip", "application/zip"), 422,
-                 "unreadable_raster")
+    assert_error(post(route, b"PK\x03\x04" + bytes(100), "scene.zip", "application/zip"), 422, "unreadable_raster")
 
 
 @pytest.mark.parametrize("route", ROUTES)
@@ -105,6 +121,7 @@ def test_a_codestream_of_zeros_is_422_not_a_crash(route):
 
 
 # --- XML datasets that would read local files or URLs ------------------------------------------
+
 
 @pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("target", ["/etc/hostname", "/proc/self/environ", "/etc/passwd"])
@@ -131,8 +148,11 @@ def test_vrt_with_a_simple_source_to_a_local_geotiff(route, tmp_path):
 
 @pytest.mark.parametrize("route", ROUTES)
 def test_vrt_and_wms_pointing_at_a_local_http_server(route, http_server):
-    payloads = [simple_source_vrt(f"/vsicurl/{http_server.url}/x.tif"),
-                simple_source_vrt(f"{http_server.url}/x.tif"), wms_xml(http_server.url)]
+    payloads = [
+        simple_source_vrt(f"/vsicurl/{http_server.url}/x.tif"),
+        simple_source_vrt(f"{http_server.url}/x.tif"),
+        wms_xml(http_server.url),
+    ]
     for xml in payloads:
         assert_error(post(route, xml.encode(), "evil.xml", "application/xml"), 415, "unsupported_format")
         assert_error(post(route, xml.encode()), 415, "unsupported_format")
@@ -153,9 +173,17 @@ def test_mrf_with_a_data_file_path_writes_nothing(route, tmp_path):
 
 # --- corrupt TIFF structure ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("route", ROUTES)
-@pytest.mark.parametrize("name, content", [("truncated_ifd", truncated_ifd()), ("ifd_65535_entries", ifd_huge_count()),
-                                           ("header_only", SCENE[:8]), ("first_200_bytes", SCENE[:200])])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("truncated_ifd", truncated_ifd()),
+        ("ifd_65535_entries", ifd_huge_count()),
+        ("header_only", SCENE[:8]),
+        ("first_200_bytes", SCENE[:200]),
+    ],
+)
 def test_corrupt_tiff_structure_is_422(route, name, content):
     assert_error(post(route, content), 422, "unreadable_raster")
 
@@ -167,12 +195,16 @@ def test_ifd_loop_is_422_before_gdal_opens_it(route):
 
 # --- bombs: refused before any pixel is decoded -------------------------------------------------
 
+
 @pytest.mark.parametrize("route", ROUTES)
-@pytest.mark.parametrize("name, content", [
-    ("hand_made_138_bytes", header_bomb(1_000_000, 1_000_000)),
-    ("rasterio_sparse_tiled", empty_geotiff(1_000_000, 1_000_000, dtype="uint8", blockxsize=4096, blockysize=4096)),
-    ("65_bands", empty_geotiff(64, 64, count=65)),
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("hand_made_138_bytes", header_bomb(1_000_000, 1_000_000)),
+        ("rasterio_sparse_tiled", empty_geotiff(1_000_000, 1_000_000, dtype="uint8", blockxsize=4096, blockysize=4096)),
+        ("65_bands", empty_geotiff(64, 64, count=65)),
+    ],
+)
 def test_header_bomb_is_413_in_under_a_second(route, name, content):
     assert len(content) < LAMBDA_UPLOAD_BYTES
     start = time.perf_counter()
@@ -227,19 +259,27 @@ def test_deflate_bomb_just_under_the_read_budget_renders_in_bounded_memory(tmp_p
     64 MB block cache, without ever holding the full-resolution band."""
     path = tmp_path / "bomb.tif"
     path.write_bytes(deflate_bomb(16_000))
-    result = subprocess.run([sys.executable, "-c", BOUNDED_RENDER, str(path)], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parents[2], timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", BOUNDED_RENDER, str(path)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     before_kb, peak_kb, seconds, width = result.stdout.split()
     before_mb, peak_mb = int(before_kb) / 1024, int(peak_kb) / 1024
-    print(f"16000x16000 deflate bomb: rendered in {float(seconds):.2f} s; peak RSS {before_mb:.0f} MB before "
-          f"the render, {peak_mb:.0f} MB after (+{peak_mb - before_mb:.0f} MB)")
+    print(
+        f"16000x16000 deflate bomb: rendered in {float(seconds):.2f} s; peak RSS {before_mb:.0f} MB before "
+        f"the render, {peak_mb:.0f} MB after (+{peak_mb - before_mb:.0f} MB)"
+    )
     assert int(width) == 256
     # The decoded band alone would be 512 MB (1 GB as float32); GDAL's block cache is 64 MB.
     assert peak_mb - before_mb < 200 and peak_mb < 450
 
 
 # --- unusual but valid rasters: rendered, never crashed, never wrapped ----------------------------
+
 
 def thumbnail_pixels(content: bytes, **form) -> np.ndarray:
     response = post("/thumbnail", content, **form)
@@ -279,10 +319,13 @@ def test_constant_raster(stretch, value):
     assert pixels.shape == (12, 12, 3) and (pixels == value).all()
 
 
-@pytest.mark.parametrize("dtype, values, expected", [
-    ("int16", [-32768, -10000, -1, 2000, 4000, 32767], [0, 0, 0, 128, 255, 255]),
-    ("uint16", [1, 2000, 4000, 10001, 40000, 65535], [0, 128, 255, 255, 255, 255]),
-])
+@pytest.mark.parametrize(
+    "dtype, values, expected",
+    [
+        ("int16", [-32768, -10000, -1, 2000, 4000, 32767], [0, 0, 0, 128, 255, 255]),
+        ("uint16", [1, 2000, 4000, 10001, 40000, 65535], [0, 128, 255, 255, 255, 255]),
+    ],
+)
 def test_out_of_range_values_are_clipped_never_wrapped(dtype, values, expected):
     """DN x 0.0001 x 2.5, clipped to [0, 1]: negatives are black, > 10000 is white, nothing wraps."""
     row = np.array(values, dtype=dtype)
@@ -293,20 +336,49 @@ def test_out_of_range_values_are_clipped_never_wrapped(dtype, values, expected):
     assert (difference <= 1).all(), pixels[0]  # 2000 DN -> 0.5 x 255 may round to 127 or 128
 
 
-@pytest.mark.parametrize("value", ["abc", "0", "-10", "nan", "inf", "-inf", "1e-9", "100000", "1e3", "0x10",
-                                   "9" * 5000, " 12 ; rm -rf /", "{{7*7}}", "%00"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "abc",
+        "0",
+        "-10",
+        "nan",
+        "inf",
+        "-inf",
+        "1e-9",
+        "100000",
+        "1e3",
+        "0x10",
+        "9" * 5000,
+        " 12 ; rm -rf /",
+        "{{7*7}}",
+        "%00",
+    ],
+)
 def test_hostile_target_resolution_is_422(value):
     response = post("/thumbnail", SCENE, target_resolution=value)
     error = assert_error(response, 422, ("invalid_request", "invalid_options"))
     assert value[:20] not in error["message"] or value.isdigit()
 
 
-@pytest.mark.parametrize("form", [{"bands": "1," * 5000 + "1"}, {"bands": "-1,2,3"},
-                                  {"bands": "99999999999999999999,1,1"},
-                                  {"gain": "nan"}, {"gain": "inf"}, {"gain": "1e308"}, {"boa_offset": "1e9"},
-                                  {"boa_offset": "99999999999999999999999"}, {"boa_offset": "1" + "0" * 400},
-                                  {"preset": "../../etc/passwd"},
-                                  {"format": "tiff"}, {"resampling": "gauss"}, {"stretch": "<VRTDataset>"}])
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"bands": "1," * 5000 + "1"},
+        {"bands": "-1,2,3"},
+        {"bands": "99999999999999999999,1,1"},
+        {"gain": "nan"},
+        {"gain": "inf"},
+        {"gain": "1e308"},
+        {"boa_offset": "1e9"},
+        {"boa_offset": "99999999999999999999999"},
+        {"boa_offset": "1" + "0" * 400},
+        {"preset": "../../etc/passwd"},
+        {"format": "tiff"},
+        {"resampling": "gauss"},
+        {"stretch": "<VRTDataset>"},
+    ],
+)
 def test_hostile_render_options_are_422(form):
     assert_error(post("/thumbnail", SCENE, **form), 422, ("invalid_request", "invalid_options"))
 
@@ -319,6 +391,7 @@ def test_multi_page_tiff_renders_page_one():
 
 # --- request size ----------------------------------------------------------------------------------
 
+
 def test_oversize_body_with_content_length_is_413_with_s3_hint(on_lambda):
     response = post("/thumbnail", TIFF_MAGIC + bytes(Settings.from_env().max_upload_bytes))
     assert "S3" in assert_error(response, 413, "input_too_large")["message"]
@@ -327,8 +400,10 @@ def test_oversize_body_with_content_length_is_413_with_s3_hint(on_lambda):
 def test_oversize_chunked_body_without_content_length_is_413_with_s3_hint(on_lambda):
     """No Content-Length to check up front: the upload is cut at the limit while it is read."""
     boundary = "securityboundary"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image_file\"; filename=\"big.tif\"\r\n"
-            f"Content-Type: image/tiff\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image_file"; filename="big.tif"\r\n'
+        f"Content-Type: image/tiff\r\n\r\n"
+    ).encode()
 
     def chunks():
         yield head + TIFF_MAGIC
@@ -336,8 +411,9 @@ def test_oversize_chunked_body_without_content_length_is_413_with_s3_hint(on_lam
             yield bytes(65536)
         yield f"\r\n--{boundary}--\r\n".encode()
 
-    response = client.post("/attributes", content=chunks(),
-                           headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    response = client.post(
+        "/attributes", content=chunks(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
     assert "content-length" not in {k.lower() for k in response.request.headers}
     assert "S3" in assert_error(response, 413, "input_too_large")["message"]
 
@@ -346,12 +422,18 @@ def test_garbage_multipart_bodies_never_500():
     """Bodies httpx frames honestly; lying, duplicate and chunked framing is sent over raw sockets to a
     real server process in test_raw_http.py."""
     responses = [
-        client.post("/attributes", content=b"--x\r\nnot really multipart",
-                    headers={"Content-Type": "multipart/form-data; boundary=x"}),
+        client.post(
+            "/attributes",
+            content=b"--x\r\nnot really multipart",
+            headers={"Content-Type": "multipart/form-data; boundary=x"},
+        ),
         client.post("/attributes", content=b"\x00" * 100, headers={"Content-Type": "multipart/form-data"}),
         client.post("/attributes", content=b"{}", headers={"Content-Type": "application/json"}),
-        client.post("/attributes", content=b"image_file=%2Fetc%2Fpasswd",
-                    headers={"Content-Type": "application/x-www-form-urlencoded"}),
+        client.post(
+            "/attributes",
+            content=b"image_file=%2Fetc%2Fpasswd",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ),
     ]
     for response in responses:
         assert 400 <= response.status_code < 500, response.text
@@ -360,14 +442,24 @@ def test_garbage_multipart_bodies_never_500():
 
 # --- metadata that names files, URLs or XML: never followed --------------------------------------
 
+
 def test_geotiff_tags_holding_paths_urls_and_vrt_text_are_not_followed(http_server, tmp_path):
     source = tmp_path / "private.tif"
     source.write_bytes(geotiff_bytes(reflectance_stack(3, height=7, width=7)))
     vrt = simple_source_vrt(str(source))
-    tags = {"TIFFTAG_DOCUMENTNAME": "/etc/passwd", "OVERVIEW_FILE": str(source), "SOURCE": f"{http_server.url}/a.tif",
-            "VRT": vrt, "MRF": mrf_xml(tmp_path / "x.dat", tmp_path / "x.idx"), "WMS": wms_xml(http_server.url)}
-    content = geotiff_bytes(reflectance_stack(3, height=20, width=30), tags=tags,
-                            descriptions=["/proc/self/environ", f"/vsicurl/{http_server.url}/b.tif", vrt])
+    tags = {
+        "TIFFTAG_DOCUMENTNAME": "/etc/passwd",
+        "OVERVIEW_FILE": str(source),
+        "SOURCE": f"{http_server.url}/a.tif",
+        "VRT": vrt,
+        "MRF": mrf_xml(tmp_path / "x.dat", tmp_path / "x.idx"),
+        "WMS": wms_xml(http_server.url),
+    }
+    content = geotiff_bytes(
+        reflectance_stack(3, height=20, width=30),
+        tags=tags,
+        descriptions=["/proc/self/environ", f"/vsicurl/{http_server.url}/b.tif", vrt],
+    )
     attributes = post("/attributes", content)
     assert attributes.status_code == 200
     body = attributes.json()
@@ -378,12 +470,16 @@ def test_geotiff_tags_holding_paths_urls_and_vrt_text_are_not_followed(http_serv
     assert sorted(p.name for p in tmp_path.iterdir()) == ["private.tif"]
 
 
-XXE = ('<?xml version="1.0"?><!DOCTYPE GDALMetadata [<!ENTITY xxe SYSTEM "file:///etc/passwd">'
-       '<!ENTITY env SYSTEM "file:///proc/self/environ">]><GDALMetadata>'
-       '<Item name="DESCRIPTION" sample="0" role="description">&xxe;&env;</Item></GDALMetadata>')
-LAUGHS = ('<!DOCTYPE lolz [<!ENTITY lol "lol">' + "".join(
-    f'<!ENTITY lol{i} "{("&lol;" if i == 1 else f"&lol{i - 1};") * 10}">' for i in range(1, 10))
-    + ']><GDALMetadata><Item name="DESCRIPTION" sample="0" role="description">&lol9;</Item></GDALMetadata>')
+XXE = (
+    '<?xml version="1.0"?><!DOCTYPE GDALMetadata [<!ENTITY xxe SYSTEM "file:///etc/passwd">'
+    '<!ENTITY env SYSTEM "file:///proc/self/environ">]><GDALMetadata>'
+    '<Item name="DESCRIPTION" sample="0" role="description">&xxe;&env;</Item></GDALMetadata>'
+)
+LAUGHS = (
+    '<!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(f'<!ENTITY lol{i} "{("&lol;" if i == 1 else f"&lol{i - 1};") * 10}">' for i in range(1, 10))
+    + ']><GDALMetadata><Item name="DESCRIPTION" sample="0" role="description">&lol9;</Item></GDALMetadata>'
+)
 
 
 @pytest.mark.parametrize("xml", [XXE, LAUGHS], ids=["xxe", "billion_laughs"])

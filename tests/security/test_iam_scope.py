@@ -6,6 +6,7 @@ import pytest
 from handler.scene.layout import OUTPUT_FOLDERS
 from tests.template import TEMPLATE, load_template
 
+
 def text(resource) -> str:
     """A resource ARN as text: {'Sub': '${InputBucket.Arn}/uploads/*'} -> '${InputBucket.Arn}/uploads/*'."""
     if isinstance(resource, dict):
@@ -28,8 +29,13 @@ def statements(function: str) -> list[dict]:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 resources = statement["Resource"]
                 resources = resources if isinstance(resources, list) else [resources]
-                found.append({"effect": statement.get("Effect", "Allow"), "actions": actions,
-                              "resources": [text(r) for r in resources]})
+                found.append(
+                    {
+                        "effect": statement.get("Effect", "Allow"),
+                        "actions": actions,
+                        "resources": [text(r) for r in resources],
+                    }
+                )
         else:
             found.append({"effect": "Allow", "actions": ["<managed policy>"], "resources": [str(policy)]})
     return found
@@ -59,7 +65,7 @@ def object_part(resource: str) -> str:
     'arn:...:s3:::x-input-${AWS::AccountId}-${AWS::Region}/uploads/*'; '' for the bucket itself."""
     marker = "InputBucket.Arn}" if "InputBucket.Arn}" in resource else "-input-"
     tail = resource.split(marker, 1)[-1]
-    return tail[tail.index("/"):] if "/" in tail else ""
+    return tail[tail.index("/") :] if "/" in tail else ""
 
 
 def test_input_bucket_objects_only_under_uploads(function):
@@ -104,8 +110,12 @@ def test_every_output_the_code_writes_is_in_the_policy(function, sid):
     code writes but the policy omits is an AccessDenied, retried until the event is dead-lettered)."""
     # Planted bug: items/* dropped from WriteOutputs in template.yaml -> the trigger's set lacks it.
     template = load_template()
-    (policy,) = [s for p in template["Resources"][function]["Properties"]["Policies"]
-                 for s in p["Statement"] if s.get("Sid") == sid]
+    (policy,) = [
+        s
+        for p in template["Resources"][function]["Properties"]["Policies"]
+        for s in p["Statement"]
+        if s.get("Sid") == sid
+    ]
     written = {f"/{prefix}*" for prefix in OUTPUT_FOLDERS}
     assert output_objects([text(r) for r in policy["Resource"]]) == written == set(OUTPUT_PREFIXES)
 
@@ -119,8 +129,10 @@ def test_trigger_renders_only_the_bucket_its_notification_and_policy_name():
     trigger = template["Resources"]["S3TriggerFunction"]["Properties"]
     assert text(trigger["Environment"]["Variables"]["INPUT_BUCKET"]) == input_bucket
     # the same !Sub, variables included (the stack-id suffix)
-    assert trigger["Environment"]["Variables"]["INPUT_BUCKET"] == template["Resources"]["InputBucket"]["Properties"][
-        "BucketName"]
+    assert (
+        trigger["Environment"]["Variables"]["INPUT_BUCKET"]
+        == template["Resources"]["InputBucket"]["Properties"]["BucketName"]
+    )
     assert trigger["Events"]["Upload"]["Properties"]["Bucket"] == {"Ref": "InputBucket"}
     (reads,) = [s for s in statements("S3TriggerFunction") if s["actions"] == ["s3:GetObject"]]
     assert reads["resources"] == [f"arn:${{AWS::Partition}}:s3:::{input_bucket}/uploads/*"]

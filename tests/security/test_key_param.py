@@ -12,8 +12,7 @@ from handler import s3_store
 from handler.api import app
 from handler.core import safe_open
 from tests.s3_helpers import moto_server
-from tests.security.hostile import (SCENE, CountingServer, assert_error, header_bomb, raw_vrt, simple_source_vrt,
-                                    wms_xml)
+from tests.security.hostile import SCENE, CountingServer, assert_error, header_bomb, raw_vrt, simple_source_vrt, wms_xml
 
 BUCKET = "input-bucket"
 ROUTES = ("/attributes", "/thumbnail")
@@ -62,6 +61,7 @@ def forbidden_calls(monkeypatch) -> list[str]:
         def forbidden(*args, **kwargs):
             calls.append(f"{name}{args!r}")
             raise RuntimeError(f"{name} must not be called for an invalid key")
+
         return forbidden
 
     monkeypatch.setattr(safe_open, "_open", forbid("handler.core.safe_open._open"))
@@ -94,12 +94,17 @@ def s3():
 
 def test_valid_keys_naming_hostile_objects_are_refused_and_reach_nothing(s3, tmp_path):
     with CountingServer(tmp_path) as server:
-        objects = {"uploads/vrt.tif": (raw_vrt("/proc/self/environ").encode(), 415, "unsupported_format"),
-                   "uploads/remote.tif": (simple_source_vrt(f"/vsicurl/{server.url}/x.tif").encode(), 415,
-                                          "unsupported_format"),
-                   "uploads/wms.tif": (wms_xml(server.url).encode(), 415, "unsupported_format"),
-                   "uploads/magic.tif": (b"II*\x00" + wms_xml(server.url).encode(), 422, "unreadable_raster"),
-                   "uploads/bomb.tif": (header_bomb(1_000_000, 1_000_000), 413, "raster_too_large")}
+        objects = {
+            "uploads/vrt.tif": (raw_vrt("/proc/self/environ").encode(), 415, "unsupported_format"),
+            "uploads/remote.tif": (
+                simple_source_vrt(f"/vsicurl/{server.url}/x.tif").encode(),
+                415,
+                "unsupported_format",
+            ),
+            "uploads/wms.tif": (wms_xml(server.url).encode(), 415, "unsupported_format"),
+            "uploads/magic.tif": (b"II*\x00" + wms_xml(server.url).encode(), 422, "unreadable_raster"),
+            "uploads/bomb.tif": (header_bomb(1_000_000, 1_000_000), 413, "raster_too_large"),
+        }
         before = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
         for key, (body, _, _) in objects.items():
             s3.put_object(Bucket=BUCKET, Key=key, Body=body)

@@ -31,18 +31,52 @@ from handler.s3_trigger import handler as s3_trigger
 from events.make_events import s3_put_event
 from tests.rasters import geotiff_bytes, reflectance_stack
 from tests.s3_helpers import moto_server
-from tests.security.hostile import (SCENE, header_bomb, ifd_huge_count, ifd_loop, pil_bytes, raw_vrt,
-                                    truncated_ifd)
+from tests.security.hostile import SCENE, header_bomb, ifd_huge_count, ifd_loop, pil_bytes, raw_vrt, truncated_ifd
 from tests.security.tiff_writer import DEFLATE, Ifd, geo_tags, write_tiff
 
 client = TestClient(app, raise_server_exceptions=False)
 BUCKET = "leak-oracle-bucket"
 
-PATHS = ("/tmp/", "/var/task", "/var/runtime", "/proc/", "/etc/", "/root/", "/home/", "/work/", ".venv",
-         "site-packages", "/vsimem/", "/vsis3/", "/vsicurl/", "/vsizip/", "Traceback", 'File "')
-GDAL_TEXT = ("TIFFReadDirectory", "TIFFFetch", "TIFFRead", "TIFFFillStrip", "TIFFFillTile", "not recognized as",
-             "CPLE_", "ZIPDecode", "LZWDecode", "IReadBlock", "libtiff", "OpenJPEG", "opj_", "GDALOpen",
-             "RasterioIOError", "rasterio", "CPLE", "HTTP response code", "errno", "No such file")
+PATHS = (
+    "/tmp/",
+    "/var/task",
+    "/var/runtime",
+    "/proc/",
+    "/etc/",
+    "/root/",
+    "/home/",
+    "/work/",
+    ".venv",
+    "site-packages",
+    "/vsimem/",
+    "/vsis3/",
+    "/vsicurl/",
+    "/vsizip/",
+    "Traceback",
+    'File "',
+)
+GDAL_TEXT = (
+    "TIFFReadDirectory",
+    "TIFFFetch",
+    "TIFFRead",
+    "TIFFFillStrip",
+    "TIFFFillTile",
+    "not recognized as",
+    "CPLE_",
+    "ZIPDecode",
+    "LZWDecode",
+    "IReadBlock",
+    "libtiff",
+    "OpenJPEG",
+    "opj_",
+    "GDALOpen",
+    "RasterioIOError",
+    "rasterio",
+    "CPLE",
+    "HTTP response code",
+    "errno",
+    "No such file",
+)
 CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 OTHER_SECRETS = ("DATABASE_PASSWORD", "THIRD_PARTY_API_KEY")
 
@@ -87,8 +121,11 @@ def leaks(text: str, sent: str = "") -> list[str]:
     """What `text` (a body or a header) gives away that the request did not send."""
     found = [f"environment value {value[:12]!r}..." for value in environment_values() if value in text]
     found += [f"path {marker!r}" for marker in PATHS if marker in text and marker not in sent]
-    found += [f"GDAL text {marker!r}" for marker in GDAL_TEXT
-              if marker.lower() in text.lower() and marker.lower() not in sent.lower()]
+    found += [
+        f"GDAL text {marker!r}"
+        for marker in GDAL_TEXT
+        if marker.lower() in text.lower() and marker.lower() not in sent.lower()
+    ]
     return found
 
 
@@ -98,8 +135,10 @@ def check(response, sent: str = "", statuses: range = range(400, 500)) -> None:
     problems = leaks(response.text, sent)
     for name, value in response.headers.items():
         problems += [f"header {name}: {p}" for p in leaks(f"{name}: {value}", sent)]
-    assert not problems, f"{response.request.method} {response.request.url.path} -> {response.status_code} " \
-                         f"{response.text[:300]!r} leaks {problems}"
+    assert not problems, (
+        f"{response.request.method} {response.request.url.path} -> {response.status_code} "
+        f"{response.text[:300]!r} leaks {problems}"
+    )
 
 
 def check_logs(logs: LogLines, long_secrets: dict[str, str]) -> None:
@@ -110,14 +149,14 @@ def check_logs(logs: LogLines, long_secrets: dict[str, str]) -> None:
 
 
 def upload(route: str, content: bytes, filename: str = "scene.tif", **form):
-    return client.post(route, files={"image_file": (filename, content, "image/tiff")},
-                       data={k: str(v) for k, v in form.items()})
+    return client.post(
+        route, files={"image_file": (filename, content, "image/tiff")}, data={k: str(v) for k, v in form.items()}
+    )
 
 
 def corrupt_pixels() -> bytes:
     """A well-formed GeoTIFF header whose deflate tiles are garbage: GDAL fails while reading pixels."""
-    return write_tiff([Ifd(64, 64, compression=DEFLATE, tile=(32, 32), blob=b"\x78\x9cgarbage" * 8,
-                           tags=geo_tags())])
+    return write_tiff([Ifd(64, 64, compression=DEFLATE, tile=(32, 32), blob=b"\x78\x9cgarbage" * 8, tags=geo_tags())])
 
 
 def cut_in_the_pixels() -> bytes:
@@ -127,13 +166,23 @@ def cut_in_the_pixels() -> bytes:
 
 PIXELS_ONLY = ("corrupt_pixels", "cut_in_the_pixels")  # headers intact: /attributes reads no pixel
 BAD_UPLOADS = {
-    "empty": b"", "pdf": b"%PDF-1.7\n%%EOF", "png": pil_bytes("PNG"), "random": secrets.token_bytes(4096),
-    "vrt": raw_vrt("/proc/self/environ").encode(), "tiff_magic_vrt": b"II*\x00" + raw_vrt("/etc/passwd").encode(),
-    "truncated_ifd": truncated_ifd(), "ifd_loop": ifd_loop(), "ifd_65535": ifd_huge_count(),
-    "header_only": SCENE[:8], "first_200_bytes": SCENE[:200], "header_bomb": header_bomb(),
-    "corrupt_pixels": corrupt_pixels(), "cut_in_the_pixels": cut_in_the_pixels(),
+    "empty": b"",
+    "pdf": b"%PDF-1.7\n%%EOF",
+    "png": pil_bytes("PNG"),
+    "random": secrets.token_bytes(4096),
+    "vrt": raw_vrt("/proc/self/environ").encode(),
+    "tiff_magic_vrt": b"II*\x00" + raw_vrt("/etc/passwd").encode(),
+    "truncated_ifd": truncated_ifd(),
+    "ifd_loop": ifd_loop(),
+    "ifd_65535": ifd_huge_count(),
+    "header_only": SCENE[:8],
+    "first_200_bytes": SCENE[:200],
+    "header_bomb": header_bomb(),
+    "corrupt_pixels": corrupt_pixels(),
+    "cut_in_the_pixels": cut_in_the_pixels(),
     "bigtiff_magic_only": b"II+\x00" + struct.pack("<HHQ", 8, 0, 16) + bytes(32),
-    "jp2_codestream_zeros": b"\xffO\xffQ" + bytes(200), "zip_no_directory": b"PK\x03\x04" + bytes(100),
+    "jp2_codestream_zeros": b"\xffO\xffQ" + bytes(200),
+    "zip_no_directory": b"PK\x03\x04" + bytes(100),
 }
 
 
@@ -157,44 +206,74 @@ def test_gdal_errors_while_reading_pixels_reach_users_as_our_own_text(logs, long
     check_logs(logs, long_secrets)
 
 
-@pytest.mark.parametrize("form", [
-    {"target_resolution": "abc"}, {"target_resolution": "0"}, {"bands": "99,1,1"}, {"bands": "x"},
-    {"gain": "nan"}, {"format": "tiff"}, {"preset": "../../etc/passwd"}, {"stretch": "<VRTDataset>"},
-    {"boa_offset": "1e9"}, {"resampling": "gauss"},
-])
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"target_resolution": "abc"},
+        {"target_resolution": "0"},
+        {"bands": "99,1,1"},
+        {"bands": "x"},
+        {"gain": "nan"},
+        {"format": "tiff"},
+        {"preset": "../../etc/passwd"},
+        {"stretch": "<VRTDataset>"},
+        {"boa_offset": "1e9"},
+        {"resampling": "gauss"},
+    ],
+)
 def test_validation_errors_leak_nothing(form, logs, long_secrets):
-    check(upload("/thumbnail", geotiff_bytes(reflectance_stack(3, height=16, width=16)), **form),
-          sent=json.dumps(form))
+    check(upload("/thumbnail", geotiff_bytes(reflectance_stack(3, height=16, width=16)), **form), sent=json.dumps(form))
 
 
 def test_other_client_errors_leak_nothing(monkeypatch, logs, long_secrets):
     monkeypatch.setenv("MAX_UPLOAD_BYTES", "1000")
     sent = [
-        client.get("/no/such/route"), client.delete("/health"), client.get("/results/not-an-id"),
-        client.post("/thumbnail"), client.post("/attributes", data={"key": "a", "format": "yaml"}),
-        client.post("/attributes", content=b"--x\r\nnot multipart",
-                    headers={"Content-Type": "multipart/form-data; boundary=x"}),
+        client.get("/no/such/route"),
+        client.delete("/health"),
+        client.get("/results/not-an-id"),
+        client.post("/thumbnail"),
+        client.post("/attributes", data={"key": "a", "format": "yaml"}),
+        client.post(
+            "/attributes", content=b"--x\r\nnot multipart", headers={"Content-Type": "multipart/form-data; boundary=x"}
+        ),
         client.post("/attributes", content=b"{}", headers={"Content-Type": "application/json"}),
         upload("/thumbnail", SCENE),  # over MAX_UPLOAD_BYTES
-        client.get("/results/" + "0" * 32), client.post("/uploads"),  # no INPUT_BUCKET
+        client.get("/results/" + "0" * 32),
+        client.post("/uploads"),  # no INPUT_BUCKET
     ]
     for response in sent:
         check(response)
 
 
-HOSTILE_KEYS = ["../etc/passwd", "/etc/passwd", "uploads/../../x.tif", "uploads/a.tif\x00.png",
-                "uploads/" + "a" * 2000 + ".tif",
-                "s3://other/x.tif", "/vsis3/other/x.tif", "/vsicurl/http://127.0.0.1/x.tif", "uploads/a.vrt",
-                "uploads/%2e%2e/x.tif", "thumbnails/x.tif.png", "uploads/", ""]
+HOSTILE_KEYS = [
+    "../etc/passwd",
+    "/etc/passwd",
+    "uploads/../../x.tif",
+    "uploads/a.tif\x00.png",
+    "uploads/" + "a" * 2000 + ".tif",
+    "s3://other/x.tif",
+    "/vsis3/other/x.tif",
+    "/vsicurl/http://127.0.0.1/x.tif",
+    "uploads/a.vrt",
+    "uploads/%2e%2e/x.tif",
+    "thumbnails/x.tif.png",
+    "uploads/",
+    "",
+]
 
 
 def test_s3_errors_hostile_keys_and_corrupt_objects_leak_nothing(monkeypatch, logs, long_secrets, lambda_context):
     monkeypatch.setenv("INPUT_BUCKET", BUCKET)
     with moto_server(monkeypatch) as s3:
         s3.create_bucket(Bucket=BUCKET)
-        corrupt = {"uploads/pixels.tif": corrupt_pixels(), "uploads/cut.tif": cut_in_the_pixels(),
-                   "uploads/truncated.tif": truncated_ifd(), "uploads/png.tif": pil_bytes("PNG"),
-                   "uploads/zeros.jp2": b"\xffO\xffQ" + bytes(200), "uploads/broken.zip": b"PK\x03\x04" + bytes(100)}
+        corrupt = {
+            "uploads/pixels.tif": corrupt_pixels(),
+            "uploads/cut.tif": cut_in_the_pixels(),
+            "uploads/truncated.tif": truncated_ifd(),
+            "uploads/png.tif": pil_bytes("PNG"),
+            "uploads/zeros.jp2": b"\xffO\xffQ" + bytes(200),
+            "uploads/broken.zip": b"PK\x03\x04" + bytes(100),
+        }
         for key, body in corrupt.items():
             s3.put_object(Bucket=BUCKET, Key=key, Body=body)
         for key in HOSTILE_KEYS + ["uploads/missing.tif"] + sorted(corrupt):
@@ -215,8 +294,10 @@ def test_s3_errors_hostile_keys_and_corrupt_objects_leak_nothing(monkeypatch, lo
             assert result.json()["status"] == "failed", result.text
         # An S3 outage (the bucket is gone): boto3's and GDAL's errors carry the endpoint and bucket.
         monkeypatch.setenv("INPUT_BUCKET", "no-such-bucket-for-the-oracle")
-        for response in (client.post("/attributes", data={"key": "uploads/a.tif"}),
-                         client.post("/thumbnail", data={"key": "uploads/a.tif"}),
-                         client.get("/results/" + "1" * 32)):
+        for response in (
+            client.post("/attributes", data={"key": "uploads/a.tif"}),
+            client.post("/thumbnail", data={"key": "uploads/a.tif"}),
+            client.get("/results/" + "1" * 32),
+        ):
             check(response, statuses=range(400, 600))
     check_logs(logs, long_secrets)

@@ -30,11 +30,33 @@ def rss_mb(pid: int) -> float:
 @pytest.fixture(scope="module")
 def server():
     port = free_port()
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "SECURITY_CANARY_SECRET": CANARY,
-           "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR", "AWS_DEFAULT_REGION": "us-east-1"}
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "handler.api:app", "--host", "127.0.0.1",
-                                "--port", str(port), "--log-level", "warning", "--no-access-log"],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/tmp",
+        "SECURITY_CANARY_SECRET": CANARY,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "handler.api:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -54,8 +76,9 @@ def server():
 
 def thumbnail(http: httpx.Client, url: str) -> tuple[int, float]:
     start = time.perf_counter()
-    response = http.post(f"{url}/thumbnail", files={"image_file": ("scene.tif", SCENE, "image/tiff")},
-                         data={"target_resolution": "256"})
+    response = http.post(
+        f"{url}/thumbnail", files={"image_file": ("scene.tif", SCENE, "image/tiff")}, data={"target_resolution": "256"}
+    )
     if response.status_code == 200:
         assert open_png(response.content).size == (256, 192)
     return response.status_code, time.perf_counter() - start
@@ -75,10 +98,12 @@ def test_concurrent_thumbnails_all_succeed_with_bounded_memory(server):
     before = rss_mb(process.pid)
     statuses, latencies, seconds = burst(url, REQUESTS)
     after = rss_mb(process.pid)
-    print(f"\nload: {REQUESTS} x POST /thumbnail ({len(SCENE) / 1e6:.2f} MB 12-band GeoTIFF -> 256 px PNG), "
-          f"{WORKERS} concurrent: {REQUESTS / seconds:.1f} req/s, p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, "
-          f"p95 {latencies[int(len(latencies) * 0.95)] * 1000:.0f} ms; server RSS after {WARM_UP}-request warm-up "
-          f"{before:.0f} MB, after the run {after:.0f} MB (growth {after - before:+.1f} MB)")
+    print(
+        f"\nload: {REQUESTS} x POST /thumbnail ({len(SCENE) / 1e6:.2f} MB 12-band GeoTIFF -> 256 px PNG), "
+        f"{WORKERS} concurrent: {REQUESTS / seconds:.1f} req/s, p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, "
+        f"p95 {latencies[int(len(latencies) * 0.95)] * 1000:.0f} ms; server RSS after {WARM_UP}-request warm-up "
+        f"{before:.0f} MB, after the run {after:.0f} MB (growth {after - before:+.1f} MB)"
+    )
     assert statuses == [200] * REQUESTS
     assert after - before < MAX_GROWTH_MB
     assert process.poll() is None
@@ -90,12 +115,14 @@ def test_server_survives_hostile_requests_mixed_into_the_load(server):
     process, url = server
     hostile = [b"", b"%PDF-1.7", b"II*\x00" + bytes(100), b"<VRTDataset/>"]
     with httpx.Client(timeout=60) as http, ThreadPoolExecutor(WORKERS) as pool:
+
         def one(i: int) -> int:
             if i % 2:
                 return thumbnail(http, url)[0]
             response = http.post(f"{url}/attributes", files={"image_file": ("a.tif", hostile[i // 2 % 4])})
             assert CANARY not in response.text and "Traceback" not in response.text
             return response.status_code
+
         statuses = list(pool.map(one, range(40)))
     assert all(s == 200 for s in statuses[1::2]) and all(400 <= s < 500 for s in statuses[0::2])
     assert process.poll() is None

@@ -59,12 +59,25 @@ def test_requirements_are_exact_pins():
                 assert pinned, f"{name}: {line!r} is not pinned"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pip_audit") is None, reason="pip-audit is not installed "
-                    "(pip install -r requirements-dev.txt)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("pip_audit") is None,
+    reason="pip-audit is not installed (pip install -r requirements-dev.txt)",
+)
 def test_pip_audit_finds_no_known_vulnerabilities():
     pypi_json("pip")  # reachability probe: skips with the reason when pypi.org cannot be reached
-    command = [sys.executable, "-m", "pip_audit", "-s", "pypi", "-f", "json", "--progress-spinner", "off",
-               "--timeout", "15"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip_audit",
+        "-s",
+        "pypi",
+        "-f",
+        "json",
+        "--progress-spinner",
+        "off",
+        "--timeout",
+        "15",
+    ]
     for name in REQUIREMENTS:
         command += ["-r", name]
     full = os.environ.get("PIP_AUDIT_FULL") == "1"
@@ -74,19 +87,24 @@ def test_pip_audit_finds_no_known_vulnerabilities():
     try:
         report = json.loads(result.stdout)
     except json.JSONDecodeError:
-        if re.search(r"(ConnectionError|Max retries|Name or service not known|timed out|Temporary failure)",
-                     result.stderr):
+        if re.search(
+            r"(ConnectionError|Max retries|Name or service not known|timed out|Temporary failure)", result.stderr
+        ):
             pytest.skip(f"pip-audit could not reach its vulnerability service: {result.stderr.strip()[-300:]}")
         pytest.fail(f"pip-audit failed ({result.returncode}): {result.stderr[-2000:]}")
     audited = [d for d in report["dependencies"] if "skip_reason" not in d]
     skipped = {d["name"]: d["skip_reason"] for d in report["dependencies"] if "skip_reason" in d}
     vulnerable = {f"{d['name']}=={d['version']}": [v["id"] for v in d["vulns"]] for d in audited if d["vulns"]}
-    print(f"\npip-audit ({'full' if full else 'pins only'}): {len(audited)} audited, {len(skipped)} not auditable, "
-          f"vulnerable: {vulnerable or 'none'}")
+    print(
+        f"\npip-audit ({'full' if full else 'pins only'}): {len(audited)} audited, {len(skipped)} not auditable, "
+        f"vulnerable: {vulnerable or 'none'}"
+    )
     assert not vulnerable, f"known vulnerabilities: {vulnerable}"
     if not audited:
-        pytest.skip("pip-audit reached PyPI but could audit no pin (PyPI's per-version JSON, its vulnerability "
-                    f"database, is not served here): {sorted(skipped)}")
+        pytest.skip(
+            "pip-audit reached PyPI but could audit no pin (PyPI's per-version JSON, its vulnerability "
+            f"database, is not served here): {sorted(skipped)}"
+        )
 
 
 def test_pinned_versions_have_no_vulnerabilities_listed_on_pypi():

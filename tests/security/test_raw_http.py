@@ -66,9 +66,24 @@ def server(tmp_path_factory):
     log = tmp_path_factory.mktemp("uvicorn") / "server.log"
     env = {**os.environ, "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES)}
     with open(log, "wb") as sink:
-        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "handler.api:app", "--host", "127.0.0.1",
-                                    "--port", str(port), "--log-level", "warning"],
-                                   cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "handler.api:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_for_port(port, process, "uvicorn", timeout=30)
         yield Server(process, port, log)
@@ -91,16 +106,22 @@ def crash_detection(server):
 
 # --- raw HTTP ------------------------------------------------------------------------------------------
 
+
 def multipart(content: bytes, filename: str = "scene.tif", **fields: str) -> bytes:
-    parts = [f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-             for name, value in fields.items()]
-    parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image_file"; filename="{filename}"\r\n'
-                 f"Content-Type: image/tiff\r\n\r\n".encode() + content + b"\r\n")
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image_file"; filename="{filename}"\r\n'
+        f"Content-Type: image/tiff\r\n\r\n".encode()
+        + content
+        + b"\r\n"
+    )
     return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
 
 
-def request(method: str, path: str, body: bytes, *headers: str, length: int | None = None,
-            close: bool = True) -> bytes:
+def request(method: str, path: str, body: bytes, *headers: str, length: int | None = None, close: bool = True) -> bytes:
     """A request exactly as written: `length` None sends the true Content-Length; pass headers to add
     others (several Content-Length headers, Transfer-Encoding)."""
     lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
@@ -149,7 +170,7 @@ def dechunk(data: bytes) -> tuple[bytes, bytes]:
         size = int(size_line.split(b";")[0], 16)
         if size == 0:
             return body, data.partition(b"\r\n")[2]
-        body, data = body + data[:size], data[size + 2:]
+        body, data = body + data[:size], data[size + 2 :]
 
 
 def exchange(server: Server, raw: bytes, timeout: float = 5.0, shut_write: bool = False) -> list[Answer]:
@@ -175,6 +196,7 @@ def assert_refused(answers: list[Answer], codes: tuple[str, ...] = ()) -> None:
 
 
 # --- Content-Length ------------------------------------------------------------------------------------
+
 
 def test_a_true_content_length_works_so_the_harness_is_honest(server):
     answers = exchange(server, request("POST", "/attributes", multipart(SCENE)))
@@ -221,13 +243,13 @@ def test_content_length_longer_than_the_body_and_silence(server):
         assert_refused(read_answers(sock))
 
 
-@pytest.mark.parametrize("values", [("10", "20"), ("10", "10"), ("10, 20",), ("-1",), ("abc",), ("1e3",),
-                                    (" 12 ",), ("+12",)])
+@pytest.mark.parametrize(
+    "values", [("10", "20"), ("10", "10"), ("10, 20",), ("-1",), ("abc",), ("1e3",), (" 12 ",), ("+12",)]
+)
 def test_duplicate_and_malformed_content_length(server, values):
     body = multipart(SCENE)
     headers = [f"Content-Length: {value}" for value in values]
-    assert_refused(exchange(server, request("POST", "/attributes", body, *headers), timeout=3),
-                   FRAMING_CODES)
+    assert_refused(exchange(server, request("POST", "/attributes", body, *headers), timeout=3), FRAMING_CODES)
 
 
 def test_a_huge_content_length_is_413_before_any_body(server):
@@ -241,8 +263,11 @@ def test_a_huge_content_length_is_413_before_any_body(server):
 def test_content_length_with_transfer_encoding(server):
     body = multipart(SCENE)
     chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
-    answers = exchange(server, request("POST", "/attributes", chunked, f"Content-Length: {len(body)}",
-                                       "Transfer-Encoding: chunked"), timeout=3)
+    answers = exchange(
+        server,
+        request("POST", "/attributes", chunked, f"Content-Length: {len(body)}", "Transfer-Encoding: chunked"),
+        timeout=3,
+    )
     assert answers, "no answer"
     assert all(a.status == 200 or 400 <= a.status < 500 for a in answers), [a.status for a in answers]
     assert len(answers) == 1  # one request, never two
@@ -250,8 +275,11 @@ def test_content_length_with_transfer_encoding(server):
 
 # --- chunked bodies ------------------------------------------------------------------------------------
 
+
 def chunked(body: bytes, size: int = 8192) -> bytes:
-    pieces = [f"{len(body[i:i + size]):x}\r\n".encode() + body[i:i + size] + b"\r\n" for i in range(0, len(body), size)]
+    pieces = [
+        f"{len(body[i : i + size]):x}\r\n".encode() + body[i : i + size] + b"\r\n" for i in range(0, len(body), size)
+    ]
     return b"".join(pieces) + b"0\r\n\r\n"
 
 
@@ -270,14 +298,24 @@ def test_a_chunked_body_over_the_limit_is_413(server, route):
     assert answers[0].json()["error"]["code"] == "input_too_large"
 
 
-@pytest.mark.parametrize("bad", [b"zz\r\nabc\r\n0\r\n\r\n", b"5\r\nab\r\n0\r\n\r\n", b"ffffffffffffffffff\r\nab",
-                                 b"5;ext=" + b"x" * 20000 + b"\r\nabcde\r\n0\r\n\r\n"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"zz\r\nabc\r\n0\r\n\r\n",
+        b"5\r\nab\r\n0\r\n\r\n",
+        b"ffffffffffffffffff\r\nab",
+        b"5;ext=" + b"x" * 20000 + b"\r\nabcde\r\n0\r\n\r\n",
+    ],
+)
 def test_malformed_chunks(server, bad):
-    assert_refused(exchange(server, request("POST", "/attributes", bad, "Transfer-Encoding: chunked"),
-                            timeout=3, shut_write=True), FRAMING_CODES)
+    assert_refused(
+        exchange(server, request("POST", "/attributes", bad, "Transfer-Encoding: chunked"), timeout=3, shut_write=True),
+        FRAMING_CODES,
+    )
 
 
 # --- slow bodies ---------------------------------------------------------------------------------------
+
 
 def test_a_slow_body_holds_only_its_own_connection(server):
     """A few bytes per second for ~3 s (then abandoned): other clients are served all along; the server
@@ -286,7 +324,7 @@ def test_a_slow_body_holds_only_its_own_connection(server):
     with server.connect(timeout=2) as sock:
         sock.sendall(request("POST", "/thumbnail", body)[:200])
         for i in range(6):
-            sock.sendall(body[i * 3: i * 3 + 3])
+            sock.sendall(body[i * 3 : i * 3 + 3])
             time.sleep(0.5)
             started = time.monotonic()
             health = exchange(server, request("GET", "/health", b""))
@@ -299,7 +337,7 @@ def test_a_slow_but_complete_upload_is_answered(server):
     raw = request("POST", "/attributes", multipart(SCENE))
     with server.connect(timeout=10) as sock:
         for i in range(0, len(raw), 256):  # ~1.5 s in 256-byte pieces
-            sock.sendall(raw[i:i + 256])
+            sock.sendall(raw[i : i + 256])
             time.sleep(0.1)
         answers = read_answers(sock)
     assert [a.status for a in answers] == [200] and answers[0].json()["bands"] == 3

@@ -23,8 +23,7 @@ def no_input_bucket(monkeypatch):
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors_and_json_errors(case):
     response = case.call()
     STATUSES[(case.method, case.path, response.status_code)] += 1
@@ -40,6 +39,8 @@ def test_report_schemathesis_counts():
     if not STATUSES:
         pytest.skip("run together with test_no_server_errors_and_json_errors")
     total = sum(STATUSES.values())
-    print(f"\nschemathesis: {total} calls; " + ", ".join(
-        f"{method} {path} {status}: {count}" for (method, path, status), count in sorted(STATUSES.items())))
+    print(
+        f"\nschemathesis: {total} calls; "
+        + ", ".join(f"{method} {path} {status}: {count}" for (method, path, status), count in sorted(STATUSES.items()))
+    )
     assert total >= 50

@@ -36,8 +36,11 @@ def no_input_bucket(monkeypatch):
 def test_generated_forms_with_a_valid_file(case):
     """The generated form fields, sent with the file as a real multipart file part (schemathesis sends the
     schema's nullable binary field as a plain field, which FastAPI refuses, and nulls as "None")."""
-    fields = {name: str(value) for name, value in (case.body if isinstance(case.body, dict) else {}).items()
-              if name not in ("image_file", "key") and value is not None}
+    fields = {
+        name: str(value)
+        for name, value in (case.body if isinstance(case.body, dict) else {}).items()
+        if name not in ("image_file", "key") and value is not None
+    }
     response = client.post(case.path, files={"image_file": ("scene.tif", SCENE, "image/tiff")}, data=fields)
     STATUSES[(case.path, response.status_code)] += 1
     assert response.status_code < 500, (case.path, fields, response.status_code, response.text[:300])

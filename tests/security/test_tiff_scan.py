@@ -14,19 +14,37 @@ from handler.core.tiff_scan import SCAN_LIMITS, PagedReader, bytes_reader, scan_
 from tests.conftest import requires_real_data
 from tests.rasters import geotiff_bytes, real_files, reflectance_stack
 from tests.security.hostile import SCENE, ifd_huge_count, ifd_loop, truncated_ifd
-from tests.security.tiff_writer import (GDAL_METADATA, IMAGE_DESCRIPTION, LONG, MASK, REDUCED, SEPARATE, UNDEFINED,
-                                        Ifd, Tag, ascii_tag, geo_tags, write_tiff)
+from tests.security.tiff_writer import (
+    GDAL_METADATA,
+    IMAGE_DESCRIPTION,
+    LONG,
+    MASK,
+    REDUCED,
+    SEPARATE,
+    UNDEFINED,
+    Ifd,
+    Tag,
+    ascii_tag,
+    geo_tags,
+    write_tiff,
+)
 
-FORMATS = [pytest.param(False, "<", id="classic-little"), pytest.param(True, ">", id="bigtiff-big"),
-           pytest.param(False, ">", id="classic-big"), pytest.param(True, "<", id="bigtiff-little")]
+FORMATS = [
+    pytest.param(False, "<", id="classic-little"),
+    pytest.param(True, ">", id="bigtiff-big"),
+    pytest.param(False, ">", id="classic-big"),
+    pytest.param(True, "<", id="bigtiff-little"),
+]
 EXIF_IFD = 34665
 
 
 def scan(data: bytes):
     """Scan `data` through a reader that fails the test if asked for bytes past the end (an S3 error)."""
+
     def read(offset: int, length: int) -> bytes:
         assert offset + length <= len(data), "the scan read past the end of the file"
-        return data[offset: offset + length]
+        return data[offset : offset + length]
+
     return scan_tiff(read, len(data))
 
 
@@ -39,8 +57,9 @@ def unknown_tags(count: int) -> dict[int, Tag]:
 
 
 def metadata(items: int) -> Tag:
-    return ascii_tag("<GDALMetadata>" + "".join(f'<Item name="K{i}">v</Item>' for i in range(items))
-                     + "</GDALMetadata>")
+    return ascii_tag(
+        "<GDALMetadata>" + "".join(f'<Item name="K{i}">v</Item>' for i in range(items)) + "</GDALMetadata>"
+    )
 
 
 @requires_real_data
@@ -52,12 +71,23 @@ def test_real_sentinel2_files_pass_in_one_64_kib_read(path):
     assert layout.ifds >= 1 and paged.requests == 1 and paged.fetched <= 1 << 16
 
 
-@pytest.mark.parametrize("data", [
-    SCENE, geotiff_bytes(reflectance_stack(4, 300, 400), overviews=(2, 4, 8), tiled=True, blockxsize=128,
-                         blockysize=128, compress="deflate"),
-    geotiff_bytes(reflectance_stack(3, 64, 64, "uint8"), photometric="RGB", interleave="band"),
-    geotiff_bytes(reflectance_stack(2, 64, 64, "float32"), tags={"A": "x" * 100_000})],
-    ids=["scene", "tiled-overviews", "band-interleaved", "large-tag"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        SCENE,
+        geotiff_bytes(
+            reflectance_stack(4, 300, 400),
+            overviews=(2, 4, 8),
+            tiled=True,
+            blockxsize=128,
+            blockysize=128,
+            compress="deflate",
+        ),
+        geotiff_bytes(reflectance_stack(3, 64, 64, "uint8"), photometric="RGB", interleave="band"),
+        geotiff_bytes(reflectance_stack(2, 64, 64, "float32"), tags={"A": "x" * 100_000}),
+    ],
+    ids=["scene", "tiled-overviews", "band-interleaved", "large-tag"],
+)
 def test_synthetic_geotiffs_pass(data):
     assert scan(data).ifds >= 1
 
@@ -97,18 +127,30 @@ def test_more_than_128_tags_in_one_directory_are_refused(bigtiff, byteorder):
     at_limit = [Ifd(16000, 16000, tags=geo_tags() | unknown_tags(SCAN_LIMITS.max_entries - computed))]
     scan(write_tiff(at_limit, bigtiff=bigtiff, byteorder=byteorder))
     with pytest.raises(HeaderTooComplex, match="129 tags"):
-        scan(write_tiff([main(), Ifd(16, 16, subfile_type=REDUCED, tags=unknown_tags(129 - 13))],
-                        bigtiff=bigtiff, byteorder=byteorder))
+        scan(
+            write_tiff(
+                [main(), Ifd(16, 16, subfile_type=REDUCED, tags=unknown_tags(129 - 13))],
+                bigtiff=bigtiff,
+                byteorder=byteorder,
+            )
+        )
 
 
 @pytest.mark.parametrize("bigtiff, byteorder", FORMATS)
-@pytest.mark.parametrize("tag, kind", [(IMAGE_DESCRIPTION, "ascii"), (GDAL_METADATA, "ascii"),
-                                       (42113, "ascii"), (40000, "undefined"), (40001, "long")])
+@pytest.mark.parametrize(
+    "tag, kind",
+    [(IMAGE_DESCRIPTION, "ascii"), (GDAL_METADATA, "ascii"), (42113, "ascii"), (40000, "undefined"), (40001, "long")],
+)
 def test_a_tag_over_1_mib_is_refused(bigtiff, byteorder, tag, kind):
     """Measured: a 128 MB tag costs 350-600 MB of memory at open."""
+
     def value(size: int) -> Tag:
-        return {"ascii": lambda: ascii_tag("x" * (size - 1)), "undefined": lambda: Tag(UNDEFINED, bytes(size)),
-                "long": lambda: Tag(LONG, (1,) * (size // 4))}[kind]()
+        return {
+            "ascii": lambda: ascii_tag("x" * (size - 1)),
+            "undefined": lambda: Tag(UNDEFINED, bytes(size)),
+            "long": lambda: Tag(LONG, (1,) * (size // 4)),
+        }[kind]()
+
     limit = SCAN_LIMITS.max_tag_bytes
     scan(write_tiff([main(**{f"t{tag}": value(limit)})], bigtiff=bigtiff, byteorder=byteorder))
     with pytest.raises(HeaderTooComplex, match=f"TIFF tag {tag} holds"):
@@ -125,11 +167,17 @@ def test_tags_over_4_mib_in_all_are_refused():
 def test_more_than_4096_gdal_metadata_items_are_refused():
     """Measured: 100,000 items (2.8 MB) take 19 s to open, 10,000 0.13-0.36 s; GDAL adds each item to a
     list (quadratic). The count is over all IFDs."""
-    scan(write_tiff([main(t42112=metadata(3000)),
-                     Ifd(16, 16, subfile_type=REDUCED, tags={GDAL_METADATA: metadata(1096)})]))
+    scan(
+        write_tiff(
+            [main(t42112=metadata(3000)), Ifd(16, 16, subfile_type=REDUCED, tags={GDAL_METADATA: metadata(1096)})]
+        )
+    )
     with pytest.raises(HeaderTooComplex, match="over 4,096 items"):
-        scan(write_tiff([main(t42112=metadata(3000)),
-                         Ifd(16, 16, subfile_type=REDUCED, tags={GDAL_METADATA: metadata(1097)})]))
+        scan(
+            write_tiff(
+                [main(t42112=metadata(3000)), Ifd(16, 16, subfile_type=REDUCED, tags={GDAL_METADATA: metadata(1097)})]
+            )
+        )
 
 
 @pytest.mark.parametrize("tile", [(512, 512), None], ids=["tiles", "strips"])
@@ -158,7 +206,7 @@ def _detach_second_ifd(data: bytes) -> tuple[bytes, int]:
     first = struct.unpack_from("<I", data, 4)[0]
     next_field = first + 2 + 12 * struct.unpack_from("<H", data, first)[0]
     second = struct.unpack_from("<I", data, next_field)[0]
-    return data[:next_field] + bytes(4) + data[next_field + 4:], second
+    return data[:next_field] + bytes(4) + data[next_field + 4 :], second
 
 
 def test_exif_directories_are_scanned_too():
@@ -173,12 +221,17 @@ def test_exif_directories_are_scanned_too():
     assert scan(data).ifds == 2
 
 
-@pytest.mark.parametrize("name, data", [
-    ("truncated_ifd", truncated_ifd()), ("65535_entries_in_64_bytes", ifd_huge_count()),
-    ("ifd_past_the_end", b"II*\x00" + struct.pack("<I", 1 << 30) + bytes(8)),
-    ("tag_past_the_end", write_tiff([Ifd(64, 64, tags={IMAGE_DESCRIPTION: ascii_tag("x" * 100)})])[:-10]),
-    ("bigtiff_bad_offset_size", b"II+\x00\x04\x00\x00\x00" + bytes(16)),
-    ("not_a_tiff", b"<VRTDataset>" + bytes(100))])
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("truncated_ifd", truncated_ifd()),
+        ("65535_entries_in_64_bytes", ifd_huge_count()),
+        ("ifd_past_the_end", b"II*\x00" + struct.pack("<I", 1 << 30) + bytes(8)),
+        ("tag_past_the_end", write_tiff([Ifd(64, 64, tags={IMAGE_DESCRIPTION: ascii_tag("x" * 100)})])[:-10]),
+        ("bigtiff_bad_offset_size", b"II+\x00\x04\x00\x00\x00" + bytes(16)),
+        ("not_a_tiff", b"<VRTDataset>" + bytes(100)),
+    ],
+)
 def test_corrupt_structures_are_unreadable(name, data):
     with pytest.raises(UnreadableRaster):
         scan(data)
@@ -190,11 +243,11 @@ def test_paged_reader_fetches_each_page_once_within_its_budget():
 
     def fetch(offset: int, length: int) -> bytes:
         calls.append((offset, length))
-        return data[offset: offset + length]
+        return data[offset : offset + length]
 
     paged = PagedReader(fetch, len(data), page=1 << 16, budget=3 << 16)
-    assert paged(70_000, 100_000) == data[70_000: 170_000] and calls == [(65_536, 131_072)]
-    assert paged(65_536, 10) == data[65_536: 65_546] and len(calls) == 1
+    assert paged(70_000, 100_000) == data[70_000:170_000] and calls == [(65_536, 131_072)]
+    assert paged(65_536, 10) == data[65_536:65_546] and len(calls) == 1
     assert paged(0, 70_000) == data[:70_000] and calls[-1] == (0, 65_536)
     with pytest.raises(HeaderTooComplex) as refused:
         paged(600_000, 10)  # a fourth page: over the 192 KiB budget

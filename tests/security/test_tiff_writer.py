@@ -10,9 +10,21 @@ from rasterio.enums import MaskFlags
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import DatasetReader, MemoryFile
 
-from tests.security.tiff_writer import (IMAGE_DESCRIPTION, LZMA, MASK, NEW_SUBFILE_TYPE, REDUCED, REDUCED_MASK,
-                                        SEPARATE, TILE_BYTE_COUNTS, TILE_OFFSETS, Ifd, ascii_tag, geo_tags,
-                                        write_tiff)
+from tests.security.tiff_writer import (
+    IMAGE_DESCRIPTION,
+    LZMA,
+    MASK,
+    NEW_SUBFILE_TYPE,
+    REDUCED,
+    REDUCED_MASK,
+    SEPARATE,
+    TILE_BYTE_COUNTS,
+    TILE_OFFSETS,
+    Ifd,
+    ascii_tag,
+    geo_tags,
+    write_tiff,
+)
 
 
 @contextmanager
@@ -25,14 +37,20 @@ def opened(data: bytes) -> Iterator[DatasetReader]:
 @pytest.mark.parametrize("bigtiff", [False, True], ids=["classic", "bigtiff"])
 @pytest.mark.parametrize("byteorder", ["<", ">"], ids=["little", "big"])
 def test_a_16000_square_scene_with_overview_and_masks_is_a_few_kb(bigtiff, byteorder):
-    ifds = [Ifd(16000, 16000, "uint8", samples=3, tags=geo_tags()),
-            Ifd(16000, 16000, "bit", subfile_type=MASK),
-            Ifd(4000, 4000, "uint8", samples=3, subfile_type=REDUCED),
-            Ifd(4000, 4000, "bit", subfile_type=REDUCED_MASK)]
+    ifds = [
+        Ifd(16000, 16000, "uint8", samples=3, tags=geo_tags()),
+        Ifd(16000, 16000, "bit", subfile_type=MASK),
+        Ifd(4000, 4000, "uint8", samples=3, subfile_type=REDUCED),
+        Ifd(4000, 4000, "bit", subfile_type=REDUCED_MASK),
+    ]
     data = write_tiff(ifds, bigtiff=bigtiff, byteorder=byteorder)
     assert len(data) < 32_000
-    assert data[:4] == {(False, "<"): b"II*\0", (False, ">"): b"MM\0*",
-                        (True, "<"): b"II+\0", (True, ">"): b"MM\0+"}[bigtiff, byteorder]
+    assert (
+        data[:4]
+        == {(False, "<"): b"II*\0", (False, ">"): b"MM\0*", (True, "<"): b"II+\0", (True, ">"): b"MM\0+"}[
+            bigtiff, byteorder
+        ]
+    )
     with opened(data) as dataset:
         assert (dataset.width, dataset.height, dataset.count) == (16000, 16000, 3)
         assert dataset.dtypes == ("uint8",) * 3 and dataset.block_shapes == [(512, 512)] * 3

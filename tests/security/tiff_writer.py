@@ -20,8 +20,23 @@ from typing import Sequence
 # Field types (TIFF 6.0 and BigTIFF) and the struct code of one value.
 BYTE, ASCII, SHORT, LONG, RATIONAL, SBYTE, UNDEFINED, SSHORT, SLONG, SRATIONAL, FLOAT, DOUBLE = range(1, 13)
 LONG8, SLONG8, IFD8 = 16, 17, 18
-_CODE = {BYTE: "B", ASCII: "B", SHORT: "H", LONG: "I", RATIONAL: "I", SBYTE: "b", UNDEFINED: "B",
-         SSHORT: "h", SLONG: "i", SRATIONAL: "i", FLOAT: "f", DOUBLE: "d", LONG8: "Q", SLONG8: "q", IFD8: "Q"}
+_CODE = {
+    BYTE: "B",
+    ASCII: "B",
+    SHORT: "H",
+    LONG: "I",
+    RATIONAL: "I",
+    SBYTE: "b",
+    UNDEFINED: "B",
+    SSHORT: "h",
+    SLONG: "i",
+    SRATIONAL: "i",
+    FLOAT: "f",
+    DOUBLE: "d",
+    LONG8: "Q",
+    SLONG8: "q",
+    IFD8: "Q",
+}
 _BYTES_TYPES = (BYTE, ASCII, SBYTE, UNDEFINED)
 
 # Tags the writer fills in from an Ifd's fields (override or drop any of them with Ifd.tags).
@@ -39,10 +54,24 @@ CONTIG, SEPARATE = 1, 2  # PlanarConfiguration: pixel-interleaved, band-interlea
 MINISBLACK, RGB, TRANSPARENCY_MASK = 1, 2, 4
 
 # dtype -> (BitsPerSample, SampleFormat); "bit" is GDAL's 1-bit mask, cint* are GDAL's complex integers.
-SAMPLE = {"bit": (1, 1), "uint8": (8, 1), "int8": (8, 2), "uint16": (16, 1), "int16": (16, 2),
-          "uint32": (32, 1), "int32": (32, 2), "uint64": (64, 1), "int64": (64, 2), "float16": (16, 3),
-          "float32": (32, 3), "float64": (64, 3), "cint16": (32, 5), "cint32": (64, 5),
-          "complex64": (64, 6), "complex128": (128, 6)}
+SAMPLE = {
+    "bit": (1, 1),
+    "uint8": (8, 1),
+    "int8": (8, 2),
+    "uint16": (16, 1),
+    "int16": (16, 2),
+    "uint32": (32, 1),
+    "int32": (32, 2),
+    "uint64": (64, 1),
+    "int64": (64, 2),
+    "float16": (16, 3),
+    "float32": (32, 3),
+    "float64": (64, 3),
+    "cint16": (32, 5),
+    "cint32": (64, 5),
+    "complex64": (64, 6),
+    "complex128": (128, 6),
+}
 
 
 @dataclass(frozen=True)
@@ -73,13 +102,16 @@ def ascii_tag(text: str) -> Tag:
     return Tag(ASCII, text)
 
 
-def geo_tags(epsg: int = 32633, origin: tuple[float, float] = (404400.0, 5342400.0),
-             pixel: float = 10.0) -> dict[int, Tag]:
+def geo_tags(
+    epsg: int = 32633, origin: tuple[float, float] = (404400.0, 5342400.0), pixel: float = 10.0
+) -> dict[int, Tag]:
     """GeoTIFF tags for a north-up projected raster (pixel size, top-left corner, EPSG code)."""
-    return {MODEL_PIXEL_SCALE: Tag(DOUBLE, (pixel, pixel, 0.0)),
-            MODEL_TIEPOINT: Tag(DOUBLE, (0.0, 0.0, 0.0, origin[0], origin[1], 0.0)),
-            # version 1.1.0, 2 keys: GTModelType = projected, ProjectedCSTypeGeoKey = epsg
-            GEO_KEY_DIRECTORY: Tag(SHORT, (1, 1, 0, 2, 1024, 0, 1, 1, 3072, 0, 1, epsg))}
+    return {
+        MODEL_PIXEL_SCALE: Tag(DOUBLE, (pixel, pixel, 0.0)),
+        MODEL_TIEPOINT: Tag(DOUBLE, (0.0, 0.0, 0.0, origin[0], origin[1], 0.0)),
+        # version 1.1.0, 2 keys: GTModelType = projected, ProjectedCSTypeGeoKey = epsg
+        GEO_KEY_DIRECTORY: Tag(SHORT, (1, 1, 0, 2, 1024, 0, 1, 1, 3072, 0, 1, epsg)),
+    }
 
 
 @functools.lru_cache(maxsize=32)
@@ -152,22 +184,35 @@ class Ifd:
         mask = self.subfile_type in (MASK, REDUCED_MASK)
         photometric = self.photometric or (TRANSPARENCY_MASK if mask else RGB if self.samples == 3 else MINISBLACK)
         count = self.blocks_needed if self.block_count is None else self.block_count
-        tags = {NEW_SUBFILE_TYPE: Tag(LONG, (self.subfile_type,)), IMAGE_WIDTH: Tag(LONG, (self.width,)),
-                IMAGE_LENGTH: Tag(LONG, (self.height,)), BITS_PER_SAMPLE: Tag(SHORT, (bits,) * self.samples),
-                COMPRESSION: Tag(SHORT, (self.compression,)), PHOTOMETRIC: Tag(SHORT, (photometric,)),
-                SAMPLES_PER_PIXEL: Tag(SHORT, (self.samples,)), PLANAR_CONFIG: Tag(SHORT, (self.planar,)),
-                SAMPLE_FORMAT: Tag(SHORT, (sample_format,) * self.samples)}
+        tags = {
+            NEW_SUBFILE_TYPE: Tag(LONG, (self.subfile_type,)),
+            IMAGE_WIDTH: Tag(LONG, (self.width,)),
+            IMAGE_LENGTH: Tag(LONG, (self.height,)),
+            BITS_PER_SAMPLE: Tag(SHORT, (bits,) * self.samples),
+            COMPRESSION: Tag(SHORT, (self.compression,)),
+            PHOTOMETRIC: Tag(SHORT, (photometric,)),
+            SAMPLES_PER_PIXEL: Tag(SHORT, (self.samples,)),
+            PLANAR_CONFIG: Tag(SHORT, (self.planar,)),
+            SAMPLE_FORMAT: Tag(SHORT, (sample_format,) * self.samples),
+        }
         extra = self.samples - (3 if photometric == RGB else 1)
         if extra > 0:
             tags[EXTRA_SAMPLES] = Tag(SHORT, (0,) * extra)
         offsets = Tag(LONG8 if bigtiff else LONG, (block_offset,) * count)
         sizes = Tag(LONG, (block_size,) * count)
         if self.tile:
-            tags |= {TILE_WIDTH: Tag(LONG, (self.tile[0],)), TILE_LENGTH: Tag(LONG, (self.tile[1],)),
-                     TILE_OFFSETS: offsets, TILE_BYTE_COUNTS: sizes}
+            tags |= {
+                TILE_WIDTH: Tag(LONG, (self.tile[0],)),
+                TILE_LENGTH: Tag(LONG, (self.tile[1],)),
+                TILE_OFFSETS: offsets,
+                TILE_BYTE_COUNTS: sizes,
+            }
         else:
-            tags |= {ROWS_PER_STRIP: Tag(LONG, (self.block_shape[1],)), STRIP_OFFSETS: offsets,
-                     STRIP_BYTE_COUNTS: sizes}
+            tags |= {
+                ROWS_PER_STRIP: Tag(LONG, (self.block_shape[1],)),
+                STRIP_OFFSETS: offsets,
+                STRIP_BYTE_COUNTS: sizes,
+            }
         for tag, value in self.tags.items():
             if value is None:
                 tags.pop(tag, None)
@@ -199,8 +244,7 @@ class _Encoder:
         return struct.calcsize(self.count) + entries * self.entry_size + struct.calcsize(self.offset)
 
 
-def write_tiff(ifds: Sequence[Ifd], bigtiff: bool = False, byteorder: str = "<",
-               loop_to: int | None = None) -> bytes:
+def write_tiff(ifds: Sequence[Ifd], bigtiff: bool = False, byteorder: str = "<", loop_to: int | None = None) -> bytes:
     """The TIFF file holding `ifds` in order (the first is the main image); `loop_to` makes the last
     IFD's next pointer go back to IFD number `loop_to` instead of ending the chain."""
     enc = _Encoder(bigtiff, byteorder)
@@ -231,6 +275,6 @@ def write_tiff(ifds: Sequence[Ifd], bigtiff: bool = False, byteorder: str = "<",
         out += table + enc.pack(enc.offset, 0) + data
     links = ifd_at[1:] + [ifd_at[loop_to] if loop_to is not None else 0]
     for position, target in zip(next_fields, links):
-        out[position: position + struct.calcsize(enc.offset)] = enc.pack(enc.offset, target)
+        out[position : position + struct.calcsize(enc.offset)] = enc.pack(enc.offset, target)
     out[: len(enc.header(0))] = enc.header(ifd_at[0] if ifd_at else 0)
     return bytes(out)
