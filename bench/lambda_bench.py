@@ -541,7 +541,8 @@ def local_section(rows: list[dict], args) -> list[str]:
         f"`docker run --cpus --memory` of each image's python on the bind-mounted file (no RIE, no moto): "
         f"median of {args.local_repeat} renders after one warm-up; one COG copy (`handler.core.cog.write_cog`) "
         "into the container's /tmp. Core threads: the count `handler.core.threads.core_threads()` takes from the "
-        "container's CPU quota (auto), or fixed.",
+        "container's CPU quota (auto), or fixed (a fixed count keeps the GDAL block cache of the auto count: "
+        "64 MB per auto thread).",
         "",
         *table(
             [
