@@ -29,6 +29,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def uvicorn_args(app: str, port: int, *options: str) -> list[str]:
+    """The arguments after `python` that serve `app` with uvicorn on 127.0.0.1:`port`, warnings only."""
+    return ["-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *options]
+
+
 _server: dict[str, object] = {}
 
 

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from handler.local_pipeline import wait_for_port
+from tests.s3_helpers import uvicorn_args
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "/prod"  # the stage path the API is served under (tests/browser/stage.py)
@@ -38,17 +39,7 @@ def start(args: list[str], port: int, env: dict[str, str], log: Path, what: str)
 
 def start_api(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
     return start(
-        [
-            "-m",
-            "uvicorn",
-            "tests.browser.stage:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
+        uvicorn_args("tests.browser.stage:app", port),
         port,
         env,
         log,

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.rasters import geotiff_bytes, open_png, reflectance_stack
-from tests.s3_helpers import free_port
+from tests.s3_helpers import free_port, uvicorn_args
 from tests.security.hostile import CANARY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,19 +39,7 @@ def server():
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "handler.api:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
+        [sys.executable, *uvicorn_args("handler.api:app", port, "--no-access-log")],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -23,7 +23,7 @@ import pytest
 
 from handler.local_pipeline import wait_for_port
 from tests.rasters import geotiff_bytes, reflectance_stack
-from tests.s3_helpers import free_port
+from tests.s3_helpers import free_port, uvicorn_args
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_UPLOAD_BYTES = 65_536
@@ -67,18 +67,7 @@ def server(tmp_path_factory):
     env = {**os.environ, "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES)}
     with open(log, "wb") as sink:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "handler.api:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
+            [sys.executable, *uvicorn_args("handler.api:app", port)],
             cwd=ROOT,
             env=env,
             stdout=sink,
