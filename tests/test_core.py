@@ -267,3 +267,22 @@ def test_bad_band_lists_say_what_is_expected(text, message):
         parse_bands(text)
     assert str(error.value) == message
     assert parse_bands(" ") is None and parse_bands("4, 3,2") == (4, 3, 2)
+
+
+def test_float_reflectance_is_told_from_dn_by_its_valid_pixels_only():
+    """Nodata pixels holding a DN-sized value (20000) must not make a reflectance export look like DN
+    (planted: render_display not passing the valid mask to the radiometry -> the picture goes black)."""
+    data = np.full((3, 20, 20), 0.2, np.float32)
+    data[:, :, 12:] = 20000.0  # 40 % nodata
+    image = as_array(render(geotiff_bytes(data, nodata=20000.0), thumbnail_size=20).content)
+    assert abs(int(image[5, 2, 0]) - round(0.2 * 2.5 * 255)) <= 1  # reflectance x gain, not DN / 10000
+
+
+def test_a_single_band_named_by_its_file_is_named_in_errors(tmp_path):
+    """An ESA band file's name names its band (planted: select_bands not passing the file name -> 'b1')."""
+    from handler.core import open_path
+
+    path = tmp_path / "T29RKH_20200219T112109_B04_20m.jp2"  # ESA's band file name (GeoTIFF bytes here)
+    path.write_bytes(geotiff_bytes(reflectance_stack(1)))
+    with open_path(str(path)) as dataset, pytest.raises(InvalidRenderOptions, match="this file's bands are B04\\."):
+        render_thumbnail(dataset, RenderOptions(thumbnail_size=16, preset=Preset.ndvi))

@@ -241,3 +241,27 @@ def test_the_floating_point_predictor_weighs_four_times():
         assert plan_module.codec_weight(dataset) == ("DEFLATE", 4)
     with open_bytes(geotiff_bytes(values, compress="deflate")) as dataset:
         assert plan_module.codec_weight(dataset) == ("DEFLATE", 1)
+
+
+def test_the_overview_threshold_follows_the_resampling():
+    """GDAL's rule: nearest takes an overview up to 1.2x coarser than asked, other methods up to 1.01x
+    (planted: plan_read's first choose_level without the resampling -> nearest reads the full image)."""
+    data = geotiff_bytes(reflectance_stack(1, height=1000, width=1000), tiled=True, overviews=(2,))
+    # 550 px from 1000: 1.82 source pixels per output pixel; the overview has 2.
+    assert plan_for(data, size=550, resampling=Resampling.nearest).level.index == 0
+    assert plan_for(data, size=550, resampling=Resampling.average).level.index is None
+
+
+def test_the_refusal_gives_the_mask_in_gigabytes(monkeypatch):
+    """5,000,000 mask bytes print as 0.01 GB (planted: dividing by 1,000,000,001 -> 0.00 GB)."""
+    data = write_tiff(
+        [
+            Ifd(5000, 1000, tile=None, rows_per_strip=1, tags=geo_tags()),
+            Ifd(5000, 1000, dtype="bit", tile=None, rows_per_strip=1, subfile_type=MASK),
+        ]
+    )
+    plan = plan_for(data)
+    assert plan.mask is not None and plan.mask.decoded_bytes == 5_000_000
+    monkeypatch.setattr(plan_module, "LIMITS", type(plan_module.LIMITS)(max_read_bytes=1))
+    with pytest.raises(RasterTooLarge, match=r"0\.01 GB of mask"):
+        plan_module.check_plan(plan)
