@@ -129,3 +129,14 @@ def test_gdal_cachemax_follows_the_cpus_unless_the_deployment_sets_it():
     assert gdal_cachemax_in_a_child(1, env) == "64"
     assert gdal_cachemax_in_a_child(None, env) == str(64 * available_cpus())
     assert gdal_cachemax_in_a_child(1, {**env, "GDAL_CACHEMAX": "32"}) == "32"
+
+
+@pytest.mark.parametrize(
+    ("memory_mb", "threads"), [("512", 1), ("1024", 1), ("1769", 1), ("3008", 2), ("10240", 6), ("junk", 8)]
+)
+def test_lambda_memory_size_caps_the_threads(tmp_path, memory_mb, threads):
+    """A 1024 MB function's micro-VM may show 2 vCPUs but gets 0.58 of one: one thread and one 64 MB cache,
+    not two (planted: the Lambda share ignored -> 2 threads at 1024 MB)."""
+    environ = {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": memory_mb}
+    assert available_cpus(tmp_path, "", affinity=8, environ=environ) == threads
+    assert available_cpus(tmp_path, "", affinity=8, environ={}) == 8

@@ -1,17 +1,20 @@
 """How many threads the core may use (parallel chunked reads, the COG copy's compression): the CPUs this
 process can actually run on, never more, at least 1.
 
-Lambda gives a function CPU in proportion to its memory (one vCPU at 1769 MB, two at 3008 MB, six at
-10240 MB) as vCPUs of its micro-VM, which `os.sched_getaffinity` counts. Containers (Docker, ECS, `sam
-local`) instead cap CPU time with a CFS quota while showing every host core: a 1-CPU container on a
-64-core host must not start 64 decoding threads. So the count is the smaller of the affinity mask and the
-cgroup CPU quota (cgroup v2 `cpu.max`, v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`), rounded up: a
-quota of 1.7 CPUs lets two threads run at once for most of each period, which one thread cannot use.
+Lambda gives a function CPU time in proportion to its memory (one vCPU at 1769 MB, 1.7 at 3008 MB, six at
+10240 MB), while its micro-VM may show more vCPUs than that share: the share from the memory size
+(AWS_LAMBDA_FUNCTION_MEMORY_SIZE) caps the count. Containers (Docker, ECS, `sam local`) cap CPU time with a
+CFS quota while showing every host core: a 1-CPU container on a 64-core host must not start 64 decoding
+threads. So the count is the smallest of the affinity mask, the cgroup CPU quota (cgroup v2 `cpu.max`, v1
+`cpu.cfs_quota_us` / `cpu.cfs_period_us`) and Lambda's share, rounded up: a quota of 1.7 CPUs lets two
+threads run at once for most of each period, which one thread cannot use. Each thread costs a 64 MB block
+cache, so threads the CPU share cannot run would only raise the peak memory.
 """
 
 import functools
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -81,17 +84,36 @@ def cgroup_cpu_quota(root: Path = CGROUP_ROOT, proc_cgroup: str | None = None) -
     return None
 
 
-def available_cpus(root: Path = CGROUP_ROOT, proc_cgroup: str | None = None, affinity: int | None = None) -> int:
-    """min(CPUs in the affinity mask, the cgroup quota rounded up), at least 1."""
+# Lambda's CPU share: one vCPU's worth of time per this many MB of the function's memory size.
+MB_PER_VCPU = 1769
+
+
+def lambda_cpu_share(environ: Mapping[str, str] = os.environ) -> float | None:
+    """A Lambda function's CPU share from its memory size (AWS_LAMBDA_FUNCTION_MEMORY_SIZE / MB_PER_VCPU):
+    its micro-VM may show more vCPUs than the time it gets (0.58 of one at 1024 MB); None outside Lambda."""
+    try:
+        return int(environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]) / MB_PER_VCPU
+    except (KeyError, ValueError):
+        return None
+
+
+def available_cpus(
+    root: Path = CGROUP_ROOT,
+    proc_cgroup: str | None = None,
+    affinity: int | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> int:
+    """min(CPUs in the affinity mask, the cgroup quota and Lambda's CPU share, each rounded up), at least 1.
+    Threads beyond the share would only add memory (a block cache each), not speed."""
     if affinity is None:
         try:
             affinity = len(os.sched_getaffinity(0))
         except (AttributeError, OSError):
             affinity = os.cpu_count() or 1
     count = max(1, affinity)
-    quota = cgroup_cpu_quota(root, proc_cgroup)
-    if quota is not None:
-        count = min(count, math.ceil(round(quota, 3)))
+    for quota in (cgroup_cpu_quota(root, proc_cgroup), lambda_cpu_share(environ)):
+        if quota is not None:
+            count = min(count, math.ceil(round(quota, 3)))
     return max(1, count)
 
 
