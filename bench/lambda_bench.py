@@ -63,11 +63,11 @@ from bench.inputs import synthetic_paths
 from bench.report import percentile as pct
 from bench.report import table
 from events import make_events
+from handler.core.threads import MB_PER_VCPU
 
 ROOT = Path(__file__).resolve().parent.parent
 
 IMAGE = "apifunction:python3.12-v1"
-MB_PER_VCPU = 1769
 # us-east-1 list prices assumed (Lambda pricing page): per GB-second of duration, and per request.
 PRICE_GBS = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
 PRICE_REQUEST = 0.20 / 1_000_000
