@@ -59,6 +59,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.common import free_port, loadavg, log, machine
+from bench.core_alone import CORE_ALONE
 from bench.inputs import synthetic_paths
 from bench.report import percentile as pct
 from bench.report import table
@@ -474,28 +475,6 @@ def core_threads(image: str, memory: int, cpus: float) -> str:
     )
 
 
-LOCAL_RUN = """
-import json, os, sys, tempfile, time
-from handler.core import RenderOptions, cog, open_path, read, render_thumbnail
-from handler.core.threads import core_threads
-path, repeat, copies, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
-count = core_threads() if threads == "auto" else int(threads)
-read.core_threads = cog.core_threads = lambda: count
-def render():
-    with open_path(path) as ds:
-        render_thumbnail(ds, RenderOptions(thumbnail_size=512))
-def copy():
-    with open_path(path) as ds, tempfile.TemporaryDirectory() as tmp:
-        cog.write_cog(ds, os.path.join(tmp, "copy.tif"))
-def timed(fn):
-    t = time.perf_counter(); fn(); return time.perf_counter() - t
-render()
-out = {"threads": f"{count} ({threads})", "render": [timed(render) for _ in range(repeat)]}
-out["cog"] = [timed(copy)] if copies else []
-print(json.dumps(out))
-"""
-
-
 def local_run(image: str, memory: int, cpus: float, scene: Path, repeat: int, cog: bool, threads: str) -> dict:
     """The thumbnail (and the COG copy) of a local scene without overviews in the image, under these limits,
     with the core's own thread count ("auto") or a fixed one: the core's CPU work without the RIE or moto
@@ -516,18 +495,21 @@ def local_run(image: str, memory: int, cpus: float, scene: Path, repeat: int, co
         "/var/lang/bin/python3",
         image,
         "-c",
-        LOCAL_RUN,
+        CORE_ALONE,
         f"/data/{scene.name}",
         str(repeat),
         "1" if cog else "0",
         threads,
+        "1",
         check=False,
     )
     try:
         result = json.loads(out.splitlines()[-1])
     except (ValueError, IndexError):
         result = {"threads": "?", "render": [], "cog": [], "error": out[-200:]}
-    result.update(image=image, memory=memory, cpus=cpus, load=f"{load} → {loadavg()}")
+    result.update(
+        image=image, memory=memory, cpus=cpus, load=f"{load} → {loadavg()}", threads=f"{result['threads']} ({threads})"
+    )
     log(f"  local {image} {memory} MB: threads {result['threads']}, render {result['render']}, cog {result['cog']}")
     return result
 

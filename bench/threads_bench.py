@@ -17,41 +17,26 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.core_alone import CORE_ALONE
 from bench.inputs import synthetic_paths
 
 SCENE = synthetic_paths()[1]  # the 10980² scene without overviews
 
-RUN = """
-import os, sys
-os.sched_setaffinity(0, range(int(sys.argv[1])))  # before handler.core reads the CPUs it has
-import json, resource, tempfile, time
-from handler.core import RenderOptions, open_path, render_thumbnail, cog
-from handler.core.threads import core_threads
-path, op = sys.argv[2], sys.argv[3]
-def render():
-    with open_path(path) as dataset:
-        render_thumbnail(dataset, RenderOptions(thumbnail_size=512))
-def copy():
-    with open_path(path) as dataset, tempfile.TemporaryDirectory() as tmp:
-        cog.write_cog(dataset, os.path.join(tmp, "copy.tif"))
-start = time.perf_counter()
-render() if op == "render" else copy()
-seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "threads": core_threads(), "cache_mb": os.environ["GDAL_CACHEMAX"]}))
-"""
 
-
-def run(threads: int, scene: Path, op: str) -> dict:
-    """One render or copy in a fresh process (so each peak RSS is its own) pinned to `threads` CPUs."""
+def run(cpus: int, scene: Path, op: str) -> dict:
+    """One render or copy in a fresh process (so each peak RSS is its own), pinned to `cpus` CPUs before
+    handler.core loads, with the threads the core takes from them; its seconds in "seconds"."""
+    renders, copies = (1, 0) if op == "render" else (0, 1)
     out = subprocess.run(
-        [sys.executable, "-c", RUN, str(threads), str(scene), op],
+        [sys.executable, "-c", CORE_ALONE, str(scene), str(renders), str(copies), "auto", "0"],
         capture_output=True,
         text=True,
         check=True,
         cwd=Path(__file__).resolve().parent.parent,
+        preexec_fn=lambda: os.sched_setaffinity(0, range(cpus)),
     ).stdout
-    return json.loads(out.splitlines()[-1])
+    result = json.loads(out.splitlines()[-1])
+    return {**result, "seconds": (result["render"] + result["cog"])[0]}
 
 
 def main() -> None:
