@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from bench.core_alone import CORE_ALONE
-from bench.inputs import synthetic_paths
+from bench.common import DATA_DIR
+from bench.inputs import build_synthetic, synthetic_paths, synthetic_source
 
 SCENE = synthetic_paths()[1]  # the 10980² scene without overviews
 
@@ -46,6 +47,13 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=1, help="COG copies per thread count (0: none)")
     parser.add_argument("--threads", default="1,2", help="CPU counts to pin each process to")
     args = parser.parse_args()
+    if not args.scene.is_file():
+        if args.scene != SCENE:
+            parser.error(f"{args.scene} is not a file")
+        source = synthetic_source(DATA_DIR)  # a fresh clone: make the scene as thumbnail_bench does
+        if source is None:
+            parser.error(f"no {SCENE.name} cached and no 12-band source file in {DATA_DIR} to make it from")
+        build_synthetic(source, SCENE.parent, 10980, "pixel")
     counts = [int(n) for n in args.threads.split(",")]
     results: dict[tuple[str, int], list[dict]] = {}
     load = os.getloadavg()
