@@ -535,3 +535,11 @@ def rebuilt_zip(data: bytes, replace: dict[str, bytes | None]) -> bytes:
             if name not in source.NameToInfo and content is not None:
                 archive.writestr(member(name), content)
     return buffer.getvalue()
+
+
+def metadata_documents(spec: ProductSpec = L2A_N0500) -> tuple[bytes, bytes]:
+    """A fixture product's two XML documents: MTD_MSIL*.xml and the granule's MTD_TL.xml."""
+    fixture = safe_zip(spec)
+    listing = zipfile.ZipFile(io.BytesIO(fixture.data))
+    safe = f"{spec.product_id}.SAFE"
+    return (listing.read(f"{safe}/MTD_MSIL{spec.level}.xml"), listing.read(f"{safe}/GRANULE/{spec.granule}/MTD_TL.xml"))

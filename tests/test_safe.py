@@ -6,6 +6,7 @@ import io
 import logging
 import re
 import struct
+import time
 import zipfile
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -29,6 +30,7 @@ from tests.products import (
     L2A_N0500,
     TCI_JP2_NAME,
     bands_scene,
+    metadata_documents,
     product_xml,
     rebuilt_zip,
     safe_zip,
@@ -131,7 +133,7 @@ def test_vsizip_path_format():
     member = "P.SAFE/GRANULE/G/IMG_DATA/R60m/T29RKH_20200219T112111_TCI_60m.jp2"
     assert vsizip_path("/vsis3/bucket/uploads/a b.zip", member) == f"/vsizip/{{/vsis3/bucket/uploads/a b.zip}}/{member}"
     assert vsizip_path("/tmp/x/upload", member) == f"/vsizip/{{/tmp/x/upload}}/{member}"
-    with pytest.raises(UnsafeArchive):
+    with pytest.raises(UnsafeArchive, match=r"^An archive path may not contain braces\.$"):
         vsizip_path("/vsis3/bucket/uploads/a}b.zip", member)
 
 
@@ -199,66 +201,215 @@ def test_layouts_that_are_ambiguous_or_incomplete_are_refused(change):
         open_product(rebuilt_zip(fixture.data, changes))
 
 
-def _metadata_documents(spec=L2A_N0500):
-    fixture = safe_zip(spec)
-    listing = zipfile.ZipFile(io.BytesIO(fixture.data))
-    safe = f"{spec.product_id}.SAFE"
-    return (listing.read(f"{safe}/MTD_MSIL{spec.level}.xml"), listing.read(f"{safe}/GRANULE/{spec.granule}/MTD_TL.xml"))
+PRODUCT_DOC, TILE_DOC = "MTD_MSIL*.xml", "MTD_TL.xml"
+NOT_ESA = "The product's id, type, level, orbit and tile do not agree."
+NOT_ESA_FORMAT = "The product's spacecraft or processing baseline is not in ESA's format."
+PAIRS = "The product's footprint is not a list of latitude, longitude pairs."
 
 
-@pytest.mark.parametrize(
-    "document, old, new",
-    [
-        (0, b"<PRODUCT_URI>", b"<PRODUCT_URL>"),
-        (0, b"_T29RKH_2023", b"_T29RKJ_2023"),  # the product id's tile is not the granule's
-        (0, b"<SENSING_ORBIT_NUMBER>37<", b"<SENSING_ORBIT_NUMBER>38<"),
-        (0, b"<PRODUCT_TYPE>S2MSI2A<", b"<PRODUCT_TYPE>S2MSI1C<"),
-        (0, b"<SPACECRAFT_NAME>Sentinel-2A<", b"<SPACECRAFT_NAME>Landsat-9<"),
-        (0, b"<PROCESSING_BASELINE>05.00<", b"<PROCESSING_BASELINE>5<"),
-        (0, b"<Cloud_Coverage_Assessment>4.05<", b"<Cloud_Coverage_Assessment>nan<"),
-        (0, b"<Cloud_Coverage_Assessment>4.05<", b"<Cloud_Coverage_Assessment>104.05<"),
-        (0, b'band_id="12">-1000<', b'band_id="13">-1000<'),
-        (0, b'band_id="12">-1000<', b'band_id="11">-1000<'),
-        (0, b'band_id="12">-1000<', b'band_id="12">-1000.5<'),
-        (0, b"<EXT_POS_LIST>", b"<EXT_POS_LIST>91.0 "),
-        (0, b'<BOA_QUANTIFICATION_VALUE unit="none">10000<', b'<BOA_QUANTIFICATION_VALUE unit="none">0<'),
-        (
-            1,
-            b'<SENSING_TIME metadataLevel="Standard">2020-02-19T11:24:36.467Z<',
-            b'<SENSING_TIME metadataLevel="Standard">2020-02-19T11:24:36.467<',
-        ),
-        (1, b"<TILE_ID", b"<TILE_IDENTIFIER"),
-        (1, b"</n1:Level-2A_Tile_ID>", b""),
-    ],
-    ids=[
-        "no-product-uri",
-        "tile-mismatch",
-        "orbit-mismatch",
-        "type-mismatch",
-        "spacecraft",
-        "baseline",
-        "cloud-nan",
-        "cloud-over-100",
-        "offset-band-13",
-        "offset-band-twice",
-        "offset-fraction",
-        "footprint-odd",
-        "quantification-zero",
-        "naive-sensing-time",
-        "no-tile-id",
-        "not-well-formed",
-    ],
-)
-def test_metadata_that_is_not_in_esas_format_is_refused(document, old, new):
-    documents = list(_metadata_documents())
-    assert documents[document].count(old) == 1
-    documents[document] = documents[document].replace(old, new)
-    with pytest.raises(InvalidProduct):
+def _element(name: str) -> bytes:
+    """A pattern for one whole element of the fixture documents, start tag to end tag."""
+    return re.compile(rb"<" + name.encode() + rb"[ >].*?</" + name.encode() + rb">", re.S)
+
+
+# (document, pattern, replacement of every match, the exact message InvalidProduct carries)
+REFUSALS = {
+    "no-product-uri": (0, _element("PRODUCT_URI"), b"", "The product's metadata has no PRODUCT_URI."),
+    "empty-spacecraft": (
+        0,
+        rb"<SPACECRAFT_NAME>Sentinel-2A<",
+        b"<SPACECRAFT_NAME> <",
+        "The product's metadata has no SPACECRAFT_NAME.",
+    ),
+    "no-tile-id": (1, _element("TILE_ID"), b"", "The product's tile metadata has no TILE_ID."),
+    "no-sensing-time": (1, _element("SENSING_TIME"), b"", "The product's tile metadata has no SENSING_TIME."),
+    "no-quantification": (
+        0,
+        _element("BOA_QUANTIFICATION_VALUE"),
+        b"",
+        "The product's metadata has no BOA_QUANTIFICATION_VALUE.",
+    ),
+    "tile-mismatch": (0, rb"_T29RKH_2023", b"_T29RKJ_2023", NOT_ESA),
+    "orbit-mismatch": (0, rb"<SENSING_ORBIT_NUMBER>37<", b"<SENSING_ORBIT_NUMBER>38<", NOT_ESA),
+    "orbit-over-143": (
+        0,
+        rb"<SENSING_ORBIT_NUMBER>37<",
+        b"<SENSING_ORBIT_NUMBER>144<",
+        "The product's relative orbit is out of range.",
+    ),
+    "type-mismatch": (0, rb"<PRODUCT_TYPE>S2MSI2A<", b"<PRODUCT_TYPE>S2MSI1C<", NOT_ESA),
+    "spacecraft": (0, rb"<SPACECRAFT_NAME>Sentinel-2A<", b"<SPACECRAFT_NAME>Landsat-9<", NOT_ESA_FORMAT),
+    "baseline": (0, rb"<PROCESSING_BASELINE>05.00<", b"<PROCESSING_BASELINE>5<", NOT_ESA_FORMAT),
+    "cloud-nan": (
+        0,
+        rb"<Cloud_Coverage_Assessment>4.05<",
+        b"<Cloud_Coverage_Assessment>nan<",
+        "The product's cloud cover is out of range.",
+    ),
+    "cloud-over-100": (
+        0,
+        rb"<Cloud_Coverage_Assessment>4.05<",
+        b"<Cloud_Coverage_Assessment>100.01<",
+        "The product's cloud cover is out of range.",
+    ),
+    "cloud-text": (
+        0,
+        rb"<Cloud_Coverage_Assessment>4.05<",
+        b"<Cloud_Coverage_Assessment>few<",
+        "The product's cloud cover is not a number.",
+    ),
+    "offset-band-13": (
+        0,
+        rb'band_id="12">-1000<',
+        b'band_id="13">-1000<',
+        "The product's BOA_ADD_OFFSET list names an unknown band.",
+    ),
+    "offset-no-band": (
+        0,
+        rb'band_id="12">-1000<',
+        b">-1000<",
+        "The product's BOA_ADD_OFFSET list names an unknown band.",
+    ),
+    "offset-band-twice": (
+        0,
+        rb'band_id="12">-1000<',
+        b'band_id="11">-1000<',
+        "The product's BOA_ADD_OFFSET list repeats a band or holds a fraction.",
+    ),
+    "offset-fraction": (
+        0,
+        rb'band_id="12">-1000<',
+        b'band_id="12">-1000.5<',
+        "The product's BOA_ADD_OFFSET list repeats a band or holds a fraction.",
+    ),
+    "offset-text": (
+        0,
+        rb'band_id="12">-1000<',
+        b'band_id="12">minus<',
+        "The product's BOA_ADD_OFFSET is not a number.",
+    ),
+    "offset-out-of-range": (
+        0,
+        rb'band_id="12">-1000<',
+        b'band_id="12">-10001<',
+        "The product's BOA_ADD_OFFSET is out of range.",
+    ),
+    "footprint-odd": (0, rb"<EXT_POS_LIST>", b"<EXT_POS_LIST>31.0 ", PAIRS),
+    "footprint-three-points": (0, _element("EXT_POS_LIST"), b"<EXT_POS_LIST>1 2 3 4 5 6</EXT_POS_LIST>", PAIRS),
+    "footprint-nine-values": (0, _element("EXT_POS_LIST"), b"<EXT_POS_LIST>1 2 3 4 5 6 7 8 9</EXT_POS_LIST>", PAIRS),
+    "footprint-latitude-91": (
+        0,
+        rb"<EXT_POS_LIST>",
+        b"<EXT_POS_LIST>91.0 0.0 ",
+        "The product's footprint has a latitude out of range.",
+    ),
+    "footprint-longitude-180.5": (
+        0,
+        rb"<EXT_POS_LIST>",
+        b"<EXT_POS_LIST>0.0 180.5 ",
+        "The product's footprint is out of range.",
+    ),
+    "footprint-longitude-minus-180.5": (
+        0,
+        rb"<EXT_POS_LIST>",
+        b"<EXT_POS_LIST>0.0 -180.5 ",
+        "The product's footprint is out of range.",
+    ),
+    "quantification-zero": (
+        0,
+        rb'<BOA_QUANTIFICATION_VALUE unit="none">10000<',
+        b'<BOA_QUANTIFICATION_VALUE unit="none">0<',
+        "The product's quantification value is out of range.",
+    ),
+    "naive-sensing-time": (1, rb"36.467Z<", b"36.467<", "The tile's SENSING_TIME has no time zone."),
+    "sensing-time-not-iso": (
+        1,
+        rb"2020-02-19T11:24:36.467Z<",
+        b"19/02/2020 11:24<",
+        "The tile's SENSING_TIME is not an ISO 8601 time.",
+    ),
+    "not-a-user-product": (
+        0,
+        rb"Level-2A_User_Product( |>)",
+        rb"Level-2A_Datastrip_ID\1",
+        "The product metadata is not a Sentinel-2 Level-1C or Level-2A user product.",
+    ),
+    "product-not-well-formed": (0, rb"</n1:General_Info>", b"", f"The product's {PRODUCT_DOC} is not well-formed XML."),
+    "tile-not-well-formed": (1, rb"</n1:Level-2A_Tile_ID>", b"", f"The product's {TILE_DOC} is not well-formed XML."),
+    # A DOCTYPE alone, with no entity and no external reference, is refused too: ESA's documents have none.
+    "product-doctype": (
+        0,
+        rb"\?>\n",
+        b"?>\n<!DOCTYPE product>\n",
+        f"The product's {PRODUCT_DOC} {'declares a DTD, entities or external references; they are not accepted.'}",
+    ),
+    "tile-doctype": (
+        1,
+        rb"\?>\n",
+        b"?>\n<!DOCTYPE tile []>\n",
+        f"The product's {TILE_DOC} {'declares a DTD, entities or external references; they are not accepted.'}",
+    ),
+}
+
+
+@pytest.mark.parametrize("document, pattern, replacement, message", REFUSALS.values(), ids=REFUSALS.keys())
+def test_metadata_that_is_not_in_esas_format_is_refused_with_its_reason(document, pattern, replacement, message):
+    documents = list(metadata_documents())
+    documents[document], count = re.subn(pattern, replacement, documents[document])
+    assert count, "the change does not apply to the fixture document"
+    with pytest.raises(InvalidProduct) as refused:
         parse_metadata(*documents)
+    assert str(refused.value) == message
+
+
+def _with_footprint(positions: bytes):
+    product, tile = metadata_documents()
+    return parse_metadata(
+        _element("EXT_POS_LIST").sub(b"<EXT_POS_LIST>" + positions + b"</EXT_POS_LIST>", product), tile
+    )
+
+
+def test_an_open_footprint_ring_of_four_points_is_closed_in_lon_lat_order():
+    footprint = _with_footprint(b"10 -180 10 180 -90 180 90 -180")
+    assert footprint.footprint == {
+        "type": "Polygon",
+        "coordinates": [[[-180, 10], [180, 10], [180, -90], [-180, 90], [-180, 10]]],
+    }
+    closed = _with_footprint(b"1 2 3 4 5 6 1 2")
+    assert closed.footprint["coordinates"] == [[[2, 1], [4, 3], [6, 5], [2, 1]]]
+
+
+def test_range_bounds_are_inclusive():
+    product, tile = metadata_documents()
+    product = product.replace(b"<Cloud_Coverage_Assessment>4.05<", b"<Cloud_Coverage_Assessment>100<")
+    tile = tile.replace(b"<NODATA_PIXEL_PERCENTAGE>0.000000<", b"<NODATA_PIXEL_PERCENTAGE>0<")
+    metadata = parse_metadata(product, tile)
+    assert (metadata.cloud_cover, metadata.nodata_pixel_percentage) == (100, 0)
+
+
+def test_the_sensing_time_is_given_in_utc_whatever_the_process_time_zone(monkeypatch):
+    product, tile = metadata_documents()
+    tile = tile.replace(b"2020-02-19T11:24:36.467Z<", b"2020-02-19T13:24:36.467+02:00<")
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        sensing_time = parse_metadata(product, tile).sensing_time
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert sensing_time.isoformat() == "2020-02-19T11:24:36.467000+00:00"
+    assert sensing_time.tzinfo == timezone.utc
+
+
+def test_comments_and_processing_instructions_in_the_documents_are_ignored():
+    product, tile = metadata_documents()
+    product = product.replace(b"<PRODUCT_URI>", b"<!-- a comment --><?pi data?><PRODUCT_URI>")
+    tile = tile.replace(b"<TILE_ID", b"<!-- a comment --><TILE_ID")
+    assert parse_metadata(product, tile) == parse_metadata(*metadata_documents())
 
 
 def test_optional_quality_fields_may_be_absent():
-    product, tile = _metadata_documents(L1C_N0500)
+    product, tile = metadata_documents(L1C_N0500)
     product = product.replace(b"<Cloud_Coverage_Assessment>89.84</Cloud_Coverage_Assessment>", b"")
     start, end = product.index(b"<n1:Geometric_Info>"), product.index(b"</n1:Geometric_Info>")
     metadata = parse_metadata(product[:start] + product[end + len(b"</n1:Geometric_Info>") :], tile)

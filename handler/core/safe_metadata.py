@@ -40,9 +40,10 @@ def parse_xml(data: bytes, what: str) -> Element:
         raise InvalidProduct(f"The product's {what} is not well-formed XML.") from exc
 
 
-def _local(tag: Any) -> str:
-    """An element's tag without its namespace ("{ns}Name" -> "Name"); "" for comments and the like."""
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+def _local(tag: str) -> str:
+    """An element's tag without its namespace ("{ns}Name" -> "Name"); the parser drops comments and
+    processing instructions, so every tag is a string."""
+    return tag.rpartition("}")[2]
 
 
 def _elements(root: Element, name: str) -> list[Element]:
