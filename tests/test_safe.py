@@ -171,18 +171,21 @@ def test_a_zip_without_product_metadata_is_not_a_product():
         open_product(rebuilt_zip(fixture.data, {f"{safe}/MTD_MSIL2A.xml": None}))
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        "second-product-xml",
-        "second-granule",
-        "no-tci",
-        "tci-in-wrong-folder",
-        "level-mismatch",
-        "two-tcis-same-resolution",
-    ],
-)
-def test_layouts_that_are_ambiguous_or_incomplete_are_refused(change):
+NO_TCI = "The product has no true-colour (TCI) image where its layout puts one."
+
+
+LAYOUT_REFUSALS = {
+    "second-product-xml": "The product holds 2 product metadata files; exactly one is expected.",
+    "second-granule": "The product holds 2 granule metadata files; exactly one is expected.",
+    "no-tci": NO_TCI,
+    "tci-in-wrong-folder": NO_TCI,
+    "level-mismatch": "The product's metadata and its file names disagree on the processing level.",
+    "two-tcis-same-resolution": "The product holds two 60 m TCI images.",
+}
+
+
+@pytest.mark.parametrize("change, message", LAYOUT_REFUSALS.items(), ids=LAYOUT_REFUSALS.keys())
+def test_layouts_that_are_ambiguous_or_incomplete_are_refused(change, message):
     fixture, safe, granule = _product_files(L2A_N0500)
     tci60 = fixture.image
     listing = zipfile.ZipFile(io.BytesIO(fixture.data))
@@ -197,8 +200,9 @@ def test_layouts_that_are_ambiguous_or_incomplete_are_refused(change):
         },
         "two-tcis-same-resolution": {tci60.replace("T112111_TCI", "T112112_TCI"): listing.read(tci60)},
     }[change]
-    with pytest.raises(InvalidProduct):
+    with pytest.raises(InvalidProduct) as refused:
         open_product(rebuilt_zip(fixture.data, changes))
+    assert str(refused.value) == message
 
 
 PRODUCT_DOC, TILE_DOC = "MTD_MSIL*.xml", "MTD_TL.xml"

@@ -68,9 +68,6 @@ class _RangeFile(io.RawIOBase):
         self._read, self._size, self._budget, self._position = read, size, budget, 0
         self.fetched = 0
 
-    def readable(self) -> bool:
-        return True
-
     def seekable(self) -> bool:
         return True
 
@@ -94,11 +91,6 @@ class _RangeFile(io.RawIOBase):
         self.fetched += len(data)
         self._position += len(data)
         return data
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 def _unsafe_name(name: str) -> bool:

@@ -164,7 +164,14 @@ def test_a_deflate_bomb_lying_about_its_size_is_cut_at_the_declared_size():
 def test_a_deflated_image_claiming_more_than_jpeg_2000_can_hold_is_refused():
     data = safe_zip(L2A_N0500, zipfile.ZIP_DEFLATED).data
     info = zipfile.ZipFile(io.BytesIO(data)).getinfo(FIXTURE.image)
-    refused(patch_central(data, FIXTURE.image, size=info.compress_size * 3 + (64 << 10)), "archive_too_large")
+    error = refused(patch_central(data, FIXTURE.image, size=info.compress_size * 3 + (64 << 10)), "archive_too_large")
+    assert error.message == "The product's image claims more bytes than its compressed data can hold (zip bomb)."
+
+
+def test_a_metadata_member_shorter_than_its_declared_size_is_corrupt():
+    info = zipfile.ZipFile(io.BytesIO(FIXTURE.data)).getinfo(PRODUCT_XML)
+    error = refused(patch_central(FIXTURE.data, PRODUCT_XML, size=info.file_size + 10), "unreadable_raster")
+    assert error.message == "The zip archive is corrupt or truncated."
 
 
 def test_overlapping_members_are_refused():
