@@ -225,6 +225,9 @@ REFUSALS = {
         b"<SPACECRAFT_NAME> <",
         "The product's metadata has no SPACECRAFT_NAME.",
     ),
+    "no-baseline": (0, _element("PROCESSING_BASELINE"), b"", "The product's metadata has no PROCESSING_BASELINE."),
+    "no-orbit": (0, _element("SENSING_ORBIT_NUMBER"), b"", "The product's metadata has no SENSING_ORBIT_NUMBER."),
+    "no-product-type": (0, _element("PRODUCT_TYPE"), b"", "The product's metadata has no PRODUCT_TYPE."),
     "no-tile-id": (1, _element("TILE_ID"), b"", "The product's tile metadata has no TILE_ID."),
     "no-sensing-time": (1, _element("SENSING_TIME"), b"", "The product's tile metadata has no SENSING_TIME."),
     "no-quantification": (
@@ -233,12 +236,19 @@ REFUSALS = {
         b"",
         "The product's metadata has no BOA_QUANTIFICATION_VALUE.",
     ),
+    "product-id-not-esas": (0, rb"<PRODUCT_URI>S2A_MSIL2A_", b"<PRODUCT_URI>S2A_MSIL2A_X", NOT_ESA),
     "tile-mismatch": (0, rb"_T29RKH_2023", b"_T29RKJ_2023", NOT_ESA),
     "orbit-mismatch": (0, rb"<SENSING_ORBIT_NUMBER>37<", b"<SENSING_ORBIT_NUMBER>38<", NOT_ESA),
     "orbit-over-143": (
         0,
         rb"<SENSING_ORBIT_NUMBER>37<",
         b"<SENSING_ORBIT_NUMBER>144<",
+        "The product's relative orbit is out of range.",
+    ),
+    "orbit-zero": (
+        0,
+        rb"(_R|<SENSING_ORBIT_NUMBER>)0?37(_|<)",
+        rb"\g<1>000\2",
         "The product's relative orbit is out of range.",
     ),
     "type-mismatch": (0, rb"<PRODUCT_TYPE>S2MSI2A<", b"<PRODUCT_TYPE>S2MSI1C<", NOT_ESA),
@@ -261,6 +271,18 @@ REFUSALS = {
         rb"<Cloud_Coverage_Assessment>4.05<",
         b"<Cloud_Coverage_Assessment>few<",
         "The product's cloud cover is not a number.",
+    ),
+    "nodata-over-100": (
+        1,
+        rb"<NODATA_PIXEL_PERCENTAGE>0.000000<",
+        b"<NODATA_PIXEL_PERCENTAGE>100.01<",
+        "The product's nodata percentage is out of range.",
+    ),
+    "quantification-text": (
+        0,
+        rb'<BOA_QUANTIFICATION_VALUE unit="none">10000<',
+        b'<BOA_QUANTIFICATION_VALUE unit="none">ten thousand<',
+        "The product's quantification value is not a number.",
     ),
     "offset-band-13": (
         0,
@@ -383,12 +405,19 @@ def test_an_open_footprint_ring_of_four_points_is_closed_in_lon_lat_order():
     assert closed.footprint["coordinates"] == [[[2, 1], [4, 3], [6, 5], [2, 1]]]
 
 
-def test_range_bounds_are_inclusive():
+@pytest.mark.parametrize("cloud, nodata, orbit", [(b"100", b"0", b"1"), (b"0", b"100", b"143")])
+def test_range_bounds_are_inclusive(cloud, nodata, orbit):
     product, tile = metadata_documents()
-    product = product.replace(b"<Cloud_Coverage_Assessment>4.05<", b"<Cloud_Coverage_Assessment>100<")
-    tile = tile.replace(b"<NODATA_PIXEL_PERCENTAGE>0.000000<", b"<NODATA_PIXEL_PERCENTAGE>0<")
+    product = product.replace(b"<Cloud_Coverage_Assessment>4.05<", b"<Cloud_Coverage_Assessment>" + cloud + b"<")
+    product = product.replace(b"_R037_", b"_R" + orbit.zfill(3) + b"_")
+    product = product.replace(b"<SENSING_ORBIT_NUMBER>37<", b"<SENSING_ORBIT_NUMBER>" + orbit + b"<")
+    tile = tile.replace(b"<NODATA_PIXEL_PERCENTAGE>0.000000<", b"<NODATA_PIXEL_PERCENTAGE>" + nodata + b"<")
     metadata = parse_metadata(product, tile)
-    assert (metadata.cloud_cover, metadata.nodata_pixel_percentage) == (100, 0)
+    assert (metadata.cloud_cover, metadata.nodata_pixel_percentage, metadata.relative_orbit) == (
+        float(cloud),
+        float(nodata),
+        int(orbit),
+    )
 
 
 def test_the_sensing_time_is_given_in_utc_whatever_the_process_time_zone(monkeypatch):

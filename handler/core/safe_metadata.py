@@ -51,14 +51,19 @@ def _elements(root: Element, name: str) -> list[Element]:
     return [element for element in root.iter() if _local(element.tag) == name]
 
 
-def _text(root: Element, name: str, what: str, required: bool = True) -> str | None:
-    """The stripped text of the first `name` element; InvalidProduct when it is required and missing."""
+def _optional_text(root: Element, name: str) -> str | None:
+    """The stripped text of the first `name` element; None when it is missing or blank."""
     found = _elements(root, name)
-    if not found or not (found[0].text or "").strip():
-        if required:
-            raise InvalidProduct(f"The product's {what} has no {name}.")
-        return None
-    return found[0].text.strip()
+    text = (found[0].text or "").strip() if found else ""
+    return text or None
+
+
+def _text(root: Element, name: str, what: str) -> str:
+    """The stripped text of the first `name` element; InvalidProduct when it is missing or blank."""
+    text = _optional_text(root, name)
+    if text is None:
+        raise InvalidProduct(f"The product's {what} has no {name}.")
+    return text
 
 
 def _number(text: str | None, name: str, low: float, high: float) -> float | None:
@@ -148,11 +153,9 @@ def parse_metadata(product_xml: bytes, tile_xml: bytes) -> ProductMetadata:
         tile_id=identity.group(2),
         relative_orbit=int(orbit),
         processing_baseline=baseline,
-        cloud_cover=_number(_text(product, "Cloud_Coverage_Assessment", "metadata", False), "cloud cover", 0, 100),
-        nodata_pixel_percentage=_number(
-            _text(tile, "NODATA_PIXEL_PERCENTAGE", "tile metadata", False), "nodata percentage", 0, 100
-        ),
-        footprint=_footprint(_text(product, "EXT_POS_LIST", "metadata", False)),
+        cloud_cover=_number(_optional_text(product, "Cloud_Coverage_Assessment"), "cloud cover", 0, 100),
+        nodata_pixel_percentage=_number(_optional_text(tile, "NODATA_PIXEL_PERCENTAGE"), "nodata percentage", 0, 100),
+        footprint=_footprint(_optional_text(product, "EXT_POS_LIST")),
         quantification=_number(_text(product, quantification_tag, "metadata"), "quantification value", 1, 1e6),
         boa_offsets=_offsets(product, offset_tag),
     )
