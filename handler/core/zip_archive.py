@@ -94,12 +94,11 @@ class _RangeFile(io.RawIOBase):
 
 
 def _unsafe_name(name: str) -> bool:
-    """True for names that could leave an extraction folder or mean different files to different tools."""
+    """True for names that could leave an extraction folder or mean different files to different tools.
+    An empty segment covers "" and absolute names ("/etc" splits into "" and "etc")."""
     segments = name.rstrip("/").split("/")
     return (
-        not name
-        or name.startswith("/")
-        or "\\" in name
+        "\\" in name
         or (len(name) > 1 and name[1] == ":")
         or any(segment in ("", ".", "..") for segment in segments)
         or any(ord(char) < 32 or ord(char) == 127 for char in name)

@@ -4,6 +4,7 @@ members, huge and entity-expanding XML, JPEG 2000 header bombs. Each is refused 
 not choose and leaking nothing."""
 
 import collections
+import dataclasses
 import io
 import random
 import stat
@@ -14,7 +15,7 @@ import zipfile
 
 import pytest
 
-from handler.core.errors import RasterError
+from handler.core.errors import ArchiveTooLarge, RasterError
 from handler.core.jp2_scan import scan_jp2
 from handler.core.safe import read_product
 from handler.core.tiff_scan import bytes_reader
@@ -81,6 +82,9 @@ def patch_central(data: bytes, name: str, **fields: int) -> bytes:
         f"{SAFE}//MTD_MSIL2A.xml",
         f"{SAFE}/evil\x07.jp2",
         "..",
+        "C:",
+        f"{SAFE}/evil\x7f.jp2",
+        "/",
     ],
     ids=[
         "dotdot",
@@ -93,10 +97,23 @@ def patch_central(data: bytes, name: str, **fields: int) -> bytes:
         "empty-segment",
         "control-char",
         "bare-dotdot",
+        "bare-drive",
+        "delete-char",
+        "root",
     ],
 )
 def test_zip_slip_names_are_refused(name):
-    refused(with_member(name), "unsafe_archive")
+    error = refused(with_member(name), "unsafe_archive")
+    assert error.message == (
+        "The archive holds a member whose name leaves the archive (absolute, '..', "
+        "backslash, drive letter or control characters)."
+    )
+
+
+@pytest.mark.parametrize("name", [f"{SAFE}/a b.txt", f"{SAFE}/é~!.txt", f"{SAFE}/x:y.txt", "a"])
+def test_names_with_spaces_and_printable_characters_are_accepted(name):
+    archive = ZipArchive(bytes_reader(data := with_member(name)), len(data))
+    assert name in {member.name for member in archive.members}
 
 
 def test_a_nul_in_a_name_is_refused():
@@ -127,7 +144,46 @@ def test_duplicate_names_are_refused():
     buffer = io.BytesIO(FIXTURE.data)
     with zipfile.ZipFile(buffer, "a") as archive, pytest.warns(UserWarning, match="Duplicate name"):
         archive.writestr(PRODUCT_XML, b"<other/>")
-    refused(buffer.getvalue(), "unsafe_archive")
+    error = refused(buffer.getvalue(), "unsafe_archive")
+    assert error.message == "The archive holds two members with the same name."
+
+
+def test_a_stored_member_claiming_fewer_bytes_than_it_stores_is_refused():
+    info = zipfile.ZipFile(io.BytesIO(FIXTURE.data)).getinfo(FIXTURE.image)
+    assert info.compress_type == zipfile.ZIP_STORED
+    error = refused(patch_central(FIXTURE.data, FIXTURE.image, size=info.compress_size - 1), "archive_too_large")
+    assert error.message == "An archive member claims more bytes than its compressed data can hold (zip bomb)."
+
+
+@pytest.mark.parametrize("overlap", [1, 2 * 30])
+def test_members_overlapping_by_a_few_bytes_are_refused(overlap):
+    """The check counts each member's 30-byte local header and name, not only its data."""
+    second = sorted(zipfile.ZipFile(io.BytesIO(FIXTURE.data)).infolist(), key=lambda info: info.header_offset)[1]
+    error = refused(
+        patch_central(FIXTURE.data, second.filename, offset=second.header_offset - overlap), "unsafe_archive"
+    )
+    assert error.message == "The archive's members overlap each other or its directory."
+
+
+def test_the_fetch_budget_counts_every_byte_read_and_admits_exactly_its_size():
+    """The listing fetches what the reader hands over, no more and no less, and a budget of exactly that
+    many bytes is enough while one byte fewer is refused before the read."""
+    handed = []
+
+    def read(offset: int, length: int) -> bytes:
+        handed.append(length)
+        return FIXTURE.data[offset : offset + length]
+
+    archive = ZipArchive(read, len(FIXTURE.data))
+    assert archive.fetched == sum(handed) > 0
+    exact = dataclasses.replace(ZIP_LIMITS, max_fetch_bytes=archive.fetched)
+    assert ZipArchive(bytes_reader(FIXTURE.data), len(FIXTURE.data), exact).fetched == archive.fetched
+    with pytest.raises(ArchiveTooLarge):
+        ZipArchive(
+            bytes_reader(FIXTURE.data),
+            len(FIXTURE.data),
+            dataclasses.replace(exact, max_fetch_bytes=archive.fetched - 1),
+        )
 
 
 @pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA], ids=["bzip2", "lzma"])
@@ -181,7 +237,8 @@ def test_overlapping_members_are_refused():
 
 def test_data_before_the_first_member_is_refused():
     """A JPEG 2000 or TIFF with a zip appended: zipfile would shift every offset and read it anyway."""
-    refused(jp2_file(codestream(64, 64)) + FIXTURE.data, "unsafe_archive")
+    error = refused(jp2_file(codestream(64, 64)) + FIXTURE.data, "unsafe_archive")
+    assert error.message == "The archive has data before its first member."
 
 
 def test_absurd_member_counts_are_refused():
