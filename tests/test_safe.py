@@ -21,7 +21,7 @@ from handler.core.safe import read_product, vsizip_path
 from handler.core.sentinel2 import band_from_filename
 from handler.core.safe_metadata import parse_metadata
 from handler.core.tiff_scan import bytes_reader
-from handler.core.zip_archive import ZipArchive
+from handler.core.zip_archive import ZipArchive, _RangeFile
 from tests.products import (
     BAND_JP2_NAME,
     BANDS,
@@ -473,3 +473,15 @@ def test_the_image_opens_from_s3_through_vsizip_without_downloading_the_zip(monk
                 assert dataset.driver == "JP2OpenJPEG" and dataset.read().any()
     ranges = [tuple(map(int, match)) for match in re.findall(r"Downloading (\d+)-(\d+)", caplog.text)]
     assert ranges and sum(end - start + 1 for start, end in ranges) < 1 << 20, ranges
+
+
+def test_a_read_at_the_end_of_the_archive_never_asks_the_reader_for_zero_bytes():
+    """An HTTP range of zero bytes is invalid (S3 answers 416), so the end of the file is b"" locally."""
+
+    def read(offset: int, length: int) -> bytes:
+        assert length > 0
+        return bytes(length)
+
+    file = _RangeFile(read, 10, budget=100)
+    file.seek(0, io.SEEK_END)
+    assert (file.read(5), file.read(), file.fetched) == (b"", b"", 0)
