@@ -54,6 +54,18 @@ KILLED_SINCE = {
 }
 
 
+def summarized(run_line: str) -> str:
+    """A runs.txt line, its list of mutant names (a re-run of the mutants without a result) shortened to
+    how many of each module's mutants it named."""
+    words = run_line.split(" ")
+    names = [word for word in words if "__mutmut_" in word]
+    if len(names) <= 10:
+        return run_line
+    modules = collections.Counter(name.rpartition(".x")[0] for name in names)
+    listed = ", ".join(f"{module} {count}" for module, count in modules.items())
+    return " ".join(word for word in words if word not in names) + f" <{len(names)} mutants by name: {listed}>"
+
+
 def area(module: str) -> str:
     return next(name for prefix, name in AREAS.items() if module.startswith(prefix))
 
@@ -88,7 +100,7 @@ def main() -> None:
     print('cut short leaves its remaining mutants "not checked": each row counts only what the runs below did.')
     print('Score: killed, timed out or crashed, over the mutants run ("no tests" and survivors count against).\n')
     print("## Runs that produced these rows\n")
-    runs = RUNS.read_text().splitlines() if RUNS.exists() else []
+    runs = [summarized(line) for line in RUNS.read_text().splitlines()] if RUNS.exists() else []
     print("```\n" + ("\n".join(runs) if runs else "(no mutants/runs.txt: runs not recorded)") + "\n```\n")
     header = "| {} | mutants | " + " | ".join(COLUMNS) + " | score |\n|---|" + "---|" * (len(COLUMNS) + 2)
     print(header.format("area"))
