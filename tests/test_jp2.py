@@ -3,13 +3,15 @@ JP2OpenJPEG driver (real Sentinel-2 pixels) and hand-made headers; and what GDAL
 codestream's resolution levels."""
 
 import struct
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from rasterio.io import MemoryFile
 
 from handler.core.errors import HeaderTooComplex, UnreadableRaster, UnsupportedFormat
-from handler.core.jp2_scan import GEOJP2_UUID, JP2_LIMITS, scan_jp2
+from handler.core.jp2_scan import CORRUPT, GEOJP2_UUID, JP2_LIMITS, scan_jp2
+from handler.core.tiff_scan import CORRUPT as TIFF_CORRUPT
 from handler.core.tiff_scan import bytes_reader
 from tests.products import band_jp2, box, codestream, jp2_file, tci_jp2
 
@@ -133,38 +135,123 @@ SIGNATURE, FTYP = box(b"jP  ", b"\r\n\x87\n"), box(b"ftyp", b"jp2 \0\0\0\0jp2 ")
     ],
 )
 def test_malformed_structures_are_unreadable(data):
-    with pytest.raises(UnreadableRaster):
+    with pytest.raises(UnreadableRaster) as caught:
         scan(data)
+    disagree = "The file's JP2 header and its codestream disagree on the image size (corrupt)."
+    assert caught.value.message == (disagree if data == MALFORMED_IHDR else CORRUPT)
+
+
+MALFORMED_IHDR = jp2_file(codestream(64, 64), ihdr=(64, 65, 1))
+NOT_JPEG_2000 = "The file is not a JPEG 2000 image."
+NOT_JP2 = "Only JP2-compatible JPEG 2000 files are accepted (this one needs a JPX or Motion JPEG 2000 reader)."
 
 
 @pytest.mark.parametrize(
-    "data",
-    [b"\x89PNG\r\n\x1a\n" + bytes(64), b"II*\x00" + bytes(64), jp2_file(codestream(64, 64), brand=b"mjp2")],
-    ids=["png", "tiff", "mjp2-brand"],
+    "data, message",
+    [
+        (b"\x89PNG\r\n\x1a\n" + bytes(64), NOT_JPEG_2000),
+        (b"II*\x00" + bytes(64), NOT_JPEG_2000),
+        (jp2_file(codestream(64, 64), brand=b"mjp2"), NOT_JP2),
+        (SIGNATURE + box(b"ftyp", b"mjp2\0\0\0\0mjp2"), NOT_JP2),  # judged by its brand before what follows
+        (_replace_box(GOOD, b"ftyp", box(b"ftyp", b"jpx jp2 jpx ")), NOT_JP2),  # jp2 as minor version only
+        (_replace_box(GOOD, b"ftyp", box(b"ftyp", b"jpx \0\0\0\0jpx jp2")), NOT_JP2),  # a 3-byte tail
+    ],
+    ids=["png", "tiff", "mjp2-brand", "mjp2-header-only", "jp2-minor-version", "jp2-truncated-brand"],
 )
-def test_other_formats_are_unsupported(data):
-    with pytest.raises(UnsupportedFormat):
+def test_other_formats_are_unsupported(data, message):
+    with pytest.raises(UnsupportedFormat) as caught:
         scan(data)
+    assert caught.value.message == message
+
+
+@pytest.mark.parametrize("compatible", [[b"jp2 "], [b"jpx ", b"jp2 "], [b"jpxb", b"jpx ", b"jp2 "]])
+def test_the_jp2_brand_is_found_at_any_position_of_the_compatibility_list(compatible):
+    """A JPX file that lists jp2 among its compatible brands holds a JP2 reader's subset: accepted."""
+    ftyp = box(b"ftyp", b"jpx \0\0\0\0" + b"".join(compatible))
+    assert scan(_replace_box(GOOD, b"ftyp", ftyp)).codestream.width == 64
+
+
+def test_a_codestream_box_may_use_a_64_bit_length_or_run_to_the_end_of_the_file():
+    """ISO 15444-1 I.4: LBox 1 puts the length in the 8-byte XLBox; LBox 0 means 'to the end of the file'."""
+    stream = codestream(64, 32)
+    base = jp2_file(stream)
+    at = base.index(b"jp2c") - 4
+    head = _replace_box(base, b"jp2c", b"")
+    extended = head + struct.pack(">I4sQ", 1, b"jp2c", 16 + len(stream)) + stream
+    layout = scan_jp2(bytes_reader(extended), len(extended))
+    assert (layout.codestream_offset, layout.codestream.width, layout.codestream.height) == (at + 16, 64, 32)
+    to_the_end = head + struct.pack(">I4s", 0, b"jp2c") + stream
+    layout = scan_jp2(bytes_reader(to_the_end), len(to_the_end))
+    assert (layout.codestream_offset, layout.codestream.width, layout.codestream.height) == (at + 8, 64, 32)
+
+
+def _grid(stream: bytes, x1: int, y1: int, x0: int, y0: int, tile_x0: int, tile_y0: int) -> bytes:
+    """`stream` with SIZ's image and tile origins moved (its tile size kept)."""
+    return (
+        stream[:8]
+        + struct.pack(">IIII", x1, y1, x0, y0)
+        + stream[24:32]
+        + struct.pack(">II", tile_x0, tile_y0)
+        + stream[40:]
+    )
+
+
+@pytest.mark.parametrize(
+    "grid",
+    [(80, 96, 16, 32, 16, 32), (2**31 + 32, 2**31 + 32, 2**31 - 32, 2**31 - 32, 2**31 - 32, 2**31 - 32)],
+    ids=["offset-origin", "across-2^31"],
+)
+def test_the_image_size_is_its_extent_on_the_reference_grid(grid):
+    """SIZ's coordinates are unsigned 32-bit (ISO 15444-1 A.5.1): the image is x1 - x0 by y1 - y0, one
+    64² tile from a tile origin at the image's, wherever on the grid it lies, as GDAL reads it."""
+    data = jp2_file(_grid(codestream(64, 64), *grid))
+    stream = scan(data).codestream
+    assert (stream.width, stream.height, stream.tiles) == (64, 64, 1)
+    with MemoryFile(data, ext=".jp2") as memfile, memfile.open() as dataset:
+        assert (dataset.width, dataset.height, dataset.block_shapes[0]) == (64, 64, (64, 64))
+
+
+def test_tile_count_and_tile_size_limits_are_inclusive():
+    assert scan(jp2_file(codestream(4096, 4096, tile=(64, 64)))).codestream.tiles == JP2_LIMITS.max_tiles == 4096
+    with pytest.raises(HeaderTooComplex) as caught:
+        scan(jp2_file(codestream(4097 * 64, 64, tile=(64, 64))))
+    assert caught.value.message == "The image is cut into 4,097 tiles; at most 4,096 are accepted."
+    assert scan(jp2_file(codestream(16384, 16384))).codestream.tile_width == 16384
+    with pytest.raises(HeaderTooComplex) as caught:
+        scan(jp2_file(codestream(16384, 16385)))
+    assert caught.value.message == (
+        "The image's tiles are 16384 x 16385 pixels; at most 268,435,456 pixels per tile are accepted."
+    )
 
 
 def test_metadata_boxes_are_capped():
     xml = box(b"xml ", b"<a>" + b" " * JP2_LIMITS.max_metadata_bytes + b"</a>")
-    with pytest.raises(HeaderTooComplex):
+    with pytest.raises(HeaderTooComplex) as caught:
         scan(jp2_file(codestream(64, 64), trailing_boxes=xml))
+    assert caught.value.message == "The JPEG 2000 file's metadata boxes hold over 1,048,576 bytes."
     scan(jp2_file(codestream(64, 64), trailing_boxes=box(b"xml ", b"<a/>")))
 
 
 def test_box_count_is_capped_after_the_codestream_too():
-    """GDAL walks every top-level box for metadata, including those after the codestream."""
-    with pytest.raises(HeaderTooComplex):
-        scan(jp2_file(codestream(64, 64), trailing_boxes=box(b"free", b"") * JP2_LIMITS.max_boxes))
-    scan(jp2_file(codestream(64, 64), trailing_boxes=box(b"free", b"") * (JP2_LIMITS.max_boxes - 8)))
+    """GDAL walks every top-level box for metadata, including those after the codestream; jp2h's ihdr and
+    colr count too (6 boxes before the trailing ones)."""
+    with pytest.raises(HeaderTooComplex) as caught:
+        scan(jp2_file(codestream(64, 64), trailing_boxes=box(b"free", b"") * (JP2_LIMITS.max_boxes - 5)))
+    assert caught.value.message == "The JPEG 2000 file has more than 64 boxes."
+    scan(jp2_file(codestream(64, 64), trailing_boxes=box(b"free", b"") * (JP2_LIMITS.max_boxes - 6)))
+    data = jp2_file(codestream(64, 64), trailing_boxes=box(b"free", b"") * 5)
+    with pytest.raises(HeaderTooComplex) as caught:
+        scan_jp2(bytes_reader(data), len(data), replace(JP2_LIMITS, max_boxes=10))
+    assert caught.value.message == "The JPEG 2000 file has more than 10 boxes."
 
 
 def test_main_header_markers_and_bytes_are_capped():
+    """SIZ, COD and QCD count: 253 comments make the 256 markers accepted, one more is refused."""
     comment = b"\xff\x64" + struct.pack(">HH", 6, 1) + b"ab"
-    with pytest.raises(HeaderTooComplex):
-        scan(jp2_file(codestream(64, 64, extra_markers=comment * JP2_LIMITS.max_markers)))
+    scan(jp2_file(codestream(64, 64, extra_markers=comment * (JP2_LIMITS.max_markers - 3))))
+    with pytest.raises(HeaderTooComplex) as caught:
+        scan(jp2_file(codestream(64, 64, extra_markers=comment * (JP2_LIMITS.max_markers - 2))))
+    assert caught.value.message == "The codestream's main header has over 256 markers or 1,048,576 bytes."
     big = b"\xff\x64" + struct.pack(">HH", 65535, 1) + bytes(65531)
     with pytest.raises(HeaderTooComplex):
         scan(jp2_file(codestream(64, 64, extra_markers=big * 17)))
@@ -179,3 +266,26 @@ def test_the_geojp2_geotiff_gets_the_tiff_pre_scan():
     encoded = band_jp2()
     assert GEOJP2_UUID in encoded
     scan(encoded)
+
+
+def _geojp2(tiff: bytes) -> bytes:
+    return jp2_file(codestream(64, 64), extra_boxes=box(b"uuid", GEOJP2_UUID + tiff))
+
+
+def test_the_geojp2_geotiff_ends_with_its_box():
+    """The GeoTIFF is the box's payload after the uuid: a tag past its end is corrupt even when the file
+    goes on; a GeoJP2 box with no GeoTIFF at all holds nothing to scan (GDAL opens the file ungeoreferenced)."""
+    ifd = struct.pack("<H", 1) + struct.pack("<HHII", 33922, 12, 6, 26) + struct.pack("<I", 0)  # ModelTiepoint
+    tiepoint = b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<6d", 0, 0, 0, 500000, 4000000, 0)
+    scan(_geojp2(tiepoint))
+    with pytest.raises(UnreadableRaster) as caught:
+        scan(_geojp2(tiepoint[:-8]))
+    assert caught.value.message == TIFF_CORRUPT
+    assert scan(_geojp2(b"")).codestream.width == 64
+
+
+def test_a_file_shorter_than_its_declared_size_is_corrupt():
+    """A reader returning fewer bytes than asked (an S3 object or zip member shorter than declared)."""
+    with pytest.raises(UnreadableRaster) as caught:
+        scan_jp2(bytes_reader(GOOD), len(GOOD) + 8)
+    assert caught.value.message == CORRUPT

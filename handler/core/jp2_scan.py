@@ -86,13 +86,13 @@ def _read(read: Read, size: int, offset: int, length: int) -> bytes:
     return data
 
 
-def _boxes(read: Read, start: int, end: int, budget: list[int]) -> list[_Box]:
+def _boxes(read: Read, start: int, end: int, budget: list[int], limits: Jp2Limits) -> list[_Box]:
     """The boxes between `start` and `end`: each must lie inside, with a valid length (ISO 15444-1 I.4).
-    `budget` is the shared count of boxes the scan may still walk."""
+    `budget` is the shared count of boxes the scan may still walk, of `limits.max_boxes`."""
     boxes, offset = [], start
     while offset < end:
         if budget[0] == 0:
-            raise HeaderTooComplex(f"The JPEG 2000 file has more than {JP2_LIMITS.max_boxes} boxes.")
+            raise HeaderTooComplex(f"The JPEG 2000 file has more than {limits.max_boxes} boxes.")
         budget[0] -= 1
         length, kind = struct.unpack(">I4s", _read(read, end, offset, 8))
         header = 8
@@ -124,7 +124,7 @@ def _jp2_boxes(read: Read, size: int, limits: Jp2Limits) -> tuple[int, int, tupl
     """Walk a JP2 file's boxes: signature, ftyp with the jp2 brand, jp2h starting with ihdr, one
     codestream. Returns the codestream's offset and end and ihdr's (width, height, components)."""
     budget = [limits.max_boxes]
-    boxes = _boxes(read, 0, size, budget)
+    boxes = _boxes(read, 0, size, budget, limits)
     if len(boxes) < 2 or boxes[0].end != 12 or boxes[1].kind != b"ftyp":
         raise UnreadableRaster(CORRUPT)
     ftyp = _read(read, size, boxes[1].payload, boxes[1].end - boxes[1].payload)
@@ -138,7 +138,7 @@ def _jp2_boxes(read: Read, size: int, limits: Jp2Limits) -> tuple[int, int, tupl
         raise UnreadableRaster(CORRUPT)
     _check_metadata(read, boxes, limits)
     header = boxes[kinds.index(b"jp2h")]
-    children = _boxes(read, header.payload, header.end, budget)
+    children = _boxes(read, header.payload, header.end, budget, limits)
     if not children or children[0].kind != b"ihdr" or children[0].end - children[0].payload != 14:
         raise UnreadableRaster(CORRUPT)
     height, width, components = struct.unpack(">IIH", _read(read, size, children[0].payload, 10))
