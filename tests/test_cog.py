@@ -1,5 +1,9 @@
 """COG copies (handler/core/cog.py): when one is due, and that it keeps pixels and metadata."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -91,16 +95,33 @@ def test_the_copy_compresses_in_the_threads_the_process_has(striped_scene, tmp_p
     assert calls and calls[0]["num_threads"] == 3 and calls[0]["driver"] == "COG"
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_a_truncated_source_is_unreadable_whatever_the_writer_threads(tmp_path, monkeypatch, threads):
-    """The writer's threads compress; the source's read errors still reach the caller."""
-    from handler.core import open_bytes
-    from handler.core.errors import UnreadableRaster
-    from tests.rasters import geotiff_bytes
+TRUNCATED_COPY = """
+import sys
+from handler.core import cog, open_bytes
+from handler.core.errors import UnreadableRaster
+from tests.rasters import geotiff_bytes, reflectance_stack
 
-    data = geotiff_bytes(
-        reflectance_stack(4, height=1024, width=768), tiled=True, blockxsize=256, blockysize=256, interleave="pixel"
+cog.core_threads = lambda: int(sys.argv[1])
+data = geotiff_bytes(
+    reflectance_stack(4, height=1024, width=768), tiled=True, blockxsize=256, blockysize=256, interleave="pixel"
+)
+try:
+    with open_bytes(data[: int(len(data) * 0.8)]) as source:
+        cog.write_cog(source, sys.argv[2])
+except UnreadableRaster:
+    print("unreadable_raster")
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_truncated_source_is_unreadable_whatever_the_writer_threads(tmp_path, threads):
+    """The writer's threads compress; the source's read errors still reach the caller. In a child process:
+    GDAL's worker pool, once started, deadlocks any process forked from this one (mutmut forks per mutant)."""
+    child = subprocess.run(
+        [sys.executable, "-c", TRUNCATED_COPY, str(threads), str(tmp_path / "copy.tif")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
     )
-    monkeypatch.setattr(cog, "core_threads", lambda: threads)
-    with pytest.raises(UnreadableRaster), open_bytes(data[: int(len(data) * 0.8)]) as source:
-        write_cog(source, str(tmp_path / "copy.tif"))
+    assert child.stdout.strip() == "unreadable_raster", child.stderr[-2000:]
