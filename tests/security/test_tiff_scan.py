@@ -5,21 +5,24 @@ Hostile structures come from tests/security/tiff_writer.py; every rule is checke
 """
 
 import struct
+from dataclasses import replace
 
 import pytest
 
 from handler.core import safe_open, source
 from handler.core.errors import HeaderTooComplex, RasterTooLarge, UnreadableRaster, UnsupportedFormat
-from handler.core.tiff_scan import SCAN_LIMITS, PagedReader, bytes_reader, scan_tiff
+from handler.core.tiff_scan import CORRUPT, SCAN_LIMITS, PagedReader, bytes_reader, scan_tiff
 from tests.conftest import requires_real_data
 from tests.rasters import geotiff_bytes, real_files, reflectance_stack
 from tests.security.hostile import SCENE, ifd_huge_count, ifd_loop, truncated_ifd
 from tests.security.tiff_writer import (
+    CONTIG,
     GDAL_METADATA,
     IMAGE_DESCRIPTION,
     LONG,
     MASK,
     REDUCED,
+    SAMPLES_PER_PIXEL,
     SEPARATE,
     UNDEFINED,
     Ifd,
@@ -105,16 +108,18 @@ def test_more_than_64_image_directories_are_refused(bigtiff, byteorder):
     """Measured: 10,000 mask IFDs (1.6 MB) take 26 s to open, 50,000 overviews 3.3 s and 270 MB."""
     ifds = [main()] + [Ifd(16, 16, "bit", subfile_type=MASK) for _ in range(SCAN_LIMITS.max_ifds - 1)]
     assert scan(write_tiff(ifds, bigtiff=bigtiff, byteorder=byteorder)).ifds == 64
-    with pytest.raises(HeaderTooComplex, match="more than 64 image directories"):
+    with pytest.raises(HeaderTooComplex) as caught:
         scan(write_tiff(ifds + [Ifd(16, 16, subfile_type=REDUCED)], bigtiff=bigtiff, byteorder=byteorder))
+    assert caught.value.message == "The file has more than 64 image directories (images, overviews, masks)."
 
 
 @pytest.mark.parametrize("bigtiff, byteorder", FORMATS)
 @pytest.mark.parametrize("loop_to", [0, 2])
 def test_ifd_loops_are_refused(bigtiff, byteorder, loop_to):
     ifds = [main(), Ifd(8000, 8000, subfile_type=REDUCED), Ifd(4000, 4000, subfile_type=REDUCED)]
-    with pytest.raises(UnreadableRaster, match="loop"):
+    with pytest.raises(UnreadableRaster) as caught:
         scan(write_tiff(ifds, bigtiff=bigtiff, byteorder=byteorder, loop_to=loop_to))
+    assert caught.value.message == "The file's image directories form a loop (corrupt)."
     with pytest.raises(UnreadableRaster, match="loop"):
         scan(ifd_loop())
 
@@ -126,7 +131,7 @@ def test_more_than_128_tags_in_one_directory_are_refused(bigtiff, byteorder):
     computed = len(main().entries(0, 0, bigtiff))
     at_limit = [Ifd(16000, 16000, tags=geo_tags() | unknown_tags(SCAN_LIMITS.max_entries - computed))]
     scan(write_tiff(at_limit, bigtiff=bigtiff, byteorder=byteorder))
-    with pytest.raises(HeaderTooComplex, match="129 tags"):
+    with pytest.raises(HeaderTooComplex) as caught:
         scan(
             write_tiff(
                 [main(), Ifd(16, 16, subfile_type=REDUCED, tags=unknown_tags(129 - 13))],
@@ -134,6 +139,7 @@ def test_more_than_128_tags_in_one_directory_are_refused(bigtiff, byteorder):
                 byteorder=byteorder,
             )
         )
+    assert caught.value.message == "An image directory of the file has 129 tags; at most 128 are accepted."
 
 
 @pytest.mark.parametrize("bigtiff, byteorder", FORMATS)
@@ -153,15 +159,17 @@ def test_a_tag_over_1_mib_is_refused(bigtiff, byteorder, tag, kind):
 
     limit = SCAN_LIMITS.max_tag_bytes
     scan(write_tiff([main(**{f"t{tag}": value(limit)})], bigtiff=bigtiff, byteorder=byteorder))
-    with pytest.raises(HeaderTooComplex, match=f"TIFF tag {tag} holds"):
+    with pytest.raises(HeaderTooComplex) as caught:
         scan(write_tiff([main(**{f"t{tag}": value(limit + 4)})], bigtiff=bigtiff, byteorder=byteorder))
+    assert caught.value.message == f"TIFF tag {tag} holds 1,048,580 bytes; at most 1,048,576 per tag are accepted."
 
 
 def test_tags_over_4_mib_in_all_are_refused():
     pages = [Ifd(16, 16, subfile_type=REDUCED, tags={IMAGE_DESCRIPTION: ascii_tag("d" * 1_000_000)})]
     scan(write_tiff([main()] + pages * 4))
-    with pytest.raises(HeaderTooComplex, match="tags hold over 4,194,304 bytes"):
+    with pytest.raises(HeaderTooComplex) as caught:
         scan(write_tiff([main()] + pages * 5))
+    assert caught.value.message == "The file's TIFF tags hold over 4,194,304 bytes."
 
 
 def test_more_than_4096_gdal_metadata_items_are_refused():
@@ -172,33 +180,52 @@ def test_more_than_4096_gdal_metadata_items_are_refused():
             [main(t42112=metadata(3000)), Ifd(16, 16, subfile_type=REDUCED, tags={GDAL_METADATA: metadata(1096)})]
         )
     )
-    with pytest.raises(HeaderTooComplex, match="over 4,096 items"):
+    with pytest.raises(HeaderTooComplex) as caught:
         scan(
             write_tiff(
                 [main(t42112=metadata(3000)), Ifd(16, 16, subfile_type=REDUCED, tags={GDAL_METADATA: metadata(1097)})]
             )
         )
+    assert caught.value.message == "The file's GDAL metadata holds over 4,096 items."
 
 
+@pytest.mark.parametrize("planar", [SEPARATE, CONTIG], ids=["band-interleaved", "pixel-interleaved"])
 @pytest.mark.parametrize("tile", [(512, 512), None], ids=["tiles", "strips"])
 @pytest.mark.parametrize("extra", [1, 10_000_000])
-def test_block_arrays_larger_than_the_raster_needs_are_refused(tile, extra):
-    """Fewer offsets than blocks are left to GDAL (libtiff ignores the array; reads then fail: 422)."""
-    ifd = Ifd(5000, 3000, samples=4, planar=SEPARATE, tile=tile, rows_per_strip=256)
-    assert ifd.blocks_needed == 4 * (10 * 6 if tile else 12)
+def test_block_arrays_larger_than_the_raster_needs_are_refused(tile, extra, planar):
+    """Fewer offsets than blocks are left to GDAL (libtiff ignores the array; reads then fail: 422).
+    Band-interleaved rasters need a block per band, pixel-interleaved ones one for all bands."""
+    ifd = Ifd(5000, 3000, samples=4, planar=planar, tile=tile, rows_per_strip=256)
+    assert ifd.blocks_needed == (4 if planar == SEPARATE else 1) * (10 * 6 if tile else 12)
     scan(write_tiff([ifd]))
     ifd.block_count = ifd.blocks_needed - 1
     scan(write_tiff([ifd]))
     ifd.block_count = ifd.blocks_needed + extra
-    with pytest.raises(UnreadableRaster, match="block offsets"):
+    with pytest.raises(UnreadableRaster) as caught:
         scan(write_tiff([ifd], bigtiff=True))
+    assert caught.value.message == (
+        f"The file lists {ifd.block_count:,} block offsets or sizes for an image of {ifd.blocks_needed:,} blocks "
+        "(corrupt)."
+    )
+
+
+def test_a_directory_without_samples_per_pixel_has_one_band():
+    """TIFF 6.0's default SamplesPerPixel is 1: checked against a one-band limit."""
+    one_band = replace(SCAN_LIMITS, max_bands=1)
+    data = write_tiff([Ifd(16, 16, "uint8", tags={SAMPLES_PER_PIXEL: None})])
+    assert scan_tiff(bytes_reader(data), len(data), one_band).ifds == 1
+    data = write_tiff([Ifd(16, 16, "uint8", samples=2)])
+    with pytest.raises(RasterTooLarge) as caught:
+        scan_tiff(bytes_reader(data), len(data), one_band)
+    assert caught.value.message == "An image of the file has 2 bands; at most 1 are accepted."
 
 
 def test_more_than_64_bands_are_refused_before_gdal_allocates_them():
     """Measured: 65,535 samples per pixel cost 154 MB at open."""
     scan(write_tiff([Ifd(16, 16, "uint8", samples=64, planar=SEPARATE)]))
-    with pytest.raises(RasterTooLarge, match="65 bands"):
+    with pytest.raises(RasterTooLarge) as caught:
         scan(write_tiff([main(), Ifd(16, 16, "uint8", samples=65, subfile_type=REDUCED)]))
+    assert caught.value.message == "An image of the file has 65 bands; at most 64 are accepted."
 
 
 def _detach_second_ifd(data: bytes) -> tuple[bytes, int]:
@@ -229,12 +256,20 @@ def test_exif_directories_are_scanned_too():
         ("ifd_past_the_end", b"II*\x00" + struct.pack("<I", 1 << 30) + bytes(8)),
         ("tag_past_the_end", write_tiff([Ifd(64, 64, tags={IMAGE_DESCRIPTION: ascii_tag("x" * 100)})])[:-10]),
         ("bigtiff_bad_offset_size", b"II+\x00\x04\x00\x00\x00" + bytes(16)),
+        # BigTIFF offsets are unsigned: one with its top bit set is far past the end, not 16 bytes before it
+        (
+            "bigtiff_offset_top_bit",
+            b"II+\x00\x08\x00\x00\x00" + struct.pack("<QQHHQQQ", 16, 1, 40000, 7, 16, (1 << 64) - 16, 0),
+        ),
+        # 200 entries cut 2 bytes short: truncation is reported, not the entry count
+        ("truncated_long_ifd", b"II*\x00" + struct.pack("<IH", 8, 200) + bytes(200 * 12 + 4 - 2)),
         ("not_a_tiff", b"<VRTDataset>" + bytes(100)),
     ],
 )
 def test_corrupt_structures_are_unreadable(name, data):
-    with pytest.raises(UnreadableRaster):
+    with pytest.raises(UnreadableRaster) as caught:
         scan(data)
+    assert caught.value.message == CORRUPT
 
 
 def test_paged_reader_fetches_each_page_once_within_its_budget():
@@ -247,6 +282,7 @@ def test_paged_reader_fetches_each_page_once_within_its_budget():
 
     paged = PagedReader(fetch, len(data), page=1 << 16, budget=3 << 16)
     assert paged(70_000, 100_000) == data[70_000:170_000] and calls == [(65_536, 131_072)]
+    assert paged(131_071, 2) == data[131_071:131_073] and len(calls) == 1  # one byte on each side of a page edge
     assert paged(65_536, 10) == data[65_536:65_546] and len(calls) == 1
     assert paged(0, 70_000) == data[:70_000] and calls[-1] == (0, 65_536)
     with pytest.raises(HeaderTooComplex) as refused:
