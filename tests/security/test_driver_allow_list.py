@@ -112,6 +112,19 @@ def test_each_raster_is_one_gdal_reads_with_its_own_driver(rasters, name):
             safe_open.check_magic(rasters[name].read_bytes()[: safe_open.MAGIC_BYTES])
 
 
+@pytest.mark.parametrize(
+    "head, looks_like",
+    [(b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0d", " It looks like PNG."), (b"CDF\x01" + bytes(8), "")],
+    ids=["png", "unnamed"],
+)
+def test_the_magic_check_names_what_a_file_looks_like_only_when_it_knows(head, looks_like):
+    with pytest.raises(UnsupportedFormat) as caught:
+        safe_open.check_magic(head)
+    assert caught.value.message == (
+        "Only GeoTIFF / COG, JPEG 2000 and Sentinel-2 SAFE product zip files are accepted." + looks_like
+    )
+
+
 @pytest.mark.parametrize("name", sorted(set(NON_TIFF) - {"jp2"}))
 @pytest.mark.parametrize("driver", [safe_open.GTIFF_DRIVER, safe_open.JP2_DRIVER])
 def test_non_tiff_rasters_named_tif_are_refused_by_the_allow_list(rasters, name, driver):

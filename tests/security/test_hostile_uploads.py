@@ -213,6 +213,17 @@ def test_header_bomb_is_413_in_under_a_second(route, name, content):
     assert_error(response, 413, "raster_too_large")
 
 
+def test_the_pixel_budget_is_inclusive():
+    """60,000 x 60,000 pixels (the budget) open; one row more is refused with the file's own numbers."""
+    blocks = {"dtype": "uint8", "blockxsize": 4096, "blockysize": 4096}
+    assert post("/attributes", empty_geotiff(60_000, 60_000, **blocks)).json()["width"] == 60_000
+    error = assert_error(post("/attributes", empty_geotiff(60_000, 60_001, **blocks)), 413, "raster_too_large")
+    assert error["message"] == (
+        "The raster is 60000 x 60001 pixels; at most 3,600,000,000 pixels are accepted. "
+        "Use a smaller file or a COG with overviews."
+    )
+
+
 @pytest.fixture(scope="module")
 def bomb() -> bytes:
     return deflate_bomb(20_000)
