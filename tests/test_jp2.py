@@ -282,6 +282,7 @@ def test_the_geojp2_geotiff_ends_with_its_box():
         scan(_geojp2(tiepoint[:-8]))
     assert caught.value.message == TIFF_CORRUPT
     assert scan(_geojp2(b"")).codestream.width == 64
+    assert scan(_geojp2(b"II*\x00" + bytes(4))).codestream.width == 64  # a GeoTIFF header with no directory
 
 
 def test_a_file_shorter_than_its_declared_size_is_corrupt():

@@ -272,6 +272,24 @@ def test_corrupt_structures_are_unreadable(name, data):
     assert caught.value.message == CORRUPT
 
 
+def test_a_file_shorter_than_its_declared_size_is_corrupt():
+    """A reader returning fewer bytes than asked (an S3 object or zip member shorter than declared)."""
+    cut = SCENE[: struct.unpack_from("<I", SCENE, 4)[0] + 10]
+    with pytest.raises(UnreadableRaster) as caught:
+        scan_tiff(bytes_reader(cut), len(SCENE))
+    assert caught.value.message == CORRUPT
+
+
+@pytest.mark.parametrize("header", [b"II*\x00" + bytes(4), b"MM\x00*" + bytes(4)], ids=["little", "big"])
+def test_a_header_without_image_directories_is_left_to_gdal(header):
+    """Eight bytes whose first IFD offset is 0: nothing to walk, so nothing costly; GDAL refuses the file."""
+    assert scan(header).ifds == 0
+    with pytest.raises(UnreadableRaster) as caught:
+        with safe_open.open_bytes(header):
+            pass
+    assert caught.value.message == "The file could not be read (corrupt or truncated)."
+
+
 def test_paged_reader_fetches_each_page_once_within_its_budget():
     data = bytes(range(256)) * 4096  # 1 MiB
     calls = []
