@@ -172,6 +172,42 @@ def test_tags_over_4_mib_in_all_are_refused():
     assert caught.value.message == "The file's TIFF tags hold over 4,194,304 bytes."
 
 
+def _tag_bytes(ifds: list[Ifd]) -> int:
+    """What the scan counts towards the total: every tag's payload but the block arrays'."""
+    blocks = (273, 279, 324, 325)
+    return sum(
+        len(tag.payload("<"))
+        for ifd in ifds
+        for number, tag in ifd.entries(0, 0, False).items()
+        if number not in blocks
+    )
+
+
+def test_tags_of_exactly_4_mib_in_all_are_accepted():
+    def pages(last: int) -> list[Ifd]:
+        description = [Ifd(16, 16, subfile_type=REDUCED, tags={IMAGE_DESCRIPTION: ascii_tag("d" * 1_000_000)})] * 4
+        return (
+            [main()]
+            + description
+            + [Ifd(16, 16, subfile_type=REDUCED, tags={IMAGE_DESCRIPTION: ascii_tag("e" * last)})]
+        )
+
+    fill = SCAN_LIMITS.max_total_tag_bytes - _tag_bytes(pages(0))
+    assert _tag_bytes(pages(fill)) == 4 << 20
+    scan(write_tiff(pages(fill)))
+    with pytest.raises(HeaderTooComplex) as caught:
+        scan(write_tiff(pages(fill + 1)))
+    assert caught.value.message == "The file's TIFF tags hold over 4,194,304 bytes."
+
+
+def test_an_exif_pointer_to_a_walked_directory_is_not_walked_again_nor_a_loop():
+    """Only the IFD chain can loop; an EXIF/GPS pointer back at a directory already walked is skipped."""
+    first = struct.unpack_from("<I", write_tiff([main(t34665=Tag(LONG, (0,)))]), 4)[0]
+    data = write_tiff([main(t34665=Tag(LONG, (first,)))])
+    assert struct.unpack_from("<I", data, 4)[0] == first
+    assert scan(data).ifds == 1
+
+
 def test_more_than_4096_gdal_metadata_items_are_refused():
     """Measured: 100,000 items (2.8 MB) take 19 s to open, 10,000 0.13-0.36 s; GDAL adds each item to a
     list (quadratic). The count is over all IFDs."""
