@@ -172,7 +172,8 @@ def test_a_nodata_the_intermediate_cannot_hold_is_not_an_error():
 
 def test_a_cog_copy_costs_every_band_and_the_mask_at_full_resolution(monkeypatch):
     """copy_cost, block by block: 512² in 256² tiles is 4 blocks per band; an internal mask is counted at
-    1 byte per pixel of the same blocks; a pixel-interleaved block holds every band."""
+    1 byte per pixel of the same blocks; a pixel-interleaved block holds every band; the codec's weight
+    multiplies the whole."""
     import rasterio
     from rasterio.io import MemoryFile
 
@@ -192,6 +193,8 @@ def test_a_cog_copy_costs_every_band_and_the_mask_at_full_resolution(monkeypatch
         assert plan_module.copy_cost(dataset) == 3 * 4 * 256 * 256 * 2 + 4 * 256 * 256
     with open_bytes(scene(3, "uint8", interleave="pixel")) as dataset:
         assert plan_module.copy_cost(dataset) == 4 * 256 * 256 * 3 + 4 * 256 * 256
+    with open_bytes(scene(1, "float32", predictor=3)) as dataset:  # the float predictor weighs 4
+        assert plan_module.copy_cost(dataset) == (4 * 256 * 256 * 4 + 4 * 256 * 256) * 4
 
 
 def test_a_block_at_the_block_limit_renders_and_one_byte_over_is_refused_saying_why(monkeypatch):

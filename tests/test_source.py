@@ -315,3 +315,16 @@ def test_a_small_read_over_a_page_boundary_fetches_both_pages_and_keeps_them_a_p
     assert pages(8190, 3) == data[8190:8193] and calls == [(4096, 12288)]  # its last byte opens page 2
     assert pages(4000, 200) == data[4000:4200] and calls[-1] == (0, 4096)
     assert sorted(pages._pages) == [0, 1, 2] and {len(page) for page in pages._pages.values()} == {1 << 12}
+
+
+def test_a_one_byte_read_comes_from_a_page_and_exactly_max_pages_are_kept():
+    """A single byte is a small read like any other; the page that brings the cache to `max_pages` is
+    still kept, and only the one after it goes straight through."""
+    data = np.random.default_rng(4).bytes(1 << 16)
+    calls: list[tuple[int, int]] = []
+    pages = source._SmallReadPages(counting_reader(data, calls), len(data), page=1 << 12, max_pages=2)
+    assert pages(5000, 1) == data[5000:5001] and calls == [(4096, 8192)]
+    assert pages(5001, 1) == data[5001:5002] and len(calls) == 1
+    assert pages(9000, 1) == data[9000:9001] and calls[-1] == (8192, 12288) and sorted(pages._pages) == [1, 2]
+    assert pages(9001, 1) == data[9001:9002] and len(calls) == 2
+    assert pages(13000, 1) == data[13000:13001] and calls[-1] == (13000, 13001) and sorted(pages._pages) == [1, 2]
