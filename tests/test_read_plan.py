@@ -67,8 +67,25 @@ def test_an_internal_mask_is_counted_at_full_resolution():
 
 def test_one_strip_holding_the_whole_image_is_refused_with_the_reason():
     data = write_tiff([Ifd(4096, 4096, tile=None, tags=geo_tags())])  # one 32 MB strip
-    with pytest.raises(RasterTooLarge, match="blocks of 4096 x 4096 pixels"), open_bytes(data) as dataset:
+    with pytest.raises(RasterTooLarge) as refused, open_bytes(data) as dataset:
         render_thumbnail(dataset, RenderOptions(thumbnail_size=64))
+    assert str(refused.value) == (
+        "This raster is stored in blocks of 4096 x 4096 pixels (32 MB each decoded, limit 16 MB): GDAL decodes "
+        "whole blocks, so one strip or tile covering the image cannot be read in bounded memory. Save it tiled "
+        "(e.g. a COG)."
+    )
+
+
+def test_a_read_over_the_weighted_budget_is_refused_with_its_numbers():
+    """16000² uint16 in 1,024 LZMA tiles of 512²: 0.54 GB decoded, x16 for LZMA, over the 3.22 GB budget."""
+    data = write_tiff([Ifd(16000, 16000, compression=LZMA, tags=geo_tags())])
+    with pytest.raises(RasterTooLarge) as refused, open_bytes(data) as dataset:
+        render_thumbnail(dataset, RenderOptions(thumbnail_size=64))
+    assert str(refused.value) == (
+        "Rendering this raster would decode the full image: 0.54 GB of pixels (1 band(s) in 1,024 blocks), "
+        "0.00 GB of mask, LZMA compression (cost x16); the limits are 256,000,000 pixels per band and 3.22 GB "
+        "weighted. Add internal overviews (a COG) or send a smaller file."
+    )
 
 
 def test_slow_codecs_and_pixel_interleaving_weigh_in_the_cost():
@@ -101,6 +118,15 @@ def test_tiny_outputs_average_a_bounded_intermediate_and_nearest_reads_directly(
     assert plan.read_shape == (128, 256) and plan.kernel is Resampling.average
     nearest = plan_for(data, size=4, resampling=Resampling.nearest)  # one pixel per output pixel
     assert nearest.read_shape == (2, 4) and nearest.kernel is None
+
+
+def test_a_level_no_larger_than_the_intermediate_is_read_directly():
+    """An intermediate as large as the level itself would bound nothing: a 256² image to 4 px is averaged
+    in one GDAL call; one pixel more and it goes through the 256 px intermediate."""
+    plan = plan_for(write_tiff([Ifd(256, 256, tags=geo_tags())]), size=4)
+    assert plan.read_shape == (4, 4) and plan.kernel is None
+    plan = plan_for(write_tiff([Ifd(257, 257, tags=geo_tags())]), size=4)
+    assert plan.read_shape == (256, 256) and plan.kernel is Resampling.average
 
 
 @pytest.mark.parametrize("resampling", [Resampling.cubic, Resampling.lanczos, Resampling.bilinear])
