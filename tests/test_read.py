@@ -129,6 +129,19 @@ def test_a_level_whose_blocks_just_fit_the_block_cache_is_read_in_one_call(monke
     assert read.read_chunks(LevelRead(taller, 1, 1, 256 * 256 * 2, 544), (544, 1024), weight=1) is not None
 
 
+def test_a_single_block_larger_than_the_block_cache_is_read_in_one_call(monkeypatch):
+    """Chunks of one block would each decode that whole block again: a level of one 4096² block (32 MiB)
+    with a 1 MiB cache is one call, as wide as its block or narrower; a second block column splits it."""
+    monkeypatch.setenv("GDAL_CACHEMAX", "1")
+    block = 4096 * 4096 * 2
+    one = Level(None, 4096, 4096, (4096, 4096))
+    assert read.read_chunks(LevelRead(one, 1, 1, block, 1), (64, 64), weight=1) is None
+    narrower = Level(None, 3000, 4096, (4096, 4096))
+    assert read.read_chunks(LevelRead(narrower, 1, 1, block, 1), (64, 47), weight=1) is None
+    two = Level(None, 8192, 4096, (4096, 4096))
+    assert len(read.read_chunks(LevelRead(two, 1, 1, block, 2), (32, 64), weight=1)) == 2
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_chunked_reads_give_the_pixels_of_one_call(monkeypatch, threads):
     """A 1 MB block cache splits the read into chunks, read by `threads` threads, each with a dataset handle
