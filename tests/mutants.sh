@@ -6,7 +6,10 @@
 # mutmut forks every mutant's test run from a parent that ran the tests once, and core_threads() is read
 # once per process. Pinned, the parent caches 1 thread, so it never starts GDAL's global worker pool
 # (the COG writer's NUM_THREADS); forked children would otherwise wait forever on the pool's missing
-# threads, and those mutants would count as "timeout" (killed) without any test having failed.
+# threads, and those mutants would count as "timeout" (killed) without any test having failed. For the same
+# reason no test may start GDAL's pool in the pytest process (tests/test_cog.py runs its 2-thread copy in a child).
+# Results stay in mutants/ between runs: mutmut resets every result when setup.cfg's [mutmut] test selection
+# changes, and a function's results when its code changes. Add tests to the selected files, not new files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
