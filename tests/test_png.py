@@ -1,6 +1,7 @@
 """The PNG writer (handler/core/png.py): lossless for every mode a thumbnail uses, every row filter exercised."""
 
 import io
+import struct
 import zlib
 
 import numpy as np
@@ -99,3 +100,60 @@ def test_real_thumbnails_hold_the_display_pixels_at_about_pillows_size(path):
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG", compress_type=zlib.Z_RLE)
     assert len(content) <= 1.1 * len(buffer.getvalue())
+
+
+def chunks(content: bytes) -> list[tuple[bytes, bytes]]:
+    """(tag, body) of each chunk after the signature, each length and CRC checked as the PNG spec defines."""
+    assert content[:8] == b"\x89PNG\r\n\x1a\n"
+    parts, at = [], 8
+    while at < len(content):
+        length, tag = struct.unpack(">I", content[at : at + 4])[0], content[at + 4 : at + 8]
+        body, crc = content[at + 8 : at + 8 + length], content[at + 8 + length : at + 12 + length]
+        assert len(crc) == 4 and struct.unpack(">I", crc)[0] == zlib.crc32(tag + body), tag
+        parts.append((tag, body))
+        at += 12 + length
+    return parts
+
+
+@pytest.mark.parametrize(("shape", "colour_type"), [((5, 7), 0), ((5, 7, 2), 4), ((6, 3, 3), 2), ((4, 9, 4), 6)])
+def test_the_file_is_ihdr_idat_iend_as_the_specification_lays_them_out(shape, colour_type):
+    """Every length and CRC right (decoders skip some CRCs); IHDR: width, height, 8 bits, the colour type,
+    compression 0, filter method 0, no interlacing; IDAT: the zlib stream of the filtered rows."""
+    pixels = structured(shape, seed=7)
+    parts = chunks(encode_png(pixels))
+    assert [tag for tag, _ in parts] == [b"IHDR", b"IDAT", b"IEND"]
+    assert struct.unpack(">IIBBBBB", parts[0][1]) == (shape[1], shape[0], 8, colour_type, 0, 0, 0)
+    assert zlib.decompress(parts[1][1]) == filter_rows(pixels).tobytes()
+    assert parts[2][1] == b""
+
+
+def spec_cost(filtered: np.ndarray) -> int:
+    """libpng's heuristic: the sum of the bytes read as signed values, in absolute value."""
+    return int(np.minimum(filtered, 256 - filtered).sum())
+
+
+@pytest.mark.parametrize("shape", [(12, 10), (9, 7, 2), (11, 6, 3), (8, 5, 4), (40, 33), (64, 31, 3)])
+def test_each_row_takes_the_cheapest_filter_and_the_earlier_one_on_a_tie(shape):
+    pixels = structured(shape, seed=5)
+    rows = pixels.reshape(shape[0], -1).astype(int)
+    bpp = 1 if len(shape) == 2 else shape[2]
+    costs = np.array([[spec_cost(row) for row in reference_filter(rows, bpp, kind)] for kind in (1, 2, 3)])
+    assert filter_rows(pixels)[:, 0].tolist() == (1 + costs.argmin(axis=0)).tolist()  # argmin: the first minimum
+
+
+def test_ties_keep_sub_then_up():
+    """A flat picture costs 0 under every filter: Sub. Under a zero row, [0, 1, 0, 1] costs 3 under Sub and
+    2 under Up and Average alike (1 - 0 // 2 = 1, 0 - 1 // 2 = 0): Up, the earlier."""
+    assert filter_rows(np.zeros((3, 4), np.uint8))[:, 0].tolist() == [1, 1, 1]
+    assert filter_rows(np.array([[0, 0, 0, 0], [0, 1, 0, 1]], np.uint8))[:, 0].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize(("zeros", "strategy"), [(8, zlib.Z_RLE), (7, zlib.Z_HUFFMAN_ONLY), (32, zlib.Z_RLE)])
+def test_run_length_matching_from_a_quarter_of_zero_bytes(zeros, strategy):
+    """RLE_MIN_ZEROS: 8 of 32 filtered bytes at 0 take Z_RLE, 7 Huffman codes alone; the filter type
+    bytes do not count (here all 0, None)."""
+    filtered = np.zeros((4, 9), np.uint8)
+    body = np.full(32, 7, np.uint8)
+    body[:zeros] = 0
+    filtered[:, 1:] = body.reshape(8, 4).T  # the zeros first in each row
+    assert deflate_strategy(filtered) == strategy
