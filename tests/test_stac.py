@@ -1,7 +1,7 @@
 """STAC Items of scenes, validated offline against the official schemas vendored in tests/fixtures/stac."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Iterator
 from urllib.parse import unquote
 
@@ -372,3 +372,195 @@ def test_scene_assets_validate_with_their_roles_and_encoded_hrefs():
         "cog": (COG, ["data"], True),
     }
     assert list(scene_assets(source_asset("scene.tif", "GTiff", False))) == ["source"]
+
+
+# --- exact Items: every key and value, from attributes as read_attributes reports them ---
+
+
+def grid_attributes(band_names, radiometry, nodata=0.0, bbox_wgs84=(11.6, 46.0, 13.0, 47.0), dtype="uint16"):
+    """The attributes stac_item reads, for a 3 x 2 grid of 10 m pixels in UTM 32N."""
+    return {
+        "width": 3,
+        "height": 2,
+        "crs": "EPSG:32632",
+        "bbox": [699960.0, 5090220.0, 699990.0, 5090240.0],
+        "transform": [10.0, 0.0, 699960.0, 0.0, -10.0, 5090240.0],
+        "nodata": nodata,
+        "dtypes": [dtype] * len(band_names),
+        "band_names": list(band_names),
+        "bbox_wgs84": list(bbox_wgs84) if bbox_wgs84 else bbox_wgs84,
+        "radiometry": radiometry,
+    }
+
+
+L1C = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
+EO = {
+    "B01": ("coastal", 0.443),
+    "B02": ("blue", 0.49),
+    "B03": ("green", 0.56),
+    "B04": ("red", 0.665),
+    "B05": ("rededge071", 0.705),
+    "B06": ("rededge075", 0.74),
+    "B07": ("rededge078", 0.783),
+    "B08": ("nir", 0.842),
+    "B8A": ("nir08", 0.865),
+    "B09": ("nir09", 0.945),
+    "B10": ("cirrus", 1.375),
+    "B11": ("swir16", 1.61),
+    "B12": ("swir22", 2.19),
+}  # Earth Search's / stactools' common names and centre wavelengths (micrometres)
+PROJ = {
+    "proj:code": "EPSG:32632",
+    "proj:shape": [2, 3],
+    "proj:bbox": [699960.0, 5090220.0, 699990.0, 5090240.0],
+    "proj:transform": [10.0, 0.0, 699960.0, 0.0, -10.0, 5090240.0],
+}
+
+
+def test_exact_item_of_a_product_backed_l2a_scene():
+    """Every key and value of a SAFE product's Item: the zip is an archive (no bands), its COG copy carries
+    the 12 L2A bands with the product's -1000 BOA offset as STAC's DN * scale + offset."""
+    assets = scene_assets(
+        source_asset("s3://input/uploads/S2B.zip", "SENTINEL2", True), "s3://output/t.png", "s3://output/c.tif"
+    )
+    radiometry = {"scale": 1e-4, "offset": 0.0, "source": "default"}  # the file says nothing; the product does
+    item = stac_item("S2B.zip", grid_attributes(L2A, radiometry), assets, product=product(), tags={}, now=NOW)
+    validate(item)
+    assert item == {
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "stac_extensions": list(EXTENSIONS.values()),
+        "id": "S2B.zip",
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[11.6, 46.0], [13.0, 46.0], [13.0, 47.0], [11.6, 47.0], [11.6, 46.0]]],
+        },
+        "bbox": [11.6, 46.0, 13.0, 47.0],
+        "properties": {
+            "datetime": "2022-06-09T10:15:59.024000Z",
+            "created": "2026-11-27T12:00:00Z",
+            **PROJ,
+            "platform": "sentinel-2b",
+            "constellation": "sentinel-2",
+            "instruments": ["msi"],
+            "sat:relative_orbit": 65,
+            "processing:level": "L2A",
+            "processing:version": "04.00",
+            "eo:cloud_cover": 12.5,
+            "grid:code": "MGRS-32TQM",
+            "mgrs:utm_zone": 32,
+            "mgrs:latitude_band": "T",
+            "mgrs:grid_square": "QM",
+        },
+        "links": [],
+        "assets": {
+            "source": {
+                "href": "s3://input/uploads/S2B.zip",
+                "type": "application/zip",
+                "roles": ["archive"],
+                "title": "SAFE product as uploaded",
+            },
+            "thumbnail": {
+                "href": "s3://output/t.png",
+                "type": "image/png",
+                "roles": ["thumbnail"],
+                "title": "Thumbnail",
+            },
+            "cog": {
+                "href": "s3://output/c.tif",
+                "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                "roles": ["data"],
+                "title": "Cloud-optimised copy",
+                "bands": [
+                    {
+                        "name": name,
+                        "eo:common_name": EO[name][0],
+                        "eo:center_wavelength": EO[name][1],
+                        "data_type": "uint16",
+                        "nodata": 0.0,
+                        "raster:scale": 1e-4,
+                        "raster:offset": -0.1,
+                    }
+                    for name in L2A
+                ],
+            },
+        },
+    }
+
+
+def test_exact_item_of_an_l1c_jp2_stack_without_a_product():
+    """No product: the acquisition tag dates it (in UTC), the file's radiometry scales all 13 L1C bands
+    (B10 included), no nodata is declared when the file has none, and no thumbnail or copy exists yet."""
+    radiometry = {"scale": 2e-4, "offset": 250.0, "source": "gdal_scale_offset"}
+    attributes = grid_attributes(L1C, radiometry, nodata=None, bbox_wgs84=(8.5, 45.9, 8.6, 46.0))
+    assets = scene_assets(source_asset("s3://input/uploads/t.jp2", "JP2OpenJPEG", False))
+    tags = {"sensing_time": " 2017-12-15T09:12:00+02:00 "}  # another zone, padded, lower-case name
+    item = stac_item("t.jp2", attributes, assets, tags=tags, now=NOW)
+    validate(item)
+    assert item == {
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "stac_extensions": [EXTENSIONS["proj"], EXTENSIONS["eo"], EXTENSIONS["raster"]],
+        "id": "t.jp2",
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[8.5, 45.9], [8.6, 45.9], [8.6, 46.0], [8.5, 46.0], [8.5, 45.9]]],
+        },
+        "bbox": [8.5, 45.9, 8.6, 46.0],
+        "properties": {"datetime": "2017-12-15T07:12:00Z", "created": "2026-11-27T12:00:00Z", **PROJ},
+        "links": [],
+        "assets": {
+            "source": {
+                "href": "s3://input/uploads/t.jp2",
+                "type": "image/jp2",
+                "roles": ["data"],
+                "title": "Scene as uploaded",
+                "bands": [
+                    {
+                        "name": name,
+                        "eo:common_name": EO[name][0],
+                        "eo:center_wavelength": EO[name][1],
+                        "data_type": "uint16",
+                        "raster:scale": 2e-4,
+                        "raster:offset": 0.05,
+                    }
+                    for name in L1C
+                ],
+            }
+        },
+    }
+
+
+def test_exact_item_of_a_display_ready_uint8_file_without_a_crs():
+    """TCI-like uint8 with no CRS: no reflectance scale (no raster extension), no geometry, a null proj:code,
+    bands named as stored, and the creation time in UTC whatever zone the clock gave."""
+    radiometry = {"scale": 1 / 255, "offset": 0.0, "source": "display_uint8"}
+    attributes = {**grid_attributes(("b1", "b2", "b3"), radiometry, dtype="uint8", bbox_wgs84=None), "crs": None}
+    now = datetime(2026, 11, 27, 13, 30, 15, 5, tzinfo=timezone(timedelta(hours=1, minutes=30)))
+    item = stac_item("tci.tif", attributes, {"source": ASSETS["source"]}, now=now)
+    validate(item)
+    assert item == {
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "stac_extensions": [EXTENSIONS["proj"]],
+        "id": "tci.tif",
+        "geometry": None,
+        "properties": {
+            "datetime": None,
+            "start_datetime": "2015-06-23T00:00:00Z",
+            "end_datetime": "2026-11-27T12:00:15.000005Z",
+            "created": "2026-11-27T12:00:15.000005Z",
+            "proj:code": None,
+            "proj:shape": [2, 3],
+        },
+        "links": [],
+        "assets": {
+            "source": {
+                "href": "s3://input/uploads/scene.tif",
+                "type": "image/tiff; application=geotiff",
+                "roles": ["data"],
+                "title": "Uploaded scene",
+                "bands": [{"name": f"b{i}", "data_type": "uint8", "nodata": 0.0} for i in (1, 2, 3)],
+            }
+        },
+    }
