@@ -294,3 +294,50 @@ def test_the_refusal_gives_the_mask_in_gigabytes(monkeypatch):
     monkeypatch.setattr(plan_module, "LIMITS", type(plan_module.LIMITS)(max_read_bytes=1))
     with pytest.raises(RasterTooLarge, match=r"0\.01 GB of mask"):
         plan_module.check_plan(plan)
+
+
+def test_overviews_are_probed_coarsest_first_skipping_those_too_coarse():
+    """1000 px from 4096: the 256² overview (x16) is too coarse and skipped unopened, the 1024² one (x4) is
+    the coarsest GDAL's rule accepts, the 2048² one (x2) would be finer than needed."""
+    data = write_tiff(
+        [Ifd(4096, 4096, tags=geo_tags())]
+        + [Ifd(side, side, subfile_type=REDUCED, blob=ONES) for side in (2048, 1024, 256)]
+    )
+    assert plan_for(data, size=1000).level.index == 1
+    assert plan_for(data, size=200).level.index == 2
+
+
+@pytest.mark.parametrize(
+    ("size", "nearest", "average"), [(1034, 0, 0), (1035, 0, None), (1228, 0, None), (1229, None, None)]
+)
+def test_the_overview_thresholds_at_their_bounds(size, nearest, average):
+    """A 1024² overview of 4096² (x4) is taken while x4 is below 4096 / size times 1.2 (nearest) or 1.01."""
+    data = write_tiff([Ifd(4096, 4096, tags=geo_tags()), Ifd(1024, 1024, subfile_type=REDUCED, blob=ONES)])
+    assert plan_for(data, size=size, resampling=Resampling.nearest).level.index == nearest
+    assert plan_for(data, size=size, resampling=Resampling.average).level.index == average
+
+
+@pytest.mark.parametrize(
+    ("overview", "used"),
+    [
+        ((1024, 1024), True),
+        ((1024, 1025), True),  # one pixel of rounding
+        ((1025, 1024), True),
+        ((1024, 1026), False),
+        ((1026, 1024), False),
+        ((4096, 4096), True),  # as large as the image: usable (factor 1)
+        ((4097, 4096), False),  # larger than the image
+        ((4096, 4097), False),
+    ],
+)
+def test_an_overview_is_consistent_within_one_pixel_of_rounding_and_no_larger_than_the_image(overview, used):
+    width, height = overview
+    data = write_tiff([Ifd(4096, 4096, tags=geo_tags()), Ifd(width, height, subfile_type=REDUCED, blob=ONES)])
+    assert plan_for(data, size=64).level.index == (0 if used else None)
+
+
+def test_the_factor_of_a_non_square_overview_is_that_of_its_more_reduced_side():
+    """4000 x 400 to 400 x 41: x10 across, 400 / 41 = x9.76 down, one pixel of rounding from 400 x 40 (at
+    x9.76 it would be 390 px wide, 10 off): consistent, and used."""
+    data = write_tiff([Ifd(4000, 400, tags=geo_tags()), Ifd(400, 41, subfile_type=REDUCED, blob=ONES)])
+    assert plan_for(data, size=64).level.index == 0
