@@ -564,3 +564,111 @@ def test_exact_item_of_a_display_ready_uint8_file_without_a_crs():
             }
         },
     }
+
+
+def test_the_most_specific_acquisition_tag_wins():
+    times = {
+        "PRODUCT_START_TIME": "2020-01-01T00:00:00Z",
+        "DATATAKE_1_DATATAKE_SENSING_START": "2020-01-02T00:00:00Z",
+        "SENSING_TIME": "2020-01-03T00:00:00Z",
+    }
+    attributes = grid_attributes(L2A, {"scale": 1e-4, "offset": 0.0, "source": "default"})
+    sensed = [
+        stac_item("s", attributes, {}, tags=tags, now=NOW)["properties"]["datetime"]
+        for tags in (
+            times,
+            {k: v for k, v in times.items() if k != "SENSING_TIME"},
+            {"product_start_time": times["PRODUCT_START_TIME"]},
+        )
+    ]
+    assert sensed == ["2020-01-03T00:00:00Z", "2020-01-02T00:00:00Z", "2020-01-01T00:00:00Z"]
+    unreadable = stac_item("s", attributes, {}, tags={"SENSING_TIME": "soon"}, now=NOW)["properties"]
+    assert (unreadable["datetime"], unreadable["end_datetime"]) == (None, "2026-11-27T12:00:00Z")  # never a guess
+
+
+@pytest.mark.parametrize(
+    "written, end",
+    [
+        ("2015:06:23 00:00:00", "2015-06-23T00:00:00Z"),  # on the mission's first day: still a bound
+        ("2015:06:22 23:59:59", "2026-11-27T12:00:00Z"),
+        (" 2026:11:27 12:00:00 ", "2026-11-27T12:00:00Z"),
+        ("2026:11:27 12:00:01", "2026-11-27T12:00:00Z"),  # after the Item was made: not a bound
+    ],
+)
+def test_write_time_bounds_only_inside_the_mission(written, end):
+    attributes = grid_attributes(L2A, {"scale": 1e-4, "offset": 0.0, "source": "default"})
+    properties = stac_item("s", attributes, {}, tags={"TIFFTAG_DATETIME": written}, now=NOW)["properties"]
+    assert (properties["start_datetime"], properties["end_datetime"]) == ("2015-06-23T00:00:00Z", end)
+
+
+def test_exact_geometry_across_the_antimeridian():
+    attributes = grid_attributes(
+        L2A, {"scale": 1e-4, "offset": 0.0, "source": "default"}, bbox_wgs84=(179.5, 60, -179.5, 61)
+    )
+    item = stac_item("s", attributes, {}, now=NOW)
+    validate(item)
+    assert (item["geometry"], item["bbox"]) == (
+        {
+            "type": "MultiPolygon",
+            "coordinates": [
+                [[[179.5, 60], [180.0, 60], [180.0, 61], [179.5, 61], [179.5, 60]]],
+                [[[-180.0, 60], [-179.5, 60], [-179.5, 61], [-180.0, 61], [-180.0, 60]]],
+            ],
+        },
+        [179.5, 60, -179.5, 61],
+    )
+
+
+def test_a_multipolygon_footprint_is_bounded_over_all_its_polygons():
+    footprint = {
+        "type": "MultiPolygon",
+        "coordinates": [
+            [[[10.0, 45.0], [11.0, 45.0], [11.0, 46.0], [10.0, 45.0]]],
+            [[[12.0, 44.5], [12.5, 47.5], [11.5, 46.0], [12.0, 44.5]]],
+        ],
+    }
+    attributes = grid_attributes(L2A, {"scale": 1e-4, "offset": 0.0, "source": "default"})
+    item = stac_item("s", attributes, {}, product=product(footprint=footprint), now=NOW)
+    validate(item)
+    assert (item["geometry"], item["bbox"]) == (footprint, [10.0, 44.5, 12.5, 47.5])
+
+
+def test_product_offsets_apply_to_the_bands_they_list_with_the_products_quantification():
+    attributes = grid_attributes(("B04", "B03", "elevation"), {"scale": 2e-4, "offset": 50.0, "source": "offset_tag"})
+    item = stac_item(
+        "s", attributes, ASSETS, product=product(boa_offsets={"B04": -1000}, quantification=20000.0), now=NOW
+    )
+    validate(item)
+    assert [(b["name"], b["raster:scale"], b["raster:offset"]) for b in band_list(item)] == [
+        ("B04", 5e-05, -0.05),
+        ("B03", 2e-4, 0.01),  # not in the product's list: the file's own radiometry
+        ("elevation", 2e-4, 0.01),
+    ]
+    assert "eo:common_name" not in band_list(item)[2]
+
+
+def test_a_tile_id_that_is_no_mgrs_square_states_no_grid():
+    attributes = grid_attributes(L2A, {"scale": 1e-4, "offset": 0.0, "source": "default"})
+    for tile_id in ("32TIM", "32tqm", "2TQM", "32TQMX"):
+        item = stac_item("s", attributes, {}, product=product(tile_id=tile_id), now=NOW)
+        validate(item)
+        assert not {"grid:code", "mgrs:utm_zone", "mgrs:latitude_band", "mgrs:grid_square"} & item["properties"].keys()
+        assert EXTENSIONS["grid"] not in item["stac_extensions"] and EXTENSIONS["mgrs"] not in item["stac_extensions"]
+
+
+@pytest.mark.parametrize(
+    "crs, code",
+    [
+        ("EPSG:32632", "EPSG:32632"),
+        ("IAU_2015:30100", "IAU_2015:30100"),
+        ("OGC:CRS84", "OGC:CRS84"),
+        ('LOCAL_CS["grid",UNIT["metre",1]]', None),  # WKT: no code to name it
+        ("+proj=utm +zone=32 +datum=WGS84", None),
+        ("EPSG:32632 ", None),
+        ("1EPSG:32632", None),
+    ],
+)
+def test_proj_code_only_for_an_authority_code(crs, code):
+    attributes = {**grid_attributes(L2A, {"scale": 1e-4, "offset": 0.0, "source": "default"}), "crs": crs}
+    properties = stac_item("s", attributes, {}, now=NOW)["properties"]
+    assert (properties["proj:code"], properties["proj:bbox"]) == (code, [699960.0, 5090220.0, 699990.0, 5090240.0])
