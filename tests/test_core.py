@@ -286,3 +286,50 @@ def test_a_single_band_named_by_its_file_is_named_in_errors(tmp_path):
     path.write_bytes(geotiff_bytes(reflectance_stack(1)))
     with open_path(str(path)) as dataset, pytest.raises(InvalidRenderOptions, match="this file's bands are B04\\."):
         render_thumbnail(dataset, RenderOptions(thumbnail_size=16, preset=Preset.ndvi))
+
+
+def test_exact_attributes_of_a_tiled_compressed_file_with_overviews_and_tags():
+    """Every key and value of /attributes (only the WGS84 bounds, PROJ's arithmetic, to a micro-degree)."""
+    content = geotiff_bytes(
+        reflectance_stack(4, 64, 48),
+        descriptions=["B2", None, "red", "B8"],
+        tags={"PROCESSING_BASELINE": "04.00"},
+        overviews=(2, 4),
+        nodata=0,
+        tiled=True,
+        blockxsize=16,
+        blockysize=32,
+        compress="deflate",
+    )
+    attrs = attributes(content)
+    assert attrs.pop("bbox_wgs84") == pytest.approx([13.712737, 48.221857, 13.719342, 48.227686], abs=1e-6)
+    assert attrs == {
+        "width": 48,
+        "height": 64,
+        "bands": 4,
+        "crs": "EPSG:32633",
+        "bbox": [404400.0, 5341760.0, 404880.0, 5342400.0],
+        "driver": "GTiff",
+        "dtype": "uint16",
+        "transform": [10.0, 0.0, 404400.0, 0.0, -10.0, 5342400.0],
+        "nodata": 0.0,
+        "dtypes": ["uint16"] * 4,
+        "band_names": ["B02", "b2", "B04", "B08"],
+        "band_order": "described",
+        "resolution": [10.0, 10.0],
+        "overviews": [2, 4],
+        "blocksize": [32, 16],
+        "compression": "DEFLATE",
+        "radiometry": {"scale": 1e-4, "offset": -1000.0, "source": "processing_baseline"},
+    }
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+@pytest.mark.parametrize("nodata, reported", [(float("inf"), "inf"), (float("-inf"), "-inf")])
+def test_a_file_without_crs_has_no_wgs84_bounds_and_infinite_nodata_is_a_string(nodata, reported):
+    from affine import Affine
+
+    data = (reflectance_stack(1, 4, 6) / 10000).astype("float32")
+    attrs = attributes(geotiff_bytes(data, nodata=nodata, crs=None, transform=Affine.identity()))
+    assert (attrs["crs"], attrs["bbox_wgs84"], attrs["nodata"], attrs["compression"]) == (None, None, reported, None)
+    assert attrs["radiometry"] == {"scale": 1.0, "offset": 0.0, "source": "float_reflectance"}
