@@ -84,3 +84,12 @@ def test_in_place_gain_stretch_draws_the_same_bytes():
     scratch = reflectance.copy()
     assert np.array_equal(gain_stretch(scratch, 2.5, in_place=True), expected)
     assert not np.array_equal(scratch, reflectance, equal_nan=True)  # it did work in place
+
+
+def test_gain_and_boa_offset_bounds_are_inclusive_and_refusals_say_the_range():
+    assert RenderOptions(gain=100).gain == 100
+    with pytest.raises(InvalidRenderOptions, match=r"^gain must be greater than 0 and at most 100\.$"):
+        RenderOptions(gain=100.5)
+    assert RenderOptions(boa_offset=-10_000).boa_offset == -10_000 and RenderOptions(boa_offset=10_000).boa_offset
+    with pytest.raises(InvalidRenderOptions, match=r"^boa_offset must be from -10000 to 10000 \(e\.g\. -1000\)\.$"):
+        RenderOptions(boa_offset=10_001)
