@@ -18,6 +18,7 @@ from handler.core.stac import (
     GEOTIFF,
     PNG,
     Asset,
+    acquisition_time,
     item_id,
     s3_href,
     scene_assets,
@@ -672,3 +673,37 @@ def test_proj_code_only_for_an_authority_code(crs, code):
     attributes = {**grid_attributes(L2A, {"scale": 1e-4, "offset": 0.0, "source": "default"}), "crs": crs}
     properties = stac_item("s", attributes, {}, now=NOW)["properties"]
     assert (properties["proj:code"], properties["proj:bbox"]) == (code, [699960.0, 5090220.0, 699990.0, 5090240.0])
+
+
+def test_product_metadata_as_dict_is_exact_and_in_utc():
+    sensed = datetime(2022, 6, 9, 12, 15, 59, 24000, tzinfo=timezone(timedelta(hours=2)))  # 10:15:59.024 UTC
+    metadata = ProductMetadata(
+        product_id="S2A_MSIL1C_20220609T101559_N0400_R065_T32TQM_20220609T121744",
+        product_type="S2MSI1C",
+        level="L1C",
+        spacecraft="sentinel-2a",
+        sensing_time=sensed,
+        tile_id="32TQM",
+        relative_orbit=65,
+        processing_baseline="04.00",
+    )
+    assert metadata.as_dict() == {
+        "product_id": "S2A_MSIL1C_20220609T101559_N0400_R065_T32TQM_20220609T121744",
+        "product_type": "S2MSI1C",
+        "level": "L1C",
+        "spacecraft": "sentinel-2a",
+        "sensing_time": "2022-06-09T10:15:59.024000Z",
+        "tile_id": "32TQM",
+        "relative_orbit": 65,
+        "processing_baseline": "04.00",
+        "cloud_cover": None,
+        "nodata_pixel_percentage": None,
+        "footprint": None,
+        "quantification": 10000.0,
+        "boa_offsets": {},
+    }
+    item = stac_item(
+        "s", grid_attributes(L2A, {"scale": 1e-4, "offset": 0.0, "source": "default"}), {}, product=metadata
+    )
+    assert item["properties"]["datetime"] == "2022-06-09T10:15:59.024000Z"
+    assert acquisition_time(metadata, {}).isoformat() == "2022-06-09T10:15:59.024000+00:00"
