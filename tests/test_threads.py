@@ -32,6 +32,8 @@ def write(path: Path, text: str) -> None:
         ("garbage 100000", None),
         ("-1 100000", None),
         ("100000 0", None),
+        ("0 100000", None),
+        ("200000 50000", 4.0),
     ],
 )
 def test_cpu_max(text, cpus):
@@ -46,6 +48,8 @@ def test_cpu_max(text, cpus):
         ("170000", "100000", 1.7),
         ("x", "100000", None),
         ("100000", "0", None),
+        ("0", "100000", None),
+        ("100000", "-100000", None),
     ],
 )
 def test_cfs_quota(quota, period, cpus):
@@ -74,7 +78,7 @@ def test_v2_unlimited_uses_the_affinity_mask(tmp_path):
     assert available_cpus(tmp_path, V2_ROOT_ONLY, affinity=6) == 6
 
 
-@pytest.mark.parametrize("mount", ["cpu", "cpu,cpuacct"])
+@pytest.mark.parametrize("mount", ["cpu", "cpu,cpuacct", "cpuacct,cpu"])
 def test_v1_container(tmp_path, mount):
     # Docker on cgroup v1 bind-mounts the container's cgroup at /sys/fs/cgroup/cpu; /proc/self/cgroup still
     # names the host path (/docker/<id>), which does not exist inside.
@@ -132,7 +136,8 @@ def test_gdal_cachemax_follows_the_cpus_unless_the_deployment_sets_it():
 
 
 @pytest.mark.parametrize(
-    ("memory_mb", "threads"), [("512", 1), ("1024", 1), ("1769", 1), ("3008", 2), ("10240", 6), ("junk", 8)]
+    ("memory_mb", "threads"),
+    [("512", 1), ("1024", 1), ("1769", 1), ("1770", 2), ("3008", 2), ("10240", 6), ("junk", 8)],
 )
 def test_lambda_memory_size_caps_the_threads(tmp_path, memory_mb, threads):
     """A 1024 MB function's micro-VM may show 2 vCPUs but gets 0.58 of one: one thread and one 64 MB cache,
@@ -140,3 +145,56 @@ def test_lambda_memory_size_caps_the_threads(tmp_path, memory_mb, threads):
     environ = {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": memory_mb}
     assert available_cpus(tmp_path, "", affinity=8, environ=environ) == threads
     assert available_cpus(tmp_path, "", affinity=8, environ={}) == 8
+
+
+def test_a_v1_hierarchy_mounted_with_its_controllers_joined(tmp_path):
+    """/proc/self/cgroup lists controllers mounted together on one line ("4:cpu,cpuacct:/docker/abc"); the
+    cpu controller's path is that line's, and a path may hold colons."""
+    proc = "4:cpu,cpuacct:/docker/a:b\n0::/\n"
+    write(tmp_path / "cpu" / "docker" / "a:b" / "cpu.cfs_quota_us", "200000\n")
+    write(tmp_path / "cpu" / "docker" / "a:b" / "cpu.cfs_period_us", "100000\n")
+    write(tmp_path / "cpu" / "cpu.cfs_quota_us", "-1\n")
+    write(tmp_path / "cpu" / "cpu.cfs_period_us", "100000\n")
+    assert cgroup_cpu_quota(tmp_path, proc) == 2.0
+
+
+def test_a_v1_directory_without_its_period_is_passed_over(tmp_path):
+    write(tmp_path / "cpu" / "docker" / "abc" / "cpu.cfs_quota_us", "100000\n")  # no cpu.cfs_period_us beside it
+    write(tmp_path / "cpu" / "cpu.cfs_quota_us", "300000\n")
+    write(tmp_path / "cpu" / "cpu.cfs_period_us", "100000\n")
+    assert cgroup_cpu_quota(tmp_path, V1_DOCKER) == 3.0
+
+
+def test_the_own_cgroup_is_read_from_proc_self_cgroup(tmp_path, monkeypatch):
+    from handler.core import threads
+
+    read = threads._read
+    monkeypatch.setattr(
+        threads, "_read", lambda path: "0::/app.slice\n" if path == Path("/proc/self/cgroup") else read(path)
+    )
+    write(tmp_path / "app.slice" / "cpu.max", "300000 100000\n")
+    write(tmp_path / "cpu.max", "max 100000\n")
+    assert cgroup_cpu_quota(tmp_path) == 3.0
+
+
+@pytest.mark.parametrize(("quota", "threads"), [("100040 100000", 1), ("100060 100000", 2), ("29900 10000", 3)])
+def test_a_quota_is_rounded_to_thousandths_then_up(tmp_path, quota, threads):
+    """1.0004 CPUs is one (the rounding noise of a period that does not divide), 1.0006 two (1.001 rounded)."""
+    write(tmp_path / "cpu.max", quota)
+    assert available_cpus(tmp_path, V2_ROOT_ONLY, affinity=8, environ={}) == threads
+
+
+def test_the_affinity_mask_is_this_process_s_or_else_the_cpu_count(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2} if pid == 0 else set(range(9)))
+    assert available_cpus(tmp_path, "", environ={}) == 3
+
+    def unsupported(pid):
+        raise OSError("no affinity here")
+
+    monkeypatch.setattr(os, "sched_getaffinity", unsupported)
+    monkeypatch.setattr(os, "cpu_count", lambda: 5)
+    assert available_cpus(tmp_path, "", environ={}) == 5
+    monkeypatch.delattr(os, "sched_getaffinity")  # not on macOS
+    assert available_cpus(tmp_path, "", environ={}) == 5
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # undeterminable
+    assert available_cpus(tmp_path, "", environ={}) == 1
