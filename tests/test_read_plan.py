@@ -6,7 +6,7 @@ import zlib
 
 import numpy as np
 import pytest
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 
 from handler.core import RenderOptions, open_bytes, render_thumbnail
 from handler.core import plan as plan_module
@@ -63,6 +63,17 @@ def test_an_internal_mask_is_counted_at_full_resolution():
     assert plan.level.index == 0
     assert plan.mask is not None and plan.mask.decoded_bytes == 4096 * 4096  # 1 byte a pixel, not 3 bands
     assert plan.cost == 512 * 512 * 3 * 2 + 4096 * 4096
+
+
+def test_an_alpha_band_is_counted_as_the_mask_at_full_resolution():
+    """GDAL flags an alpha band per_dataset as well as alpha: it is counted like a mask, 1 byte a pixel."""
+    data = geotiff_bytes(
+        np.full((4, 1024, 1024), 200, np.uint8), tiled=True, photometric="RGB", alpha="YES", overviews=[4]
+    )
+    with open_bytes(data) as dataset:
+        assert set(dataset.mask_flag_enums[0]) == {MaskFlags.per_dataset, MaskFlags.alpha}
+    plan = plan_for(data, size=256, indexes=(1, 2, 3))
+    assert plan.level.index == 0 and plan.mask is not None and plan.mask.decoded_bytes == 1024 * 1024
 
 
 def test_one_strip_holding_the_whole_image_is_refused_with_the_reason():
@@ -341,3 +352,25 @@ def test_the_factor_of_a_non_square_overview_is_that_of_its_more_reduced_side():
     x9.76 it would be 390 px wide, 10 off): consistent, and used."""
     data = write_tiff([Ifd(4000, 400, tags=geo_tags()), Ifd(400, 41, subfile_type=REDUCED, blob=ONES)])
     assert plan_for(data, size=64).level.index == 0
+
+
+DEADLINE_MESSAGE = (
+    "Rendering this scene costs more than the time this request has. Use a COG with internal overviews, a smaller "
+    "target_resolution, or the S3 upload flow for large scenes."
+)
+
+
+def test_a_deadline_expires_at_its_instant_and_not_before(monkeypatch):
+    from handler.core import deadline as deadline_module
+
+    monkeypatch.setattr(deadline_module.time, "monotonic", lambda: 1000.0)
+    deadline = Deadline.after(2.5)
+    assert deadline.expires_at == 1002.5 and deadline.remaining() == 2.5
+    monkeypatch.setattr(deadline_module.time, "monotonic", lambda: 1002.0)
+    deadline.check()  # half a second left
+    assert deadline.remaining() == 0.5
+    monkeypatch.setattr(deadline_module.time, "monotonic", lambda: 1002.5)
+    with pytest.raises(DeadlineExceeded) as expired:
+        deadline.check()
+    assert str(expired.value) == expired.value.message == DEADLINE_MESSAGE
+    assert Deadline().remaining() == float("inf")

@@ -136,17 +136,14 @@ def read_shape(level: Level, shape: tuple[int, int], resampling: Resampling) -> 
     return shape
 
 
-def _mask_read(dataset: DatasetReader, band: int, level: Level, itemsize: int) -> LevelRead | None:
-    """The validity read: the file's own mask, counted at full resolution (GDAL decodes the whole mask
-    when it has no overviews, and rasterio cannot tell whether it has: an upper bound at 1 byte per
-    pixel), or the alpha band at `level`; None when nodata or NaN tell validity."""
-    flags = dataset.mask_flag_enums[band - 1]
-    if MaskFlags.per_dataset in flags:
-        full = full_level(dataset, band)
-        return LevelRead(full, 1, 1, full.block_shape[0] * full.block_shape[1], _blocks(full))
-    if MaskFlags.alpha in flags:
-        return level_read(dataset, level, 1, itemsize)
-    return None
+def _mask_read(dataset: DatasetReader, band: int) -> LevelRead | None:
+    """The validity read: the file's own mask or alpha band (GDAL flags both per_dataset), counted at full
+    resolution (GDAL decodes the whole mask when it has no overviews, and rasterio cannot tell whether it
+    has: an upper bound at 1 byte per pixel, as read_masks returns); None when nodata or NaN tell validity."""
+    if MaskFlags.per_dataset not in dataset.mask_flag_enums[band - 1]:
+        return None
+    full = full_level(dataset, band)
+    return LevelRead(full, 1, 1, full.block_shape[0] * full.block_shape[1], _blocks(full))
 
 
 def plan_read(levels: OpenLevels, indexes: tuple[int, ...], shape: tuple[int, int], resampling: Resampling) -> ReadPlan:
@@ -169,7 +166,7 @@ def plan_read(levels: OpenLevels, indexes: tuple[int, ...], shape: tuple[int, in
         method,
         kernel,
         values,
-        _mask_read(dataset, indexes[0], level, itemsize),
+        _mask_read(dataset, indexes[0]),
         codec,
         weight,
     )
@@ -201,6 +198,6 @@ def copy_cost(dataset: DatasetReader) -> int:
     """Weighted bytes a full-resolution copy decodes: every band and the mask of the full image."""
     level = full_level(dataset, 1)
     itemsize = max(np.dtype(dtype).itemsize for dtype in dataset.dtypes)
-    mask = _mask_read(dataset, 1, level, itemsize)
+    mask = _mask_read(dataset, 1)
     decoded = level_read(dataset, level, dataset.count, itemsize).decoded_bytes
     return (decoded + (mask.decoded_bytes if mask else 0)) * codec_weight(dataset)[1]
