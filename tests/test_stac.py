@@ -707,3 +707,32 @@ def test_product_metadata_as_dict_is_exact_and_in_utc():
     )
     assert item["properties"]["datetime"] == "2022-06-09T10:15:59.024000Z"
     assert acquisition_time(metadata, {}).isoformat() == "2022-06-09T10:15:59.024000+00:00"
+
+
+def test_created_is_the_utc_clock_and_a_zone_less_time_is_utc_whatever_the_process_time_zone(monkeypatch):
+    import time
+
+    attributes = grid_attributes(L2A, {"scale": 1e-4, "offset": 0.0, "source": "default"})
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        before = datetime.now(UTC).replace(microsecond=0)
+        clocked = stac_item("s", attributes, {})["properties"]
+        after = datetime.now(UTC)
+        naive = stac_item(
+            "s", attributes, {}, tags={"SENSING_TIME": "2022-06-09T10:15:59"}, now=datetime(2026, 11, 27, 12)
+        )
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert clocked["created"].endswith("Z") and clocked["end_datetime"] == clocked["created"]
+    assert before <= datetime.fromisoformat(clocked["created"]) <= after
+    assert naive["properties"]["created"] == "2026-11-27T12:00:00Z"
+    assert naive["properties"]["datetime"] == "2022-06-09T10:15:59Z"
+
+
+def test_each_data_asset_has_its_own_band_objects():
+    """Editing one asset's bands (a catalogue adding statistics to the COG's) must not change the other's."""
+    item = stac_item("s", grid_attributes(L2A, {"scale": 1e-4, "offset": 0.0, "source": "default"}), ASSETS, now=NOW)
+    item["assets"]["cog"]["bands"][0]["statistics"] = {"minimum": 1}
+    assert "statistics" not in item["assets"]["source"]["bands"][0]
