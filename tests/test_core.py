@@ -333,3 +333,58 @@ def test_a_file_without_crs_has_no_wgs84_bounds_and_infinite_nodata_is_a_string(
     attrs = attributes(geotiff_bytes(data, nodata=nodata, crs=None, transform=Affine.identity()))
     assert (attrs["crs"], attrs["bbox_wgs84"], attrs["nodata"], attrs["compression"]) == (None, None, reported, None)
     assert attrs["radiometry"] == {"scale": 1.0, "offset": 0.0, "source": "float_reflectance"}
+
+
+def encoded(display: np.ndarray, valid: np.ndarray, image_format: ImageFormat):
+    from handler.core.encode import encode_image
+
+    image = open_png(encode_image(display, valid, image_format))
+    return image.mode, np.asarray(image)
+
+
+def pillow_bytes(pixels: np.ndarray, **options) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, **options)
+    return buffer.getvalue()
+
+
+DISPLAY = np.random.default_rng(4).integers(1, 256, (3, 16, 24), dtype=np.uint8)
+HOLE = np.ones((16, 24), bool)
+HOLE[:8, :8] = False  # an 8 x 8 nodata corner: one JPEG block
+
+
+def test_png_keeps_the_display_and_makes_nodata_transparent():
+    mode, pixels = encoded(DISPLAY[:1], np.ones_like(HOLE), ImageFormat.png)
+    assert mode == "L" and np.array_equal(pixels, DISPLAY[0])  # all valid: no alpha channel
+    mode, pixels = encoded(DISPLAY[:1], HOLE, ImageFormat.png)
+    assert mode == "LA" and np.array_equal(pixels, np.dstack([DISPLAY[0], np.where(HOLE, 255, 0)]))
+    mode, pixels = encoded(DISPLAY, HOLE, ImageFormat.png)
+    assert mode == "RGBA" and np.array_equal(pixels, np.dstack([*DISPLAY, np.where(HOLE, 255, 0)]))
+    mode, pixels = encoded(DISPLAY, np.ones_like(HOLE), ImageFormat.png)
+    assert mode == "RGB" and np.array_equal(pixels, np.dstack(DISPLAY))
+
+
+def test_jpeg_paints_nodata_black_at_quality_85():
+    from handler.core.encode import encode_image
+
+    content = encode_image(DISPLAY, HOLE, ImageFormat.jpeg)
+    assert content == pillow_bytes(np.dstack(DISPLAY * HOLE), format="JPEG", quality=85)
+    assert encode_image(DISPLAY[:1], HOLE, ImageFormat.jpeg) == pillow_bytes(
+        DISPLAY[0] * HOLE, format="JPEG", quality=85
+    )  # gray stays gray, no alpha
+
+
+def test_webp_is_rgb_or_rgba_at_quality_85_with_gray_repeated():
+    from handler.core.encode import encode_image
+
+    gray, alpha = DISPLAY[0], np.where(HOLE, 255, 0).astype(np.uint8)
+    expected = pillow_bytes(np.dstack([gray, gray, gray, alpha]), format="WEBP", quality=85)
+    assert encode_image(DISPLAY[:1], HOLE, ImageFormat.webp) == expected
+    expected = pillow_bytes(np.dstack([*DISPLAY, alpha]), format="WEBP", quality=85)
+    assert encode_image(DISPLAY, HOLE, ImageFormat.webp) == expected
+    mode, pixels = encoded(DISPLAY, HOLE, ImageFormat.webp)
+    assert mode == "RGBA" and np.array_equal(pixels[..., 3], alpha)  # lossy colours, exact alpha

@@ -361,15 +361,17 @@ DEADLINE_MESSAGE = (
 
 
 def test_a_deadline_expires_at_its_instant_and_not_before(monkeypatch):
+    from types import SimpleNamespace
+
     from handler.core import deadline as deadline_module
 
-    monkeypatch.setattr(deadline_module.time, "monotonic", lambda: 1000.0)
+    monkeypatch.setattr(deadline_module, "time", SimpleNamespace(monotonic=lambda: 1000.0))
     deadline = Deadline.after(2.5)
     assert deadline.expires_at == 1002.5 and deadline.remaining() == 2.5
-    monkeypatch.setattr(deadline_module.time, "monotonic", lambda: 1002.0)
+    monkeypatch.setattr(deadline_module, "time", SimpleNamespace(monotonic=lambda: 1002.0))
     deadline.check()  # half a second left
     assert deadline.remaining() == 0.5
-    monkeypatch.setattr(deadline_module.time, "monotonic", lambda: 1002.5)
+    monkeypatch.setattr(deadline_module, "time", SimpleNamespace(monotonic=lambda: 1002.5))
     with pytest.raises(DeadlineExceeded) as expired:
         deadline.check()
     assert str(expired.value) == expired.value.message == DEADLINE_MESSAGE
