@@ -200,3 +200,21 @@ def test_float_values_are_dn_only_when_their_99th_percentile_is_above_ten():
     nan_and_dn = np.full((1, 1000), np.nan)
     nan_and_dn[0, 0] = 3000.0
     assert values_look_like_dn(nan_and_dn, valid)  # NaN (float nodata) is not a value
+
+
+def test_dataset_radiometry_reads_the_first_bands_tags_over_the_datasets():
+    """Exporters put BOA_ADD_OFFSET_Bxx on the bands (GDAL's band metadata): band 1's tags count, and win."""
+    from rasterio.io import MemoryFile
+
+    from handler.core.sentinel2 import dataset_radiometry
+    from tests.rasters import profile
+
+    with MemoryFile() as memfile:
+        with memfile.open(**profile(2, "uint16", 4, 3)) as dst:
+            dst.write(np.full((2, 3, 4), 1500, np.uint16))
+            dst.update_tags(PROCESSING_BASELINE="04.00", BOA_ADD_OFFSET="-500")
+            dst.update_tags(1, BOA_ADD_OFFSET="-1000")
+            dst.update_tags(2, BOA_ADD_OFFSET="-2000")
+        with memfile.open() as dataset:
+            assert dataset_radiometry(dataset) == Radiometry(1e-4, -1000.0, "offset_tag")
+            assert dataset_radiometry(dataset, boa_offset=0) == Radiometry(1e-4, 0.0, "parameter")
