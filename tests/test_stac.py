@@ -722,6 +722,12 @@ def test_created_is_the_utc_clock_and_a_zone_less_time_is_utc_whatever_the_proce
         naive = stac_item(
             "s", attributes, {}, tags={"SENSING_TIME": "2022-06-09T10:15:59"}, now=datetime(2026, 11, 27, 12)
         )
+        in_another_zone = product(sensing_time=datetime(2022, 6, 9, 12, 15, tzinfo=timezone(timedelta(hours=2))))
+        sensed = [
+            acquisition_time(in_another_zone, {}),
+            acquisition_time(None, {"SENSING_TIME": "2022-06-09T12:15:00+02:00"}),
+            acquisition_time(None, {"SENSING_TIME": "2022-06-09T10:15:00"}),
+        ]
     finally:
         monkeypatch.undo()
         time.tzset()
@@ -729,6 +735,7 @@ def test_created_is_the_utc_clock_and_a_zone_less_time_is_utc_whatever_the_proce
     assert before <= datetime.fromisoformat(clocked["created"]) <= after
     assert naive["properties"]["created"] == "2026-11-27T12:00:00Z"
     assert naive["properties"]["datetime"] == "2022-06-09T10:15:59Z"
+    assert [time.isoformat() for time in sensed] == ["2022-06-09T10:15:00+00:00"] * 3  # UTC, not Tokyo time
 
 
 def test_each_data_asset_has_its_own_band_objects():
