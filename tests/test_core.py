@@ -388,3 +388,17 @@ def test_webp_is_rgb_or_rgba_at_quality_85_with_gray_repeated():
     assert encode_image(DISPLAY, HOLE, ImageFormat.webp) == expected
     mode, pixels = encoded(DISPLAY, HOLE, ImageFormat.webp)
     assert mode == "RGBA" and np.array_equal(pixels[..., 3], alpha)  # lossy colours, exact alpha
+
+
+def test_each_step_of_a_render_is_a_named_span(monkeypatch):
+    """The Lambda adapters route spans to X-Ray subsegments; without a factory they cost nothing."""
+    from contextlib import nullcontext
+
+    from handler.core import spans
+
+    names = []
+    monkeypatch.setattr(spans, "_factory", spans._factory)  # restored after the test
+    assert isinstance(spans.span("read"), nullcontext)
+    spans.set_span_factory(lambda name: names.append(name) or nullcontext())
+    render(geotiff_bytes(reflectance_stack(3)), thumbnail_size=16)
+    assert names == ["open", "read", "encode"]

@@ -121,3 +121,49 @@ def test_the_template_parameters_default_to_the_code_defaults():
     assert int(parameters["MaxUploadBytes"]["Default"]) == LAMBDA_UPLOAD_BYTES
     assert int(parameters["MaxObjectBytes"]["Default"]) == Settings.model_fields["max_object_bytes"].default
     assert parameters["ApiDocs"]["Default"] == str(Settings.model_fields["api_docs"].default).lower()
+
+
+def test_a_default_is_validated_too(monkeypatch):
+    """MAX_THUMBNAIL_SIZE=256 leaves the trigger's default THUMBNAIL_SIZE (512) out of the core's range: the
+    start-up fails naming it, rather than every upload being refused."""
+    import handler.settings
+
+    monkeypatch.setattr(handler.settings, "LIMITS", load_settings(Limits, max_thumbnail_size=256))
+    with pytest.raises(InvalidSetting) as raised:
+        Settings.from_env()
+    assert str(raised.value) == (
+        "THUMBNAIL_SIZE=512 is not a valid int: Input should be at most MAX_THUMBNAIL_SIZE (256)"
+    )
+
+
+def test_settings_are_frozen():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="frozen"):
+        LIMITS.max_bands = 1
+
+
+def test_an_unknown_setting_and_a_model_error_are_named_too():
+    from pydantic import model_validator
+    from pydantic_settings import BaseSettings
+
+    from handler.core.env_settings import ENV_CONFIG
+
+    class Pair(BaseSettings):
+        model_config = ENV_CONFIG
+
+        low: int = 1
+        high: int = 2
+
+        @model_validator(mode="after")
+        def _ordered(self) -> "Pair":
+            if self.low > self.high:
+                raise ValueError("LOW must not exceed HIGH")
+            return self
+
+    with pytest.raises(InvalidSetting) as raised:
+        load_settings(Limits, max_bands=2, max_colours=3)
+    assert str(raised.value) == "MAX_COLOURS=3 is not a valid value: Extra inputs are not permitted"
+    with pytest.raises(InvalidSetting) as raised:
+        load_settings(Pair, low=3)
+    assert str(raised.value) == "={'low': 3} is not a valid value: LOW must not exceed HIGH"  # no one variable
