@@ -378,7 +378,7 @@ def test_scene_assets_validate_with_their_roles_and_encoded_hrefs():
 # --- exact Items: every key and value, from attributes as read_attributes reports them ---
 
 
-def grid_attributes(band_names, radiometry, nodata=0.0, bbox_wgs84=(11.6, 46.0, 13.0, 47.0), dtype="uint16"):
+def grid_attributes(band_names, radiometry, nodata=0.0, bbox_wgs84=(11.56, 45.94, 11.57, 45.95), dtype="uint16"):
     """The attributes stac_item reads, for a 3 x 2 grid of 10 m pixels in UTM 32N."""
     return {
         "width": 3,
@@ -618,6 +618,13 @@ def test_exact_geometry_across_the_antimeridian():
         },
         [179.5, 60, -179.5, 61],
     )
+
+
+def test_a_box_whose_west_is_its_east_does_not_cross_the_antimeridian():
+    """A one-column scene whose WGS84 bounds round to one longitude is no box around the world."""
+    attributes = grid_attributes(L2A, {"scale": 1e-4, "offset": 0.0, "source": "default"}, bbox_wgs84=(12, 46, 12, 47))
+    item = stac_item("s", attributes, {}, now=NOW)
+    assert item["geometry"] == {"type": "Polygon", "coordinates": [[[12, 46], [12, 46], [12, 47], [12, 47], [12, 46]]]}
 
 
 def test_a_multipolygon_footprint_is_bounded_over_all_its_polygons():
