@@ -402,3 +402,17 @@ def test_each_step_of_a_render_is_a_named_span(monkeypatch):
     spans.set_span_factory(lambda name: names.append(name) or nullcontext())
     render(geotiff_bytes(reflectance_stack(3)), thumbnail_size=16)
     assert names == ["open", "read", "encode"]
+
+
+def test_wgs84_bounds_of_a_whole_utm_zone_reach_its_northern_peak():
+    """A grid's straight top edge bulges north in WGS84 and peaks on the central meridian: the densified
+    edge must sample it, or the bounds miss part of the raster (catalogue searches there would miss it)."""
+    from rasterio.transform import from_origin
+    from rasterio.warp import transform
+
+    # UTM 33N from 166 km to 834 km east (15 degrees E, 500 km east, mid-edge) up to 9300 km north
+    content = geotiff_bytes(reflectance_stack(1, 100, 10), transform=from_origin(166000, 9300000, 66800, 93000))
+    west, south, east, north = attributes(content)["bbox_wgs84"]
+    (_,), (peak,) = transform("EPSG:32633", "EPSG:4326", [500000], [9300000])
+    assert north >= peak > 83.74
+    assert south == pytest.approx(0.0, abs=1e-9) and west < -10 and east > 40  # the zone widens southward
