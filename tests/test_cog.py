@@ -125,3 +125,62 @@ def test_a_truncated_source_is_unreadable_whatever_the_writer_threads(tmp_path, 
         cwd=Path(__file__).resolve().parents[1],
     )
     assert child.stdout.strip() == "unreadable_raster", child.stderr[-2000:]
+
+
+@pytest.mark.parametrize(("dtype", "predictor"), [("uint16", "2"), ("float32", "3")])
+def test_the_copy_is_deflated_with_the_predictor_in_512_px_tiles_of_averaged_overviews(
+    tmp_path, monkeypatch, dtype, predictor
+):
+    """Horizontal differencing for integers, the floating-point predictor for floats; a classic TIFF while
+    it is small (BIGTIFF=IF_SAFER); the overview is the mean of each 2 x 2 (AVERAGE, not nearest).
+    One writer thread: GDAL's worker pool must not start in this process (see above)."""
+    monkeypatch.setattr(cog, "core_threads", lambda: 1)
+    data = reflectance_stack(1, height=300, width=700).astype(dtype)
+    path = write_geotiff(tmp_path / "scene.tif", data)
+    with open_path(str(path)) as source:
+        write_cog(source, str(tmp_path / "copy.tif"))
+    assert (tmp_path / "copy.tif").read_bytes()[:4] == b"II*\x00"
+    with open_path(str(tmp_path / "copy.tif")) as copy:
+        structure = copy.tags(ns="IMAGE_STRUCTURE")
+        assert (structure["COMPRESSION"], structure["PREDICTOR"], structure["OVERVIEW_RESAMPLING"]) == (
+            "DEFLATE",
+            predictor,
+            "AVERAGE",
+        )
+        assert copy.block_shapes == [(512, 512)]
+        overview = copy.read(1, out_shape=(150, 350)).astype("float64")
+    means = data[0].astype("float64").reshape(150, 2, 350, 2).mean(axis=(1, 3))
+    assert np.abs(overview - means).max() <= 0.5  # rounded means (nearest would be off by thousands)
+
+
+def test_a_copy_is_due_above_4096_squared_pixels_per_band(tmp_path):
+    """4096² decodes as it is; one column more is worth a copy (tiny tiled files: every tile is one block)."""
+    from tests.security.tiff_writer import Ifd, geo_tags, write_tiff
+
+    for width, due in ((4096, False), (4097, True)):
+        (tmp_path / "scene.tif").write_bytes(write_tiff([Ifd(width, 4096, tags=geo_tags())]))
+        with open_path(str(tmp_path / "scene.tif")) as source:
+            assert needs_cog_copy(source, 512) is due
+
+
+class FixedDeadline(cog.Deadline):
+    """A deadline with a fixed number of seconds left."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        object.__setattr__(self, "seconds", seconds)
+
+    def remaining(self) -> float:
+        return self.seconds
+
+
+def test_a_copy_must_be_expected_to_end_before_the_deadline(tmp_path):
+    """12 s per decoded GB: 4097 x 4096 uint16 decodes 9 x 8 whole 512² tiles, 37.7 MB, 0.45 s; exactly that
+    much time left is not enough."""
+    from tests.security.tiff_writer import Ifd, geo_tags, write_tiff
+
+    (tmp_path / "scene.tif").write_bytes(write_tiff([Ifd(4097, 4096, tags=geo_tags())]))
+    estimate = 9 * 8 * 512 * 512 * 2 / 1e9 * 12
+    with open_path(str(tmp_path / "scene.tif")) as source:
+        assert not needs_cog_copy(source, 512, FixedDeadline(estimate))
+        assert needs_cog_copy(source, 512, FixedDeadline(estimate * 1.001))
