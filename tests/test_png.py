@@ -157,3 +157,19 @@ def test_run_length_matching_from_a_quarter_of_zero_bytes(zeros, strategy):
     body[:zeros] = 0
     filtered[:, 1:] = body.reshape(8, 4).T  # the zeros first in each row
     assert deflate_strategy(filtered) == strategy
+
+
+@pytest.mark.parametrize("bpp", [1, 2, 3, 4])
+def test_average_rows_are_filtered_as_the_specification_says_for_every_pixel_size(bpp):
+    """Average takes the first row when it halves along (the left neighbour alone), and every later row of a
+    diagonal ramp (left and up average to the pixel; 30 wide, so that Up, 3 a byte, costs more than the
+    first pixel under Average): its predictor is checked byte by byte in both."""
+    channel = np.arange(bpp) * 5
+    halving = (np.array([200, 100, 50, 25, 12, 6, 3, 1])[:, None] + channel).astype(np.uint8)[None]
+    ramp = (128 + 3 * np.subtract.outer(np.arange(10), np.arange(30))[..., None] + channel).astype(np.uint8)
+    for pixels, rows_taken in ((halving, slice(None)), (ramp, slice(1, None))):
+        pixels = pixels[..., 0] if bpp == 1 else pixels
+        filtered = filter_rows(pixels)
+        rows = pixels.reshape(pixels.shape[0], -1).astype(int)
+        assert set(filtered[rows_taken, 0].tolist()) == {3}
+        assert np.array_equal(filtered[rows_taken, 1:], reference_filter(rows, bpp, 3)[rows_taken])
