@@ -392,12 +392,14 @@ def test_webp_is_rgb_or_rgba_at_quality_85_with_gray_repeated():
 
 def test_each_step_of_a_render_is_a_named_span(monkeypatch):
     """The Lambda adapters route spans to X-Ray subsegments; without a factory they cost nothing."""
+    import importlib
     from contextlib import nullcontext
 
     from handler.core import spans
 
     names = []
     monkeypatch.setattr(spans, "_factory", spans._factory)  # restored after the test
+    importlib.reload(spans)  # the default factory: importing handler.observability (the adapters) replaced it
     assert isinstance(spans.span("read"), nullcontext)
     spans.set_span_factory(lambda name: names.append(name) or nullcontext())
     render(geotiff_bytes(reflectance_stack(3)), thumbnail_size=16)
