@@ -167,3 +167,19 @@ def test_an_unknown_setting_and_a_model_error_are_named_too():
     with pytest.raises(InvalidSetting) as raised:
         load_settings(Pair, low=3)
     assert str(raised.value) == "={'low': 3} is not a valid value: LOW must not exceed HIGH"  # no one variable
+
+
+def test_a_setting_of_a_union_type_names_the_union():
+    """Types without a __name__ (int | None) are named as Python prints them."""
+    from pydantic_settings import BaseSettings
+
+    from handler.core.env_settings import ENV_CONFIG
+
+    class Tiles(BaseSettings):
+        model_config = ENV_CONFIG
+
+        tile_size: int | None = None
+
+    with pytest.raises(InvalidSetting) as raised:
+        load_settings(Tiles, tile_size="big")
+    assert str(raised.value).startswith("TILE_SIZE='big' is not a valid int | None: Input should be a valid integer")
