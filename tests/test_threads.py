@@ -34,6 +34,8 @@ def write(path: Path, text: str) -> None:
         ("100000 0", None),
         ("0 100000", None),
         ("200000 50000", 4.0),
+        ("1 100000", 0.00001),  # the smallest quota (one thread, see test_at_least_one)
+        ("100000 1", 100000.0),
     ],
 )
 def test_cpu_max(text, cpus):
@@ -50,6 +52,8 @@ def test_cpu_max(text, cpus):
         ("100000", "0", None),
         ("0", "100000", None),
         ("100000", "-100000", None),
+        ("1", "100000", 0.00001),
+        ("3", "1", 3.0),
     ],
 )
 def test_cfs_quota(quota, period, cpus):
@@ -163,6 +167,12 @@ def test_a_v1_directory_without_its_period_is_passed_over(tmp_path):
     write(tmp_path / "cpu" / "cpu.cfs_quota_us", "300000\n")
     write(tmp_path / "cpu" / "cpu.cfs_period_us", "100000\n")
     assert cgroup_cpu_quota(tmp_path, V1_DOCKER) == 3.0
+
+
+def test_only_the_leading_slash_of_the_own_cgroup_is_dropped(tmp_path):
+    write(tmp_path / "X.slice" / "cpu.max", "200000 100000\n")  # X: a character the path must keep
+    write(tmp_path / "cpu.max", "max 100000\n")
+    assert cgroup_cpu_quota(tmp_path, "0::/X.slice\n") == 2.0
 
 
 def test_the_own_cgroup_is_read_from_proc_self_cgroup(tmp_path, monkeypatch):

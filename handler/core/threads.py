@@ -49,9 +49,9 @@ def _candidates(base: Path, own: str | None) -> list[Path]:
 def parse_cpu_max(text: str) -> float | None:
     """cgroup v2 `cpu.max` ("QUOTA PERIOD", QUOTA may be "max") as CPUs; None when unlimited or unreadable."""
     fields = text.split()
-    if not fields or fields[0] == "max":
+    if not fields:
         return None
-    try:
+    try:  # QUOTA "max" (no limit) fails int() as any other word does
         quota, period = int(fields[0]), int(fields[1]) if len(fields) > 1 else 100_000
     except ValueError:
         return None
