@@ -376,3 +376,21 @@ def test_a_deadline_expires_at_its_instant_and_not_before(monkeypatch):
         deadline.check()
     assert str(expired.value) == expired.value.message == DEADLINE_MESSAGE
     assert Deadline().remaining() == float("inf")
+
+
+@pytest.mark.parametrize(("size", "opened"), [(29, [0]), (30, [])])
+def test_an_overview_that_cannot_pass_is_never_opened(size, opened):
+    """84² with a 21² overview (x4), nearest: at 30 px the limit is 84 / 30 x 1.2 = 3.36, exactly may_pass's
+    bound for x4 (3.5 x 84 / 87.5), so the overview is not opened; at 29 px (3.48) it is opened, and found too
+    coarse. Each open of a /vsis3/ level costs a range request."""
+    data = write_tiff([Ifd(84, 84, tags=geo_tags()), Ifd(21, 21, subfile_type=REDUCED, blob=ONES)])
+    with open_bytes(data) as dataset, opened_levels(dataset) as levels:
+        shape = plan_module.thumbnail_shape(dataset.width, dataset.height, size)
+        assert plan_read(levels, (1,), shape, Resampling.nearest).level.index is None
+        assert list(levels.opened) == opened
+
+
+def test_an_overview_one_pixel_tall_is_usable():
+    """A 4096 x 16 sliver's 256 x 1 overview (x16) serves its 64 x 1 thumbnail."""
+    data = write_tiff([Ifd(4096, 16, tags=geo_tags()), Ifd(256, 1, subfile_type=REDUCED, blob=ONES)])
+    assert plan_for(data, size=64).level.index == 0
