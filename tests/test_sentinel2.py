@@ -218,3 +218,8 @@ def test_dataset_radiometry_reads_the_first_bands_tags_over_the_datasets():
         with memfile.open() as dataset:
             assert dataset_radiometry(dataset) == Radiometry(1e-4, -1000.0, "offset_tag")
             assert dataset_radiometry(dataset, boa_offset=0) == Radiometry(1e-4, 0.0, "parameter")
+
+
+def test_band_names_passes_the_file_name_on():
+    assert band_names(1, [None], "GRANULE/x/IMG_DATA/R20m/T32TQM_20220609T101559_B8A_20m.jp2") == ["B8A"]
+    assert band_names(1, [None]) == ["b1"]

@@ -735,6 +735,7 @@ def test_created_is_the_utc_clock_and_a_zone_less_time_is_utc_whatever_the_proce
             acquisition_time(None, {"SENSING_TIME": "2022-06-09T12:15:00+02:00"}),
             acquisition_time(None, {"SENSING_TIME": "2022-06-09T10:15:00"}),
         ]
+        as_dict = in_another_zone.as_dict()  # /attributes' "product"
     finally:
         monkeypatch.undo()
         time.tzset()
@@ -743,6 +744,7 @@ def test_created_is_the_utc_clock_and_a_zone_less_time_is_utc_whatever_the_proce
     assert naive["properties"]["created"] == "2026-11-27T12:00:00Z"
     assert naive["properties"]["datetime"] == "2022-06-09T10:15:59Z"
     assert [time.isoformat() for time in sensed] == ["2022-06-09T10:15:00+00:00"] * 3  # UTC, not Tokyo time
+    assert as_dict["sensing_time"] == "2022-06-09T10:15:00Z"
 
 
 def test_each_data_asset_has_its_own_band_objects():
