@@ -394,3 +394,19 @@ def test_an_overview_one_pixel_tall_is_usable():
     """A 4096 x 16 sliver's 256 x 1 overview (x16) serves its 64 x 1 thumbnail."""
     data = write_tiff([Ifd(4096, 16, tags=geo_tags()), Ifd(256, 1, subfile_type=REDUCED, blob=ONES)])
     assert plan_for(data, size=64).level.index == 0
+
+
+@pytest.mark.parametrize(
+    ("image", "overview", "size"),
+    [
+        ((1000, 200), (100, 20), 101),  # 101 x 20 px: x 9.90 < y 10, x counts
+        ((1000, 306), (125, 38), 126),  # 126 x 39 px: x 7.94 > y 7.85, y counts
+        ((10, 5), (3, 1), 3),  # 3 x 2 px: x 3.33 > y 2.5, y counts (two rows are not one)
+    ],
+)
+def test_the_desired_resolution_is_that_of_the_less_reduced_axis(image, overview, size):
+    """GDAL's rule: source pixels per output pixel across (x) when smaller or when the output is one row,
+    else down (y); the overview (x10, x8, x3.3) is taken one pixel of thumbnail below `size`, not at it."""
+    data = write_tiff([Ifd(*image, tags=geo_tags()), Ifd(*overview, subfile_type=REDUCED, blob=ONES)])
+    assert plan_for(data, size=size - 1).level.index == 0
+    assert plan_for(data, size=size).level.index is None
