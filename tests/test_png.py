@@ -173,3 +173,17 @@ def test_average_rows_are_filtered_as_the_specification_says_for_every_pixel_siz
         rows = pixels.reshape(pixels.shape[0], -1).astype(int)
         assert set(filtered[rows_taken, 0].tolist()) == {3}
         assert np.array_equal(filtered[rows_taken, 1:], reference_filter(rows, bpp, 3)[rows_taken])
+
+
+def test_idat_is_the_filtered_rows_deflated_with_the_chosen_strategy():
+    """Z_RLE or Huffman codes alone, as deflate_strategy chose (zlib's default strategy, with its longer-distance
+    matches, gives other bytes: it was the slower choice, bench/RESULTS-png.md)."""
+    rng = np.random.default_rng(3)
+    flat, noise = np.full((64, 64, 3), 90, np.uint8), rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    flat[::8] = noise[::8]
+    for pixels in (flat, noise):
+        filtered = filter_rows(pixels)
+        compressor = zlib.compressobj(6, zlib.DEFLATED, 15, 9, deflate_strategy(filtered))
+        idat = chunks(encode_png(pixels))[1][1]
+        assert idat == compressor.compress(filtered) + compressor.flush()
+        assert idat != zlib.compress(filtered.tobytes(), 6)
