@@ -31,4 +31,4 @@ def load_settings(model: type[Model], **values: object) -> Model:
     try:
         return model(**values)
     except ValidationError as exc:
-        raise InvalidSetting("; ".join(_problem(model, error) for error in exc.errors(include_url=False))) from None
+        raise InvalidSetting("; ".join(_problem(model, error) for error in exc.errors())) from None
