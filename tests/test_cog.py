@@ -16,6 +16,13 @@ DESCRIPTIONS = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "
 TAGS = {"PROCESSING_BASELINE": "04.00", "BOA_ADD_OFFSET_B4": "-1000"}
 
 
+@pytest.fixture(autouse=True)
+def one_writer_thread(monkeypatch):
+    """GDAL's worker pool must not start in this process: mutmut forks every mutant's run from it, and a started
+    pool deadlocks the children. The writer's threads are tested in a child process (the end of this file)."""
+    monkeypatch.setattr(cog, "core_threads", lambda: 1)
+
+
 @pytest.fixture
 def striped_scene(tmp_path):
     """A 12-band L2A-like file as many exports are: striped, no overviews, nodata 0 in one corner."""
@@ -128,13 +135,9 @@ def test_a_truncated_source_is_unreadable_whatever_the_writer_threads(tmp_path, 
 
 
 @pytest.mark.parametrize(("dtype", "predictor"), [("uint16", "2"), ("float32", "3")])
-def test_the_copy_is_deflated_with_the_predictor_in_512_px_tiles_of_averaged_overviews(
-    tmp_path, monkeypatch, dtype, predictor
-):
+def test_the_copy_is_deflated_with_the_predictor_in_512_px_tiles_of_averaged_overviews(tmp_path, dtype, predictor):
     """Horizontal differencing for integers, the floating-point predictor for floats; a classic TIFF while
-    it is small (BIGTIFF=IF_SAFER); the overview is the mean of each 2 x 2 (AVERAGE, not nearest).
-    One writer thread: GDAL's worker pool must not start in this process (see above)."""
-    monkeypatch.setattr(cog, "core_threads", lambda: 1)
+    it is small (BIGTIFF=IF_SAFER); the overview is the mean of each 2 x 2 (AVERAGE, not nearest)."""
     data = reflectance_stack(1, height=300, width=700).astype(dtype)
     path = write_geotiff(tmp_path / "scene.tif", data)
     with open_path(str(path)) as source:
