@@ -9,7 +9,6 @@ from handler.core.sentinel2 import (
     L1C_BANDS,
     L2A_BANDS,
     Radiometry,
-    band_names,
     canonical_band_name,
     named_bands,
     radiometry,
@@ -38,7 +37,7 @@ def test_canonical_band_name(text, name):
 
 
 def test_band_names_by_count():
-    assert band_names(12, [None] * 12) == [
+    assert named_bands(12, [None] * 12)[0] == [
         "B01",
         "B02",
         "B03",
@@ -52,14 +51,14 @@ def test_band_names_by_count():
         "B11",
         "B12",
     ]
-    assert band_names(13, [None] * 13)[9:12] == ["B09", "B10", "B11"]
-    assert band_names(4, [None] * 4) == ["B02", "B03", "B04", "B08"]
-    assert band_names(3, [None] * 3) == ["b1", "b2", "b3"]
+    assert named_bands(13, [None] * 13)[0][9:12] == ["B09", "B10", "B11"]
+    assert named_bands(4, [None] * 4)[0] == ["B02", "B03", "B04", "B08"]
+    assert named_bands(3, [None] * 3)[0] == ["b1", "b2", "b3"]
 
 
 def test_descriptions_win_over_count():
-    assert band_names(4, ["B4", "B3", "B2", "B8"]) == ["B04", "B03", "B02", "B08"]
-    assert band_names(2, ["elevation", None]) == ["elevation", "b2"]
+    assert named_bands(4, ["B4", "B3", "B2", "B8"])[0] == ["B04", "B03", "B02", "B08"]
+    assert named_bands(2, ["elevation", None])[0] == ["elevation", "b2"]
 
 
 def test_uint16_defaults_to_plain_quantification():
@@ -218,8 +217,3 @@ def test_dataset_radiometry_reads_the_first_bands_tags_over_the_datasets():
         with memfile.open() as dataset:
             assert dataset_radiometry(dataset) == Radiometry(1e-4, -1000.0, "offset_tag")
             assert dataset_radiometry(dataset, boa_offset=0) == Radiometry(1e-4, 0.0, "parameter")
-
-
-def test_band_names_passes_the_file_name_on():
-    assert band_names(1, [None], "GRANULE/x/IMG_DATA/R20m/T32TQM_20220609T101559_B8A_20m.jp2") == ["B8A"]
-    assert band_names(1, [None]) == ["b1"]

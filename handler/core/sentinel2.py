@@ -83,11 +83,6 @@ def named_bands(count: int, descriptions: Sequence[str | None], file_name: str =
     return [f"b{i}" for i in range(1, count + 1)], AS_STORED
 
 
-def band_names(count: int, descriptions: Sequence[str | None], file_name: str = "") -> list[str]:
-    """The names of `named_bands`."""
-    return named_bands(count, descriptions, file_name)[0]
-
-
 @dataclass(frozen=True)
 class Radiometry:
     """How stored values become reflectance: reflectance = (value + offset) * scale."""
