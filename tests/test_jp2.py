@@ -164,6 +164,21 @@ def test_other_formats_are_unsupported(data, message):
     assert caught.value.message == message
 
 
+def test_a_file_that_is_only_the_signature_box_is_corrupt():
+    with pytest.raises(UnreadableRaster) as caught:
+        scan(box(b"jP  ", b"\r\n\x87\n"))
+    assert caught.value.message == CORRUPT
+
+
+def test_jp2_as_the_major_brand_alone_is_enough():
+    """ftyp's major brand counts as one of its brands: a JP2 that lists only jpx as compatible is a JP2."""
+    standard = jp2_file(codestream(64, 64))
+    ftyp = box(b"ftyp", b"jp2 \0\0\0\0jp2 ")
+    assert standard.count(ftyp) == 1
+    layout = scan(standard.replace(ftyp, box(b"ftyp", b"jp2 \0\0\0\0jpx ")))
+    assert (layout.codestream.width, layout.codestream.height) == (64, 64)
+
+
 @pytest.mark.parametrize("compatible", [[b"jp2 "], [b"jpx ", b"jp2 "], [b"jpxb", b"jpx ", b"jp2 "]])
 def test_the_jp2_brand_is_found_at_any_position_of_the_compatibility_list(compatible):
     """A JPX file that lists jp2 among its compatible brands holds a JP2 reader's subset: accepted."""

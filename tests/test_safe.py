@@ -284,6 +284,12 @@ REFUSALS = {
         b'<BOA_QUANTIFICATION_VALUE unit="none">ten thousand<',
         "The product's quantification value is not a number.",
     ),
+    "quantification-over-a-million": (
+        0,
+        rb'<BOA_QUANTIFICATION_VALUE unit="none">10000<',
+        b'<BOA_QUANTIFICATION_VALUE unit="none">1000000.5<',
+        "The product's quantification value is out of range.",
+    ),
     "offset-band-13": (
         0,
         rb'band_id="12">-1000<',
@@ -439,6 +445,16 @@ def test_comments_and_processing_instructions_in_the_documents_are_ignored():
     product = product.replace(b"<PRODUCT_URI>", b"<!-- a comment --><?pi data?><PRODUCT_URI>")
     tile = tile.replace(b"<TILE_ID", b"<!-- a comment --><TILE_ID")
     assert parse_metadata(product, tile) == parse_metadata(*metadata_documents())
+
+
+def test_an_empty_optional_element_is_absent_and_a_quantification_of_a_million_is_accepted():
+    product, tile = metadata_documents()
+    product = product.replace(
+        b"<Cloud_Coverage_Assessment>4.05</Cloud_Coverage_Assessment>", b"<Cloud_Coverage_Assessment/>"
+    )
+    product = product.replace(b'unit="none">10000<', b'unit="none">1000000<')
+    metadata = parse_metadata(product, tile)
+    assert (metadata.cloud_cover, metadata.quantification) == (None, 1_000_000)
 
 
 def test_optional_quality_fields_may_be_absent():
