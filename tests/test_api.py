@@ -152,6 +152,20 @@ def test_thumbnail_past_the_request_deadline_is_413(monkeypatch):
     assert post("/thumbnail").status_code == 200
 
 
+def test_the_request_deadline_leaves_a_second_of_the_lambda_invocation_to_answer():
+    """REQUEST_DEADLINE_SECONDS, or the invocation's remaining time less ANSWER_MARGIN_SECONDS when that is sooner."""
+    from types import SimpleNamespace
+
+    from handler.api import request_deadline
+    from tests.conftest import FakeLambdaContext
+
+    settings = Settings(request_deadline_seconds=25)
+    for remaining_ms, expected in ((24_000, 23.0), (60_000, 25.0)):
+        request = SimpleNamespace(scope={"aws.context": FakeLambdaContext(remaining_ms=remaining_ms)})
+        assert request_deadline(request, settings).remaining() == pytest.approx(expected, abs=0.01)
+    assert request_deadline(SimpleNamespace(scope={}), settings).remaining() == pytest.approx(25.0, abs=0.01)
+
+
 def test_docs_can_be_turned_off():
     """API_DOCS=false (template parameter ApiDocs) removes /docs and /openapi.json; the routes stay."""
     import subprocess

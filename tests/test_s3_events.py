@@ -14,7 +14,7 @@ from events.make_events import (
     sqs_event,
     synthetic_geotiff,
 )
-from handler.s3_events import MalformedRecord, ObjectEvent, read_notification
+from handler.s3_events import MalformedRecord, ObjectEvent, is_sqs_batch, read_notification
 from handler.s3_trigger import handler
 from tests import s3_helpers
 from tests.s3_helpers import BUCKET, moto_server
@@ -130,3 +130,10 @@ def test_committed_events_render_the_scene_ci_uploads(name, monkeypatch, lambda_
         assert response == expected
         outputs = {o["Key"] for o in client.list_objects_v2(Bucket=target.bucket)["Contents"]}
         assert f"thumbnails/{target.key.removeprefix('uploads/')}.png" in outputs
+
+
+@pytest.mark.parametrize(
+    "event", [{"Records": []}, {"Records": {"0": {"eventSource": "aws:sqs"}}}, {"Records": None}, []]
+)
+def test_only_a_list_of_sqs_records_is_an_sqs_batch(event):
+    assert is_sqs_batch(event) is False

@@ -15,6 +15,7 @@ from handler.scene.errors import ObjectNotFound
 from handler.scene.layout import output_keys
 from handler.scene.processing import InvocationTime, Outcome, process_object
 from handler.scene.sources import open_key
+from handler.scene.status import rejection_json
 from handler.scene.store import ObjectInfo
 from handler.scene.uploads import new_upload, upload_result
 from handler.settings import Settings
@@ -195,9 +196,28 @@ def test_a_rejection_is_logged_with_the_object_it_names(store, caplog):
     with caplog.at_level("WARNING"):
         process(store, bad)
     (record,) = [r for r in caplog.records if r.getMessage() == "input rejected"]
-    assert (record.bucket, record.key, record.size, record.error_code) == (
+    assert (record.bucket, record.key, record.size, record.error_code, record.error_type) == (
         BUCKET,
         "uploads/bad.tif",
         8,
         "unsupported_format",
+        "UnsupportedFormat",
     )
+
+
+def test_the_status_object_of_a_rejection_says_failed_why_and_which_version():
+    """What S3 holds for a rejected version (readers of the bucket parse it; the results route reads it)."""
+    store_object = ObjectInfo("in", "uploads/bad.tif", 8, '"etag"', "v1")
+    body = rejection_json(store_object, "unsupported_format", "Not a GeoTIFF.")
+    expected = {
+        "status": "failed",
+        "error": {"code": "unsupported_format", "message": "Not a GeoTIFF."},
+        "source": {"bucket": "in", "key": "uploads/bad.tif", "size": 8, "etag": '"etag"', "version_id": "v1"},
+    }
+    assert body == json.dumps(expected, indent=2).encode()
+
+
+def test_an_object_that_is_gone_is_never_the_same_version():
+    """store.head answers None once the source is deleted: no output may then be written for it."""
+    for version_id in (None, "v1"):
+        assert not ObjectInfo("in", "uploads/a.tif", 8, '"etag"', version_id).same_version(None)
