@@ -682,7 +682,9 @@ def test_proj_code_only_for_an_authority_code(crs, code):
     assert (properties["proj:code"], properties["proj:bbox"]) == (code, [699960.0, 5090220.0, 699990.0, 5090240.0])
 
 
-def test_product_metadata_as_dict_is_exact_and_in_utc():
+def test_product_metadata_as_dict_is_exact_and_in_utc(monkeypatch):
+    import time
+
     sensed = datetime(2022, 6, 9, 12, 15, 59, 24000, tzinfo=timezone(timedelta(hours=2)))  # 10:15:59.024 UTC
     metadata = ProductMetadata(
         product_id="S2A_MSIL1C_20220609T101559_N0400_R065_T32TQM_20220609T121744",
@@ -694,7 +696,14 @@ def test_product_metadata_as_dict_is_exact_and_in_utc():
         relative_orbit=65,
         processing_baseline="04.00",
     )
-    assert metadata.as_dict() == {
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # UTC whatever the process zone (this machine runs in UTC)
+    time.tzset()
+    try:
+        as_dict = metadata.as_dict()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert as_dict == {
         "product_id": "S2A_MSIL1C_20220609T101559_N0400_R065_T32TQM_20220609T121744",
         "product_type": "S2MSI1C",
         "level": "L1C",

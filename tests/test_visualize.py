@@ -91,5 +91,6 @@ def test_gain_and_boa_offset_bounds_are_inclusive_and_refusals_say_the_range():
     with pytest.raises(InvalidRenderOptions, match=r"^gain must be greater than 0 and at most 100\.$"):
         RenderOptions(gain=100.5)
     assert RenderOptions(boa_offset=-10_000).boa_offset == -10_000 and RenderOptions(boa_offset=10_000).boa_offset
-    with pytest.raises(InvalidRenderOptions, match=r"^boa_offset must be from -10000 to 10000 \(e\.g\. -1000\)\.$"):
-        RenderOptions(boa_offset=10_001)
+    for outside in (-10_001, 10_001):
+        with pytest.raises(InvalidRenderOptions, match=r"^boa_offset must be from -10000 to 10000 \(e\.g\. -1000\)\.$"):
+            RenderOptions(boa_offset=outside)
