@@ -53,7 +53,8 @@ def test_threads_draw_the_pixels_of_one_gdal_call(monkeypatch, small_cache, resa
     assert np.abs(threaded.values - single.values).max() <= tolerance
 
 
-def test_the_thread_count_follows_the_cpus(monkeypatch, small_cache):
+def handle_counts(monkeypatch) -> list[int]:
+    """The thread counts OpenLevels.handles is asked for, in order (each read asks once)."""
     counts = []
     real = OpenLevels.handles
 
@@ -62,6 +63,11 @@ def test_the_thread_count_follows_the_cpus(monkeypatch, small_cache):
         return real(self, index, count)
 
     monkeypatch.setattr(OpenLevels, "handles", counted)
+    return counts
+
+
+def test_the_thread_count_follows_the_cpus(monkeypatch, small_cache):
+    counts = handle_counts(monkeypatch)
     read_with(monkeypatch, 3)
     read_with(monkeypatch, 1)
     assert counts == [3, 1]
@@ -100,14 +106,7 @@ def test_each_threads_share_of_the_block_cache_decides_the_chunks(monkeypatch):
     """The level's 12 blocks of 512 KiB (6 MiB) fit an 8 MB block cache read by one thread, but not the
     4 MB share of each of two threads: two threads read it in chunks, two handles; one reads it in one call."""
     monkeypatch.setenv("GDAL_CACHEMAX", "8")
-    counts = []
-    real = OpenLevels.handles
-
-    def counted(self, index, count):
-        counts.append(count)
-        return real(self, index, count)
-
-    monkeypatch.setattr(OpenLevels, "handles", counted)
+    counts = handle_counts(monkeypatch)
     read_with(monkeypatch, 2)
     read_with(monkeypatch, 1)
     assert counts == [2, 1]

@@ -295,6 +295,22 @@ def product(**overrides) -> ProductMetadata:
     return ProductMetadata(**{**fields, **overrides})
 
 
+# The properties product() gives an Item (a Sentinel-2B L2A product of tile 32TQM, orbit 65).
+PRODUCT_PROPERTIES = {
+    "platform": "sentinel-2b",
+    "constellation": "sentinel-2",
+    "instruments": ["msi"],
+    "sat:relative_orbit": 65,
+    "processing:level": "L2A",
+    "processing:version": "04.00",
+    "eo:cloud_cover": 12.5,
+    "grid:code": "MGRS-32TQM",
+    "mgrs:utm_zone": 32,
+    "mgrs:latitude_band": "T",
+    "mgrs:grid_square": "QM",
+}
+
+
 def test_product_backed_item_carries_the_product_metadata():
     item = item_of(
         geotiff_bytes(reflectance_stack(12), tags={"SENSING_TIME": "2030-01-01T00:00:00Z"}), product=product()
@@ -302,34 +318,7 @@ def test_product_backed_item_carries_the_product_metadata():
     validate(item)
     properties = item["properties"]
     assert properties["datetime"] == "2022-06-09T10:15:59.024000Z"  # the product's XML wins over tags
-    assert {
-        key: properties[key]
-        for key in (
-            "platform",
-            "constellation",
-            "instruments",
-            "sat:relative_orbit",
-            "processing:level",
-            "processing:version",
-            "eo:cloud_cover",
-            "grid:code",
-            "mgrs:utm_zone",
-            "mgrs:latitude_band",
-            "mgrs:grid_square",
-        )
-    } == {
-        "platform": "sentinel-2b",
-        "constellation": "sentinel-2",
-        "instruments": ["msi"],
-        "sat:relative_orbit": 65,
-        "processing:level": "L2A",
-        "processing:version": "04.00",
-        "eo:cloud_cover": 12.5,
-        "grid:code": "MGRS-32TQM",
-        "mgrs:utm_zone": 32,
-        "mgrs:latitude_band": "T",
-        "mgrs:grid_square": "QM",
-    }
+    assert {key: properties[key] for key in PRODUCT_PROPERTIES} == PRODUCT_PROPERTIES
     assert item["geometry"] == json.loads(json.dumps(FOOTPRINT)) and item["bbox"] == [11.6, 46.0, 13.0, 47.0]
     assert {(band["raster:scale"], band["raster:offset"]) for band in band_list(item)} == {(1e-4, -0.1)}
     assert set(item["stac_extensions"]) == set(EXTENSIONS.values())
@@ -441,17 +430,7 @@ def test_exact_item_of_a_product_backed_l2a_scene():
             "datetime": "2022-06-09T10:15:59.024000Z",
             "created": "2026-11-27T12:00:00Z",
             **PROJ,
-            "platform": "sentinel-2b",
-            "constellation": "sentinel-2",
-            "instruments": ["msi"],
-            "sat:relative_orbit": 65,
-            "processing:level": "L2A",
-            "processing:version": "04.00",
-            "eo:cloud_cover": 12.5,
-            "grid:code": "MGRS-32TQM",
-            "mgrs:utm_zone": 32,
-            "mgrs:latitude_band": "T",
-            "mgrs:grid_square": "QM",
+            **PRODUCT_PROPERTIES,
         },
         "links": [],
         "assets": {
