@@ -191,8 +191,7 @@ class Container:
             self.name,
             "--network",
             "host",
-            f"--cpus={self.cpus:.3f}",
-            f"--memory={self.memory}m",
+            *limits(self.memory, self.cpus),
             f"--memory-swap={self.memory}m",
             *env,
             "--entrypoint",
@@ -413,26 +412,24 @@ def docker_machine() -> str:
     return f"{machine()}, Docker {docker('version', '--format', '{{.Server.Version}}', check=False)}, cgroup {cgroup}"
 
 
+def limits(memory: int, cpus: float) -> tuple[str, ...]:
+    """docker run options giving a container Lambda's memory and CPU share."""
+    return (f"--cpus={cpus:.3f}", f"--memory={memory}m")
+
+
+def python_in_image(image: str, script: str, *args: str, options: tuple[str, ...] = ()) -> str:
+    """stdout of `python3 -c script args` in a throwaway container of `image` (host network, /var/task)."""
+    run = ("run", "--rm", "--network", "host", *options, "-w", "/var/task", "--entrypoint", "/var/lang/bin/python3")
+    return docker(*run, image, "-c", script, *args, check=False)
+
+
 def image_matches_head(image: str) -> str:
     """Whether handler/ in the image is the checkout's HEAD (the image may have been built from a work tree)."""
     script = (
         "import hashlib, pathlib; [print(hashlib.sha1(p.read_bytes()).hexdigest(), p) "
         "for p in sorted(pathlib.Path('handler').rglob('*')) if p.is_file() and '__pycache__' not in p.parts]"
     )
-    inside = docker(
-        "run",
-        "--rm",
-        "--network",
-        "host",
-        "-w",
-        "/var/task",
-        "--entrypoint",
-        "/var/lang/bin/python3",
-        image,
-        "-c",
-        script,
-        check=False,
-    )
+    inside = python_in_image(image, script)
     image_files = dict(line.split(" ", 1)[::-1] for line in inside.splitlines())
     head = subprocess.run(
         ["git", "ls-tree", "-r", "HEAD", "--name-only", "handler"], cwd=ROOT, capture_output=True, text=True
@@ -440,8 +437,8 @@ def image_matches_head(image: str) -> str:
     differ = [
         path
         for path in head
-        if not path.endswith(".pyc")
-        and image_files.get(path)
+        if path in image_files  # the image leaves out the development modules (.dockerignore)
+        and image_files[path]
         != hashlib.sha1(
             subprocess.run(["git", "show", f"HEAD:{path}"], cwd=ROOT, capture_output=True).stdout
         ).hexdigest()
@@ -454,25 +451,8 @@ def image_matches_head(image: str) -> str:
 
 def core_threads(image: str, memory: int, cpus: float) -> str:
     """The thread count the image's handler.core takes from the CPUs it has under these limits."""
-    return (
-        docker(
-            "run",
-            "--rm",
-            "--network",
-            "host",
-            f"--cpus={cpus:.3f}",
-            f"--memory={memory}m",
-            "-w",
-            "/var/task",
-            "--entrypoint",
-            "/var/lang/bin/python3",
-            image,
-            "-c",
-            "from handler.core.threads import core_threads; print(core_threads())",
-            check=False,
-        )
-        or "?"
-    )
+    script = "from handler.core.threads import core_threads; print(core_threads())"
+    return python_in_image(image, script, options=limits(memory, cpus)) or "?"
 
 
 def local_run(image: str, memory: int, cpus: float, scene: Path, repeat: int, cog: bool, threads: str) -> dict:
@@ -480,28 +460,15 @@ def local_run(image: str, memory: int, cpus: float, scene: Path, repeat: int, co
     with the core's own thread count ("auto") or a fixed one: the core's CPU work without the RIE or moto
     (the scene is bind-mounted read-only)."""
     load = loadavg()
-    out = docker(
-        "run",
-        "--rm",
-        "--network",
-        "host",
-        f"--cpus={cpus:.3f}",
-        f"--memory={memory}m",
-        "-v",
-        f"{scene.parent}:/data:ro",
-        "-w",
-        "/var/task",
-        "--entrypoint",
-        "/var/lang/bin/python3",
+    out = python_in_image(
         image,
-        "-c",
         CORE_ALONE,
         f"/data/{scene.name}",
         str(repeat),
         "1" if cog else "0",
         threads,
         "1",
-        check=False,
+        options=(*limits(memory, cpus), "-v", f"{scene.parent}:/data:ro"),
     )
     try:
         result = json.loads(out.splitlines()[-1])
