@@ -21,13 +21,14 @@ from pathlib import Path
 
 import pytest
 
+from events import make_events
 from handler.local_pipeline import wait_for_port
 from tests.rasters import geotiff_bytes, reflectance_stack
 from tests.s3_helpers import free_port, uvicorn_args
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_UPLOAD_BYTES = 65_536
-BOUNDARY = "rawsocketboundary"
+BOUNDARY = make_events.BOUNDARY
 SCENE = geotiff_bytes(reflectance_stack(3, height=16, width=24))
 # What the app answers a body cut or garbled by its framing: Starlette's multipart parser refusing it
 # (http_error "Invalid multipart data."), a form without image_file, or a file cut short.
@@ -96,18 +97,9 @@ def crash_detection(server):
 # --- raw HTTP ------------------------------------------------------------------------------------------
 
 
-def multipart(content: bytes, filename: str = "scene.tif", **fields: str) -> bytes:
-    parts = [
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in fields.items()
-    ]
-    parts.append(
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image_file"; filename="{filename}"\r\n'
-        f"Content-Type: image/tiff\r\n\r\n".encode()
-        + content
-        + b"\r\n"
-    )
-    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+def multipart(content: bytes) -> bytes:
+    """An image_file upload of `content` as scene.tif (the committed events' encoder)."""
+    return make_events.multipart({}, "image_file", "scene.tif", content)
 
 
 def request(method: str, path: str, body: bytes, *headers: str, length: int | None = None, close: bool = True) -> bytes:
@@ -309,11 +301,12 @@ def test_malformed_chunks(server, bad):
 def test_a_slow_body_holds_only_its_own_connection(server):
     """A few bytes per second for ~3 s (then abandoned): other clients are served all along; the server
     neither crashes nor answers the abandoned request with a 5xx."""
-    body = multipart(SCENE)
+    raw = request("POST", "/thumbnail", multipart(SCENE))
+    start = raw.index(b"\r\n\r\n") + 4 + 100  # the whole head and 100 bytes of the body, then a trickle
     with server.connect(timeout=2) as sock:
-        sock.sendall(request("POST", "/thumbnail", body)[:200])
+        sock.sendall(raw[:start])
         for i in range(6):
-            sock.sendall(body[i * 3 : i * 3 + 3])
+            sock.sendall(raw[start + i * 3 : start + i * 3 + 3])
             time.sleep(0.5)
             started = time.monotonic()
             health = exchange(server, request("GET", "/health", b""))
