@@ -23,6 +23,8 @@ from rasterio.transform import Affine
 
 MAX_SIDE = 64
 UTM_TRANSFORM = Affine(10, 0, 404400, 0, -10, 5342400)  # 10 m pixels in UTM zone 33N, as tests/rasters.py
+# Listed here rather than imported from handler.core.safe_open.DRAWABLE_DTYPES: the generator stays an
+# independent oracle, so a dtype the core stopped accepting is still generated (and noticed).
 REAL_DTYPES = (
     "uint8",
     "int8",
