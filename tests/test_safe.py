@@ -499,5 +499,6 @@ def test_a_read_at_the_end_of_the_archive_never_asks_the_reader_for_zero_bytes()
         return bytes(length)
 
     file = _RangeFile(read, 10, budget=100)
+    assert file.readable() and file.seekable()  # the file protocol zipfile relies on
     file.seek(0, io.SEEK_END)
     assert (file.read(5), file.read(), file.fetched) == (b"", b"", 0)

@@ -68,6 +68,9 @@ class _RangeFile(io.RawIOBase):
         self._read, self._size, self._budget, self._position = read, size, budget, 0
         self.fetched = 0
 
+    def readable(self) -> bool:
+        return True
+
     def seekable(self) -> bool:
         return True
 
