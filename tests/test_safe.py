@@ -491,7 +491,7 @@ def test_the_image_opens_from_s3_through_vsizip_without_downloading_the_zip(monk
     assert ranges and sum(end - start + 1 for start, end in ranges) < 1 << 20, ranges
 
 
-def test_a_read_at_the_end_of_the_archive_never_asks_the_reader_for_zero_bytes():
+def test_the_archive_file_never_asks_the_reader_for_zero_bytes():
     """An HTTP range of zero bytes is invalid (S3 answers 416), so the end of the file is b"" locally."""
 
     def read(offset: int, length: int) -> bytes:
@@ -500,5 +500,6 @@ def test_a_read_at_the_end_of_the_archive_never_asks_the_reader_for_zero_bytes()
 
     file = _RangeFile(read, 10, budget=100)
     assert file.readable() and file.seekable()  # the file protocol zipfile relies on
+    assert file.read(0) == b"" and file.tell() == 0
     file.seek(0, io.SEEK_END)
     assert (file.read(5), file.read(), file.fetched) == (b"", b"", 0)

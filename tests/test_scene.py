@@ -146,6 +146,12 @@ def test_cog_copies_of_non_tiff_inputs_are_named_tif():
     assert output_keys(SETTINGS, "uploads/a.TIFF", BUCKET).cog == "cogs/a.TIFF"
 
 
+def test_a_key_with_no_object_is_named_in_the_refusal(store):
+    with pytest.raises(ObjectNotFound) as missing, open_key(store, SETTINGS, "uploads/missing.tif"):
+        pass
+    assert str(missing.value) == "No object 'uploads/missing.tif' in the input bucket."
+
+
 def test_an_upload_goes_from_unknown_to_pending_to_done(store):
     upload = new_upload(store, SETTINGS, "T32TQM_20220609T101559_B04_10m.jp2")
     assert upload["key"] == f"uploads/{upload['id']}/T32TQM_20220609T101559_B04_10m.jp2"

@@ -27,6 +27,7 @@ FIXTURE = safe_zip(L2A_N0500)
 SAFE = f"{L2A_N0500.product_id}.SAFE"
 PRODUCT_XML = f"{SAFE}/MTD_MSIL2A.xml"
 TILE_XML = f"{SAFE}/GRANULE/{L2A_N0500.granule}/MTD_TL.xml"
+FIXTURE_LARGEST = max(info.file_size for info in zipfile.ZipFile(io.BytesIO(FIXTURE.data)).infolist())
 CENTRAL = struct.Struct("<4s6H3L5HLL")  # a central directory file header, up to the local header offset
 
 
@@ -131,12 +132,26 @@ def test_links_and_special_files_are_refused(kind):
         info = zipfile.ZipInfo(FIXTURE.image)
         info.create_system, info.external_attr = 3, (kind | 0o777) << 16
         archive.writestr(info, b"/etc/passwd")
-    refused(buffer.getvalue(), "unsafe_archive")
+    error = refused(buffer.getvalue(), "unsafe_archive")
+    assert error.message == "The archive holds a symbolic link or special file; only regular files are accepted."
+
+
+def test_unix_file_modes_count_only_in_unix_made_archives():
+    """external_attr's high bits are a Unix mode only when create_system is 3; a DOS-made archive's are not."""
+    data = rebuilt_zip(FIXTURE.data, {FIXTURE.image: None})
+    buffer = io.BytesIO(data)
+    with zipfile.ZipFile(buffer, "a") as archive:
+        info = zipfile.ZipInfo(f"{SAFE}/x.bin")
+        info.create_system, info.external_attr = 0, (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(info, b"x")
+    data = buffer.getvalue()
+    assert f"{SAFE}/x.bin" in {member.name for member in ZipArchive(bytes_reader(data), len(data)).members}
 
 
 @pytest.mark.parametrize("flags", [0x1, 0x41], ids=["zipcrypto", "strong-encryption"])
 def test_encrypted_members_are_refused(flags):
-    refused(patch_central(FIXTURE.data, TILE_XML, flags=flags), "unsafe_archive")
+    error = refused(patch_central(FIXTURE.data, TILE_XML, flags=flags), "unsafe_archive")
+    assert error.message == "The archive holds an encrypted member."
 
 
 def test_duplicate_names_are_refused():
@@ -188,7 +203,8 @@ def test_the_fetch_budget_counts_every_byte_read_and_admits_exactly_its_size():
 
 @pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA], ids=["bzip2", "lzma"])
 def test_compression_other_than_stored_or_deflate_is_refused(method):
-    refused(with_member(f"{SAFE}/x.bin", b"x" * 100, compress_type=method), "unsupported_format")
+    error = refused(with_member(f"{SAFE}/x.bin", b"x" * 100, compress_type=method), "unsupported_format")
+    assert error.message == "The archive holds a member compressed with other than STORED or DEFLATE."
 
 
 def test_a_member_claiming_gigabytes_is_refused():
@@ -247,6 +263,27 @@ def test_absurd_member_counts_are_refused():
         for index in range(ZIP_LIMITS.max_members + 1):
             archive.writestr(f"{SAFE}/HTML/{index}.html", b"")
     refused(buffer.getvalue(), "archive_too_large")
+
+
+def test_limits_on_members_are_inclusive():
+    """Exactly max_members members, a member of exactly max_member_bytes and a read of exactly max_bytes pass."""
+    names = zipfile.ZipFile(io.BytesIO(FIXTURE.data)).namelist()
+    tile = zipfile.ZipFile(io.BytesIO(FIXTURE.data)).getinfo(TILE_XML).file_size
+    exact = dataclasses.replace(ZIP_LIMITS, max_members=len(names), max_member_bytes=FIXTURE_LARGEST)
+    archive = ZipArchive(bytes_reader(FIXTURE.data), len(FIXTURE.data), exact)
+    assert len(archive.read(TILE_XML, tile)) == tile
+    with pytest.raises(ArchiveTooLarge):
+        ZipArchive(
+            bytes_reader(FIXTURE.data), len(FIXTURE.data), dataclasses.replace(exact, max_members=len(names) - 1)
+        )
+    with pytest.raises(ArchiveTooLarge):
+        ZipArchive(
+            bytes_reader(FIXTURE.data),
+            len(FIXTURE.data),
+            dataclasses.replace(exact, max_member_bytes=FIXTURE_LARGEST - 1),
+        )
+    with pytest.raises(ArchiveTooLarge):
+        archive.read(TILE_XML, tile - 1)
 
 
 def test_a_central_directory_claiming_gigabytes_is_not_fetched():
