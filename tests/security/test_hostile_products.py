@@ -265,6 +265,16 @@ def test_absurd_member_counts_are_refused():
     refused(buffer.getvalue(), "archive_too_large")
 
 
+def test_the_member_reader_may_fetch_the_whole_member_beyond_the_metadata_budget():
+    """Reading the image to pre-scan it costs its compressed size on top of the listing's budget."""
+    listing = ZipArchive(bytes_reader(FIXTURE.data), len(FIXTURE.data)).fetched
+    image = zipfile.ZipFile(io.BytesIO(FIXTURE.data)).getinfo(FIXTURE.image)
+    limits = dataclasses.replace(ZIP_LIMITS, max_fetch_bytes=listing + 1024)  # + the member's local header
+    assert image.compress_size > 1024
+    read = ZipArchive(bytes_reader(FIXTURE.data), len(FIXTURE.data), limits).member_reader(FIXTURE.image)
+    assert read(0, image.file_size) == zipfile.ZipFile(io.BytesIO(FIXTURE.data)).read(FIXTURE.image)
+
+
 def test_limits_on_members_are_inclusive():
     """Exactly max_members members, a member of exactly max_member_bytes and a read of exactly max_bytes pass."""
     names = zipfile.ZipFile(io.BytesIO(FIXTURE.data)).namelist()
