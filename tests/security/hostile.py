@@ -4,6 +4,7 @@ Every payload here is built offline: synthetic GeoTIFFs from tests/rasters.py, h
 headers, VRT / WMS / MRF XML pointing at local files or at a counting HTTP server on 127.0.0.1.
 """
 
+import contextlib
 import functools
 import io
 import os
@@ -12,6 +13,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +81,17 @@ def assert_no_leak(text: str, paths: bool = True) -> None:
     if paths:
         for marker in PATH_MARKERS:
             assert marker not in text, f"response leaks {marker!r}: {text[:300]}"
+
+
+@contextlib.contextmanager
+def cpu_seconds_under(limit: float):
+    """Fail if the block spends `limit` seconds or more of this process's CPU time (all its threads).
+    CPU time measures the work itself: a wall clock also counts the time other processes hold the cores,
+    which made these checks fail on a busy machine (and a mutation run count such failures as kills)."""
+    start = time.process_time()
+    yield
+    spent = time.process_time() - start
+    assert spent < limit, f"{spent:.2f} s of CPU time; the bound is {limit} s"
 
 
 def assert_error(response, status: int, code: str | tuple[str, ...]) -> dict:
