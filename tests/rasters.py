@@ -67,8 +67,11 @@ def seed_sized_export(path: Path) -> Path:
     if REAL_12_BAND.is_file():
         with rasterio.open(REAL_12_BAND) as src:
             data = src.read(out_shape=SEED_SHAPE, resampling=rasterio.enums.Resampling.bilinear)
-    else:
-        data = reflectance_stack(count, height, width)
+    else:  # the 60 x 80 gradient (400-3200 DN) stretched over the grid: drawn at full size it passes 29,000 DN
+        small = reflectance_stack(count)
+        rows = np.arange(height) * small.shape[1] // height
+        cols = np.arange(width) * small.shape[2] // width
+        data = small[:, rows[:, None], cols]
     with rasterio.open(path, "w", **profile(count, "uint16", width, height, compress="none")) as dst:
         dst.write(data)
     return path

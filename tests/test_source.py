@@ -23,10 +23,12 @@ from handler.core.product import ProductMetadata
 from handler.core.tiff_scan import bytes_reader
 from tests.products import (
     L1C_N0500,
+    L1C_TCI_SIZE,
     L2A_N0214,
     L2A_N0500,
     bands_scene,
     codestream,
+    jp2_bytes,
     jp2_file,
     rebuilt_zip,
     safe_zip,
@@ -119,21 +121,26 @@ def test_a_deflated_image_over_the_cap_is_refused_before_it_is_read(monkeypatch)
     """Refused from the directory's sizes: the image is never read (no member reader, no inflation); of its
     bytes only what shares a page with the metadata in front of it or the directory behind it is fetched."""
     fixture = safe_zip(L1C_N0500, zipfile.ZIP_DEFLATED)
-    size = zipfile.ZipFile(io.BytesIO(fixture.data)).getinfo(fixture.image).file_size
+    # A noise TCI on the fixture's grid: far more than two 64 KiB pages however well the pixels compress
+    # (the synthetic stand-in's gradient, used when the shared data is absent, deflates to less than two).
+    scene = tci_scene(L1C_TCI_SIZE)
+    noise = np.random.default_rng(0).integers(1, 256, scene.data.shape, dtype="uint8")
+    data = rebuilt_zip(fixture.data, {fixture.image: jp2_bytes(noise, scene.transform, scene.crs, lossless=False)})
+    size = zipfile.ZipFile(io.BytesIO(data)).getinfo(fixture.image).file_size
     monkeypatch.setattr(source, "MAX_INFLATED_IMAGE_BYTES", size - 1)
     monkeypatch.setattr(source.ZipArchive, "member_reader", lambda *args: pytest.fail("the image was read"))
     monkeypatch.setattr(safe_open, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a refused member"))
     ranges: list[tuple[int, int]] = []
     with pytest.raises(ArchiveTooLarge) as caught:
-        with open_source(counting_reader(fixture.data, ranges), len(fixture.data), "/vsimem/unused.zip"):
+        with open_source(counting_reader(data, ranges), len(data), "/vsimem/unused.zip"):
             pass
     assert f"{size:,}" in caught.value.message
-    start, end = member_span(fixture.data, fixture.image)
+    start, end = member_span(data, fixture.image)
     inside = sum(max(0, min(b, end) - max(a, start)) for a, b in ranges)
     assert ranges and inside <= 2 << 16 < end - start, (inside, end - start)
     monkeypatch.undo()
     monkeypatch.setattr(source, "MAX_INFLATED_IMAGE_BYTES", size)  # at the cap: inflated and opened
-    with open_source(bytes_reader(fixture.data), len(fixture.data), "/vsimem/unused.zip") as opened:
+    with open_source(bytes_reader(data), len(data), "/vsimem/unused.zip") as opened:
         assert opened.dataset.count == 3
 
 
