@@ -12,6 +12,7 @@ Development only: the Lambda image does not ship this module (.dockerignore). Ct
 """
 
 import argparse
+import ctypes
 import json
 import os
 import signal
@@ -69,6 +70,16 @@ def wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: floa
     raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+
+
+def _terminate_with_parent() -> None:
+    """Run in the child before exec (Linux): SIGTERM it when the process that started it dies, however
+    that process ends (kill -9, os._exit), so no moto server outlives its pipeline or test process."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_s3_store(port: int) -> subprocess.Popen:
     """moto's server on 127.0.0.1:`port` in a child process, once it listens. A child, not a thread:
     rasterio holds the GIL in some GDAL reads, so an in-process server could never answer them."""
@@ -76,6 +87,7 @@ def start_s3_store(port: int) -> subprocess.Popen:
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=_terminate_with_parent if _prctl else None,
     )
     try:
         wait_for_port(port, store, "the S3 store (moto)")

@@ -2,7 +2,9 @@
 and the fixtures of the trigger's event-shape tests (an input bucket in-process, a render that fails on cue)."""
 
 import atexit
+import os
 import socket
+import subprocess
 import urllib.request
 from contextlib import contextmanager
 
@@ -37,14 +39,23 @@ def uvicorn_args(app: str, port: int, *options: str) -> list[str]:
 _server: dict[str, object] = {}
 
 
+def _stop(process: subprocess.Popen, owner: int) -> None:
+    """At exit, by the process that started the server: a fork inherits the exit handler, not the server."""
+    if os.getpid() == owner:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def _shared_store() -> str:
-    """The endpoint of one moto S3 server for the whole test session (started on first use, stopped at
-    exit): starting one per test cost ~0.5 s each."""
-    if "endpoint" not in _server:
+    """The endpoint of this process's moto S3 server, started on first use: one for the whole test session,
+    as one per test cost ~0.5 s each. One per process, not one per session: mutmut runs each mutant's tests
+    in a fork, two at a time, and a fork that reset a shared server emptied the buckets of the other fork's
+    tests (their NoSuchBucket failures counted as kills). The server stops when its process ends."""
+    if _server.get("pid") != os.getpid():
         port = free_port()
         process = start_s3_store(port)
-        atexit.register(lambda: (process.terminate(), process.wait(timeout=10)))
-        _server.update(endpoint=f"http://127.0.0.1:{port}", port=port)
+        atexit.register(_stop, process, os.getpid())
+        _server.update(endpoint=f"http://127.0.0.1:{port}", port=port, pid=os.getpid())
     return _server["endpoint"]
 
 
