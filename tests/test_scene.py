@@ -8,6 +8,7 @@ from dataclasses import asdict
 
 import pytest
 
+from handler.core import cog
 from handler.core.stac import GEOJSON, PNG
 from handler.s3_events import ObjectEvent
 from handler.scene import processing
@@ -209,6 +210,68 @@ def test_a_rejection_is_logged_with_the_object_it_names(store, caplog):
         "unsupported_format",
         "UnsupportedFormat",
     )
+
+
+def test_an_error_that_escaped_the_core_is_rejected_with_a_fixed_message(store, caplog, monkeypatch):
+    """A GDAL/numpy error's own text can name paths: the status object and the log get a fixed sentence."""
+
+    def escaped(*args):
+        raise ValueError("cannot reshape array read from /vsimem/secret/scene.tif")
+
+    monkeypatch.setattr(processing, "render_object", escaped)
+    info = store.upload(BUCKET, "uploads/a.tif", SCENE)
+    with caplog.at_level("WARNING"):
+        assert process(store, info) == Outcome("uploads/a.tif", "rejected", "unreadable_raster")
+    status = json.loads(store.objects[BUCKET, output_keys(SETTINGS, info.key, BUCKET).status].body)
+    assert status["error"] == {"code": "unreadable_raster", "message": "The file could not be rendered."}
+    (record,) = [r for r in caplog.records if r.getMessage() == "input rejected"]
+    assert (record.error_message, record.error_type) == ("The file could not be rendered.", "ValueError")
+
+
+@pytest.fixture
+def copied(monkeypatch) -> Settings:
+    """Settings under which SCENE (90 x 60, no overviews) gets a COG copy."""
+    monkeypatch.setattr(cog, "COPY_ABOVE_PIXELS", 1000)
+    return Settings(input_bucket=BUCKET, cog_copy_max_bytes=len(SCENE))
+
+
+def test_a_cog_copy_is_logged_with_its_keys_size_and_time(store, copied, caplog):
+    info = store.upload(BUCKET, "uploads/a.tif", SCENE)
+    with caplog.at_level("INFO"):
+        assert process(store, info, copied) == Outcome("uploads/a.tif", "written", "with_cog_copy")
+    (record,) = [r for r in caplog.records if r.getMessage() == "cog copy written"]
+    copy = store.objects[BUCKET, "cogs/a.tif"].body
+    assert (record.levelname, record.key, record.cog, record.cog_bytes) == ("INFO", info.key, "cogs/a.tif", len(copy))
+    assert isinstance(record.cog_ms, int) and 0 < record.cog_ms < 60_000  # GDAL's COG driver takes milliseconds
+
+
+def test_a_failed_cog_copy_is_logged_with_its_keys_and_the_error(store, copied, caplog, monkeypatch):
+    def disk_full(dataset, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(processing, "write_cog", disk_full)
+    info = store.upload(BUCKET, "uploads/a.tif", SCENE)
+    with caplog.at_level("INFO"):
+        assert process(store, info, copied) == Outcome("uploads/a.tif", "written", "cog_copy_failed")
+    (record,) = [r for r in caplog.records if r.getMessage() == "cog copy failed"]
+    assert (record.levelname, record.key, record.cog, record.exc_info[0]) == ("ERROR", info.key, "cogs/a.tif", OSError)
+    assert "cog copy written" not in [r.getMessage() for r in caplog.records]
+
+
+def test_a_cog_copy_of_a_version_replaced_meanwhile_is_not_written(store, copied, monkeypatch):
+    """The copy is uploaded under the version guard: a newer upload during the copy keeps it (and its Item)
+    out of the bucket; the newer version's own notification makes its copy."""
+    info = store.upload(BUCKET, "uploads/a.tif", SCENE)
+    write_cog = processing.write_cog
+
+    def replaced_meanwhile(dataset, path):
+        write_cog(dataset, path)
+        store.upload(BUCKET, "uploads/a.tif", SCENE + b"\0")
+
+    monkeypatch.setattr(processing, "write_cog", replaced_meanwhile)
+    assert process(store, info, copied) == Outcome("uploads/a.tif", "written", "cog_copy_superseded")
+    assert (BUCKET, "cogs/a.tif") not in store.objects
+    assert "cog" not in json.loads(store.objects[BUCKET, "items/a.tif.json"].body)["assets"]
 
 
 def test_the_status_object_of_a_rejection_says_failed_why_and_which_version():
