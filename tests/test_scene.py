@@ -12,7 +12,7 @@ from handler.core import cog
 from handler.core.stac import GEOJSON, PNG
 from handler.s3_events import ObjectEvent
 from handler.scene import processing
-from handler.scene.errors import ObjectNotFound
+from handler.scene.errors import InvalidKey, ObjectNotFound
 from handler.scene.layout import output_keys
 from handler.scene.processing import InvocationTime, Outcome, process_object
 from handler.scene.sources import open_key
@@ -151,6 +151,26 @@ def test_a_key_with_no_object_is_named_in_the_refusal(store):
     with pytest.raises(ObjectNotFound) as missing, open_key(store, SETTINGS, "uploads/missing.tif"):
         pass
     assert str(missing.value) == "No object 'uploads/missing.tif' in the input bucket."
+
+
+def test_key_equals_without_an_input_bucket_is_refused_naming_the_feature_before_any_store_call(store):
+    with pytest.raises(InvalidKey) as refused, open_key(store, Settings(input_bucket=""), "uploads/a.tif"):
+        pass
+    assert refused.value.message == "key is not available: this deployment has no INPUT_BUCKET."
+    assert store.log == []
+
+
+@pytest.mark.parametrize(
+    "name, media_type",
+    [
+        ("S2A_MSIL2A_20220609T101559_N0400_R022_T32TQM_20220609T163117.SAFE.zip", "application/zip"),
+        ("scene.v2.TIFF", "image/tiff"),
+    ],
+)
+def test_an_upload_is_typed_by_its_last_suffix(store, name, media_type):
+    upload = new_upload(store, SETTINGS, name)
+    assert upload["key"] == f"uploads/{upload['id']}/{name}"
+    assert upload["upload"]["fields"]["Content-Type"] == media_type
 
 
 def test_an_upload_goes_from_unknown_to_pending_to_done(store):
