@@ -354,6 +354,12 @@ def test_the_factor_of_a_non_square_overview_is_that_of_its_more_reduced_side():
     assert plan_for(data, size=64).level.index == 0
 
 
+def test_an_overview_one_pixel_wide_is_usable():
+    """A 16 x 4096 sliver's 1 x 256 overview (x16) serves its 1 x 64 thumbnail."""
+    data = write_tiff([Ifd(16, 4096, tags=geo_tags()), Ifd(1, 256, subfile_type=REDUCED, blob=ONES)])
+    assert plan_for(data, size=64).level.index == 0
+
+
 DEADLINE_MESSAGE = (
     "Rendering this scene costs more than the time this request has. Use a COG with internal overviews, a smaller "
     "target_resolution, or the S3 upload flow for large scenes."

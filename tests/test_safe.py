@@ -133,8 +133,10 @@ def test_vsizip_path_format():
     member = "P.SAFE/GRANULE/G/IMG_DATA/R60m/T29RKH_20200219T112111_TCI_60m.jp2"
     assert vsizip_path("/vsis3/bucket/uploads/a b.zip", member) == f"/vsizip/{{/vsis3/bucket/uploads/a b.zip}}/{member}"
     assert vsizip_path("/tmp/x/upload", member) == f"/vsizip/{{/tmp/x/upload}}/{member}"
-    with pytest.raises(UnsafeArchive, match=r"^An archive path may not contain braces\.$"):
-        vsizip_path("/vsis3/bucket/uploads/a}b.zip", member)
+    assert vsizip_path("/vsis3/b/XYZ.zip", member) == f"/vsizip/{{/vsis3/b/XYZ.zip}}/{member}"  # only braces refused
+    for archive in ("/vsis3/bucket/uploads/a}b.zip", "/vsis3/bucket/uploads/a{b.zip"):
+        with pytest.raises(UnsafeArchive, match=r"^An archive path may not contain braces\.$"):
+            vsizip_path(archive, member)
 
 
 @pytest.mark.parametrize(
@@ -326,6 +328,12 @@ REFUSALS = {
         b'band_id="12">-10001<',
         "The product's BOA_ADD_OFFSET is out of range.",
     ),
+    "offset-over-range": (
+        0,
+        rb'band_id="12">-1000<',
+        b'band_id="12">10001<',
+        "The product's BOA_ADD_OFFSET is out of range.",
+    ),
     "footprint-odd": (0, rb"<EXT_POS_LIST>", b"<EXT_POS_LIST>31.0 ", PAIRS),
     "footprint-three-points": (0, _element("EXT_POS_LIST"), b"<EXT_POS_LIST>1 2 3 4 5 6</EXT_POS_LIST>", PAIRS),
     "footprint-nine-values": (0, _element("EXT_POS_LIST"), b"<EXT_POS_LIST>1 2 3 4 5 6 7 8 9</EXT_POS_LIST>", PAIRS),
@@ -455,6 +463,17 @@ def test_an_empty_optional_element_is_absent_and_a_quantification_of_a_million_i
     product = product.replace(b'unit="none">10000<', b'unit="none">1000000<')
     metadata = parse_metadata(product, tile)
     assert (metadata.cloud_cover, metadata.quantification) == (None, 1_000_000)
+
+
+def test_the_radiometry_bounds_are_inclusive():
+    """A quantification of 1 and offsets of -10000 and +10000 are the ends of the accepted ranges."""
+    product, tile = metadata_documents()
+    product = product.replace(b'unit="none">10000<', b'unit="none">1<')
+    product = product.replace(b'band_id="12">-1000<', b'band_id="12">10000<')
+    product = product.replace(b'band_id="11">-1000<', b'band_id="11">-10000<')
+    metadata = parse_metadata(product, tile)
+    assert metadata.quantification == 1
+    assert (metadata.boa_offsets["B12"], metadata.boa_offsets["B11"]) == (10000, -10000)
 
 
 def test_optional_quality_fields_may_be_absent():

@@ -315,6 +315,17 @@ def test_small_reads_come_from_pages_and_large_ones_straight_through():
     assert len(pages._pages) <= 8
 
 
+def test_the_page_cache_keeps_64_pages_of_64_kib():
+    """Production's bound (the defaults): 4 MiB of pages; the 65th distinct page goes straight through."""
+    data = np.random.default_rng(5).bytes(65 << 16)
+    calls: list[tuple[int, int]] = []
+    pages = source._SmallReadPages(counting_reader(data, calls), len(data))
+    for index in range(65):
+        assert pages(index << 16, 1) == data[index << 16 : (index << 16) + 1]
+    assert calls[:64] == [(index << 16, (index + 1) << 16) for index in range(64)]
+    assert calls[64:] == [(64 << 16, (64 << 16) + 1)] and len(pages._pages) == 64
+
+
 def test_a_small_read_over_a_page_boundary_fetches_both_pages_and_keeps_them_a_page_each():
     data = np.random.default_rng(3).bytes(1 << 16)
     calls: list[tuple[int, int]] = []
