@@ -169,8 +169,9 @@ def _product_files(spec):
 
 def test_a_zip_without_product_metadata_is_not_a_product():
     fixture, safe, _ = _product_files(L2A_N0500)
-    with pytest.raises(UnsupportedFormat):
+    with pytest.raises(UnsupportedFormat) as refused:
         open_product(rebuilt_zip(fixture.data, {f"{safe}/MTD_MSIL2A.xml": None}))
+    assert str(refused.value) == "The zip is not a Sentinel-2 SAFE product (no MTD_MSIL1C.xml or MTD_MSIL2A.xml)."
 
 
 NO_TCI = "The product has no true-colour (TCI) image where its layout puts one."
@@ -205,6 +206,26 @@ def test_layouts_that_are_ambiguous_or_incomplete_are_refused(change, message):
     with pytest.raises(InvalidProduct) as refused:
         open_product(rebuilt_zip(fixture.data, changes))
     assert str(refused.value) == message
+
+
+# A TCI name the level's layout rules out: L2A's 60 m TCI in the R20m folder; an L1C TCI named at 60 m.
+STRAY_TCIS = {"l2a-60m-tci-in-r20m": L2A_N0500, "l1c-tci-named-60m": L1C_N0500}
+
+
+@pytest.mark.parametrize("spec", STRAY_TCIS.values(), ids=STRAY_TCIS.keys())
+def test_a_tci_off_the_layout_is_skipped_even_when_listed_first(spec):
+    fixture, _, granule = _product_files(spec)
+    folder = f"{granule}/IMG_DATA"
+    stray = (
+        f"{folder}/R20m/{spec.file_prefix}_TCI_60m.jp2"
+        if spec.level == "2A"
+        else f"{folder}/{spec.file_prefix}_TCI_60m.jp2"
+    )
+    archive = ZipArchive(bytes_reader(data := rebuilt_zip(fixture.data, {stray: b"jp2"})), len(data))
+    members = sorted(archive.members, key=lambda member: member.name != stray)  # the stray name listed first
+    assert members[0].name == stray
+    product = read_product(members, archive.read)
+    assert (product.image.name, product.resolution) == (fixture.image, fixture.resolution)
 
 
 PRODUCT_DOC, TILE_DOC = "MTD_MSIL*.xml", "MTD_TL.xml"
@@ -522,3 +543,18 @@ def test_the_archive_file_never_asks_the_reader_for_zero_bytes():
     assert file.read(0) == b"" and file.tell() == 0
     file.seek(0, io.SEEK_END)
     assert (file.read(5), file.read(), file.fetched) == (b"", b"", 0)
+
+
+def test_the_archive_file_seeks_to_its_first_byte_but_not_before_it():
+    """zipfile reads a member stored at byte 0 by seeking there; one byte before the start is an error."""
+    file = _RangeFile(bytes_reader(b"PK0123456789"), 12, budget=100)
+    assert (file.seek(-12, io.SEEK_END), file.read(3)) == (0, b"PK0")
+    assert (file.seek(-3, io.SEEK_CUR), file.seek(0), file.read(2)) == (0, 0, b"PK")
+    with pytest.raises(OSError):
+        file.seek(-13, io.SEEK_END)
+    assert file.tell() == 2
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as source:
+        source.writestr("first.xml", b"<first/>")
+    archive = ZipArchive(bytes_reader(buffer.getvalue()), len(buffer.getvalue()))
+    assert archive.read("first.xml", 100) == b"<first/>"
