@@ -1,13 +1,14 @@
 """What operators read when the S3 trigger refuses a record: the reason each malformed notification, SQS
-message or Batch Operations task is logged with (it names the field), and the "batch tasks processed" log
-line. Also the edges of reading a Batch Operations job (no task list, a job field that is not an object)."""
+message or Batch Operations task is logged with (it names the field), and the "objects processed" and
+"batch tasks processed" log lines. Also the edges of reading a Batch Operations job (no task list, a job
+field that is not an object)."""
 
 import logging
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from events.make_events import batch_job_event, batch_task, eventbridge_event, sqs_event
+from events.make_events import batch_job_event, batch_task, eventbridge_event, s3_put_event, sqs_event
 from handler import s3_trigger
 from handler.s3_events import MalformedRecord, ObjectEvent, read_batch_job, read_notification, read_sqs_message
 from tests import s3_helpers
@@ -36,6 +37,34 @@ def test_eventbridge_reasons_name_the_missing_field():
         "detail.object.key is missing or not a string",
         "detail.bucket.name is missing or not a string",
     ]
+
+
+def test_s3_record_reasons_name_the_field():
+    # Planted bug: a field name changed in from_s3_record -> the log names a field the record does not have.
+    event = s3_put_event(*[(BUCKET, "uploads/a.tif", 5)] * 3, ("", "uploads/a.tif", 5))
+    first, latin_1, unnamed, _ = event["Records"]
+    del first["s3"]["object"]["key"]
+    latin_1["s3"]["object"]["key"] = "uploads/caf%E9.tif"
+    unnamed["eventName"] = ""
+    assert reasons(read_notification(event)) == [
+        "s3.object.key is missing or not a string",
+        "s3.object.key is not URL-encoded UTF-8",
+        "eventName is missing or not a string",
+        "s3.bucket.name is missing or not a string",
+    ]
+
+
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        ([], "the notification is not a JSON object"),
+        ("Records", "the notification is not a JSON object"),
+        ({}, "neither an S3 notification nor an S3 EventBridge event"),
+        ({"Records": "x"}, "neither an S3 notification nor an S3 EventBridge event"),
+    ],
+)
+def test_a_payload_that_is_no_notification_says_so(payload, reason):
+    assert reasons(read_notification(payload)) == [reason]
 
 
 def test_an_sqs_body_that_is_not_json_says_so():
@@ -115,3 +144,29 @@ def test_the_batch_log_line_gives_force_and_every_answer(s3, rendered, lambda_co
     (line,) = [r for r in records.records if r.getMessage() == "batch tasks processed"]
     assert line.force is True and line.results == response["results"] and len(line.results) == 1
     assert rendered == ["uploads/a.tif"]
+
+
+def test_the_objects_log_line_gives_every_outcome_and_the_failure_count(s3, rendered, lambda_context):
+    # Planted bug: extra={"RESULTS": ...} -> the summary line carries no results for operators to search.
+    uploads = [(BUCKET, key, 5) for key in ("uploads/a.tif", "uploads/bad.tif", "uploads/flaky.tif")]
+    for _, key, _ in uploads:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"II*\x00 not rendered here")
+    event = s3_put_event(uploads[0], ("", "uploads/c.tif", 5), *uploads[1:])
+    records = Records()
+    s3_trigger.logger.addHandler(records)
+    try:
+        with pytest.raises(s3_trigger.RetryLater, match="^1 object"):
+            s3_trigger.handler(event, lambda_context)
+    finally:
+        s3_trigger.logger.removeHandler(records)
+    (line,) = [r for r in records.records if r.getMessage() == "objects processed"]
+    assert line.levelno == logging.INFO and line.failed == 1
+    assert line.results == [
+        {"key": "uploads/a.tif", "status": "written", "reason": ""},
+        {"key": "", "status": "rejected", "reason": "malformed_record"},
+        {"key": "uploads/bad.tif", "status": "rejected", "reason": "unsupported_format"},
+    ]
+    malformed = [r for r in records.records if getattr(r, "error_code", "") == "malformed_record"]
+    assert [(r.levelno, r.error_message, r.key) for r in malformed] == [
+        (logging.WARNING, "s3.bucket.name is missing or not a string", "")
+    ]
