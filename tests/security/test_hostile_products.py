@@ -237,6 +237,16 @@ def test_a_deflated_image_claiming_more_than_jpeg_2000_can_hold_is_refused():
     assert error.message == "The product's image claims more bytes than its compressed data can hold (zip bomb)."
 
 
+def test_a_deflated_image_at_exactly_the_jpeg_2000_ratio_is_accepted():
+    """Twice the compressed size plus 64 KiB of metadata slack is the most an image may claim; a byte more is a bomb."""
+    data = safe_zip(L2A_N0500, zipfile.ZIP_DEFLATED).data
+    edge = zipfile.ZipFile(io.BytesIO(data)).getinfo(FIXTURE.image).compress_size * 2 + (64 << 10)
+    archive = ZipArchive(bytes_reader(patched := patch_central(data, FIXTURE.image, size=edge)), len(patched))
+    product = read_product(archive.members, archive.read)
+    assert (product.image.name, product.image.size) == (FIXTURE.image, edge)
+    refused(patch_central(data, FIXTURE.image, size=edge + 1), "archive_too_large")
+
+
 def test_a_metadata_member_shorter_than_its_declared_size_is_corrupt():
     info = zipfile.ZipFile(io.BytesIO(FIXTURE.data)).getinfo(PRODUCT_XML)
     error = refused(patch_central(FIXTURE.data, PRODUCT_XML, size=info.file_size + 10), "unreadable_raster")
