@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from rasterio.io import MemoryFile
 
-from handler.core.errors import HeaderTooComplex, UnreadableRaster, UnsupportedFormat
+from handler.core.errors import HeaderTooComplex, RasterTooLarge, UnreadableRaster, UnsupportedFormat
 from handler.core.jp2_scan import CORRUPT, GEOJP2_UUID, JP2_LIMITS, scan_jp2
 from handler.core.tiff_scan import CORRUPT as TIFF_CORRUPT
 from handler.core.tiff_scan import bytes_reader
@@ -239,6 +239,84 @@ def test_tile_count_and_tile_size_limits_are_inclusive():
     )
 
 
+@pytest.mark.parametrize(
+    "grid",
+    [
+        (16, 96, 16, 32, 0, 0),  # x1 == x0: no columns
+        (80, 32, 16, 32, 0, 0),  # y1 == y0: no rows
+        (80, 96, 16, 32, 17, 0),  # the tile grid starts right of the image
+        (80, 96, 16, 32, 0, 33),  # the tile grid starts below the image
+        (128, 96, 64, 32, 0, 0),  # the first tile column ends where the image starts
+        (80, 128, 16, 64, 0, 0),  # the first tile row ends where the image starts
+    ],
+    ids=["no-columns", "no-rows", "tile-origin-right", "tile-origin-below", "first-tile-left", "first-tile-above"],
+)
+def test_each_siz_grid_rule_alone_makes_the_codestream_corrupt(grid):
+    """ISO 15444-1 A.5.1 (x0 < x1, y0 < y1, XTOsiz <= x0 < XTOsiz + XTsiz, the same in y): a SIZ that
+    breaks one rule, every other field valid, is refused as corrupt (64² tiles)."""
+    with pytest.raises(UnreadableRaster) as caught:
+        scan(_grid(codestream(64, 64), *grid))
+    assert caught.value.message == CORRUPT
+
+
+@pytest.mark.parametrize(
+    "grid, size, tiles",
+    [
+        ((17, 96, 16, 32, 0, 0), (1, 64), 2),  # one column
+        ((80, 33, 16, 32, 0, 0), (64, 1), 2),  # one row
+        ((80, 96, 16, 32, 16, 32), (64, 64), 1),  # tile origin at the image's
+        ((127, 96, 63, 32, 0, 0), (64, 64), 2 * 2),  # the first tile column holds the image's first column only
+        ((80, 127, 16, 63, 0, 0), (64, 64), 2 * 2),  # the first tile row holds the image's first row only
+    ],
+    ids=["one-column", "one-row", "tile-origin-at-image", "first-tile-one-column", "first-tile-one-row"],
+)
+def test_siz_grids_at_the_edge_of_each_rule_are_read(grid, size, tiles):
+    stream = scan(_grid(codestream(64, 64), *grid)).codestream
+    assert ((stream.width, stream.height), stream.tiles) == (size, tiles)
+
+
+@pytest.mark.parametrize("at", [0, 1, 2, 3, 4, 5], ids=["x-1", "y-1", "x-2", "y-2", "x-3", "y-3"])
+def test_a_zero_sampling_step_in_any_component_and_axis_is_corrupt(at):
+    """XRsiz and YRsiz (SIZ bytes 39 + 3i and 40 + 3i) must be 1..255 for every component: one zero,
+    in x or y of the first, second or third component, every other byte valid, is corrupt."""
+    stream = bytearray(codestream(64, 64, components=3))
+    assert scan(bytes(stream)).codestream.components == 3
+    stream[4 + 39 + 3 * (at // 2) + at % 2] = 0  # the SIZ segment starts after SOC and its own marker
+    with pytest.raises(UnreadableRaster) as caught:
+        scan(bytes(stream))
+    assert caught.value.message == CORRUPT
+
+
+def test_component_precision_is_at_most_38_bits():
+    """Ssiz's low 7 bits are the precision minus one; ISO 15444-1 A.5.1 allows 1 to 38 bits."""
+    assert scan(codestream(64, 64, bits=38)).codestream.bit_depth == 38
+    with pytest.raises(UnreadableRaster) as caught:
+        scan(codestream(64, 64, bits=39))
+    assert caught.value.message == CORRUPT
+
+
+def test_the_component_limit_is_inclusive():
+    assert scan(codestream(64, 64, components=JP2_LIMITS.max_components)).codestream.components == 64
+    with pytest.raises(RasterTooLarge) as caught:
+        scan(codestream(64, 64, components=65))
+    assert caught.value.message == "The image has 65 components; at most 64 are accepted."
+
+
+def test_65535_tiles_is_the_spec_maximum():
+    """Tile indexes are 16-bit (0..65534, ISO 15444-1 A.4.2): 65,535 tiles are within the spec, so over
+    the default limit they are too complex, and read under a limit raised to it; 65,536 are corrupt."""
+    with pytest.raises(HeaderTooComplex) as caught:
+        scan(codestream(65535, 1, tile=(1, 1)))
+    assert caught.value.message == "The image is cut into 65,535 tiles; at most 4,096 are accepted."
+    raised = replace(JP2_LIMITS, max_tiles=65535)
+    data = codestream(65535, 1, tile=(1, 1))
+    assert scan_jp2(bytes_reader(data), len(data), raised).codestream.tiles == 65535
+    data = codestream(65536, 1, tile=(1, 1))
+    with pytest.raises(UnreadableRaster) as caught:
+        scan_jp2(bytes_reader(data), len(data), raised)
+    assert caught.value.message == CORRUPT
+
+
 def test_metadata_boxes_are_capped():
     xml = box(b"xml ", b"<a>" + b" " * JP2_LIMITS.max_metadata_bytes + b"</a>")
     with pytest.raises(HeaderTooComplex) as caught:
@@ -305,3 +383,99 @@ def test_a_file_shorter_than_its_declared_size_is_corrupt():
     with pytest.raises(UnreadableRaster) as caught:
         scan_jp2(bytes_reader(GOOD), len(GOOD) + 8)
     assert caught.value.message == CORRUPT
+
+
+def test_a_box_length_is_unsigned_so_a_codestream_box_may_exceed_2_gib():
+    """LBox is an unsigned 32-bit length (ISO 15444-1 I.4): a 3 GiB file whose jp2c box is over 2^31 bytes
+    is walked by its headers alone (the reader only holds the first bytes)."""
+    stream = codestream(64, 64)
+    head = _replace_box(GOOD, b"jp2c", b"")
+    length = 2**31 + 2**30
+    data = head + struct.pack(">I4s", length, b"jp2c") + stream
+    layout = scan_jp2(lambda offset, size: data[offset : offset + size], len(head) + length)
+    assert (layout.codestream_offset, layout.codestream.width, layout.codestream.height) == (len(head) + 8, 64, 64)
+
+
+def test_the_metadata_budget_counts_every_box_but_the_codestream_and_is_inclusive():
+    stream = codestream(64, 64)
+    data = jp2_file(stream, trailing_boxes=box(b"xml ", b"<a/>"))
+    metadata = len(data) - len(box(b"jp2c", stream))  # signature, ftyp, jp2h (ihdr, colr), xml
+    layout = scan_jp2(bytes_reader(data), len(data), replace(JP2_LIMITS, max_metadata_bytes=metadata))
+    assert layout.codestream.width == 64
+    with pytest.raises(HeaderTooComplex) as caught:
+        scan_jp2(bytes_reader(data), len(data), replace(JP2_LIMITS, max_metadata_bytes=metadata - 1))
+    assert caught.value.message == f"The JPEG 2000 file's metadata boxes hold over {metadata - 1:,} bytes."
+
+
+def test_a_geojp2_box_with_a_one_byte_geotiff_gets_the_tiff_pre_scan():
+    """Any byte after the uuid is a GeoTIFF GDAL tries to open: one byte is a corrupt TIFF."""
+    with pytest.raises(UnreadableRaster) as caught:
+        scan(_geojp2(b"I"))
+    assert caught.value.message == TIFF_CORRUPT
+
+
+@pytest.mark.parametrize(
+    "compatible, accepted",
+    [
+        ([b"jp2 ", b"jpx "], True),  # jp2 first, another brand after it
+        ([b"jpxb", b"jp2 ", b"jpx "], True),
+        ([b"ajp2", b" jpx"], False),  # "jp2 " only across two brands: not a brand
+    ],
+    ids=["jp2-first", "jp2-middle", "jp2-straddling"],
+)
+def test_compatible_brands_are_the_4_byte_words_of_the_list(compatible, accepted):
+    data = _replace_box(GOOD, b"ftyp", box(b"ftyp", b"jpx \0\0\0\0" + b"".join(compatible)))
+    if accepted:
+        assert scan(data).codestream.width == 64
+    else:
+        with pytest.raises(UnsupportedFormat) as caught:
+            scan(data)
+        assert caught.value.message == NOT_JP2
+
+
+@pytest.mark.parametrize("components, index", [(256, b"\xff"), (257, b"\x01\x00")], ids=["1-byte", "2-byte"])
+def test_coc_component_index_is_two_bytes_from_257_components(components, index):
+    """ISO 15444-1 A.6.2: Ccoc is 1 byte below 257 components, 2 bytes from 257 on; the levels follow Scoc."""
+    coc = b"\xff\x53" + struct.pack(">H", 8 + len(index)) + index + bytes([0, 2, 4, 4, 0, 1])
+    data = jp2_file(codestream(64, 64, components=components, levels=5, extra_markers=coc))
+    limits = replace(JP2_LIMITS, max_components=300)
+    assert scan_jp2(bytes_reader(data), len(data), limits).codestream.levels == 2
+
+
+def test_a_cod_segment_ending_before_its_levels_is_corrupt():
+    cod = b"\xff\x52" + struct.pack(">HBBHB", 12, 0, 0, 1, 0) + bytes([5, 4, 4, 0, 1])
+    assert codestream(64, 64).count(cod) == 1
+    short = b"\xff\x52" + struct.pack(">HBBHB", 7, 0, 0, 1, 0)  # Lcod 7: the levels byte is past the segment
+    with pytest.raises(UnreadableRaster) as caught:
+        scan(jp2_file(codestream(64, 64).replace(cod, short)))
+    assert caught.value.message == CORRUPT
+
+
+def test_32_decomposition_levels_are_accepted_33_are_corrupt():
+    assert scan(jp2_file(codestream(64, 64, levels=32))).codestream.levels == 32
+    with pytest.raises(UnreadableRaster) as caught:
+        scan(jp2_file(codestream(64, 64, levels=33)))
+    assert caught.value.message == "The codestream has 33 resolution levels; JPEG 2000 allows at most 32 (corrupt)."
+
+
+def test_a_marker_segment_is_an_ff_marker_with_a_length_of_at_least_two():
+    """Lxxx counts its own two bytes: 2 is an empty segment (skipped), 1 is corrupt, as is a marker not
+    starting with 0xFF."""
+    assert scan(jp2_file(codestream(64, 64, extra_markers=b"\xff\x64\x00\x02"))).codestream.levels == 5
+    for marker in (b"\xff\x64\x00\x01", b"\x12\x64\x00\x04ab"):
+        with pytest.raises(UnreadableRaster) as caught:
+            scan(jp2_file(codestream(64, 64, extra_markers=marker)))
+        assert caught.value.message == CORRUPT
+
+
+def test_the_main_header_byte_budget_runs_from_soc_to_sot_and_is_inclusive():
+    """Measured from the codestream's start inside the JP2 file, with the limits passed in."""
+    stream = codestream(64, 64)
+    assert stream.count(b"\xff\x90") == 1
+    header = stream.index(b"\xff\x90")  # SOC, SIZ, COD, QCD: the bytes before the first SOT
+    data = jp2_file(stream)
+    layout = scan_jp2(bytes_reader(data), len(data), replace(JP2_LIMITS, max_main_header_bytes=header))
+    assert layout.codestream_offset > 0 and layout.codestream.width == 64
+    with pytest.raises(HeaderTooComplex) as caught:
+        scan_jp2(bytes_reader(data), len(data), replace(JP2_LIMITS, max_main_header_bytes=header - 1))
+    assert caught.value.message == f"The codestream's main header has over 256 markers or {header - 1:,} bytes."
