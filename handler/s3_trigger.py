@@ -39,7 +39,7 @@ class RetryLater(RuntimeError):
 
 
 def process_item(
-    item: ObjectEvent | MalformedRecord, settings: Settings, time_left: InvocationTime, force: bool = False
+    item: ObjectEvent | MalformedRecord, settings: Settings, time_left: InvocationTime, force: bool
 ) -> Outcome:
     """`process_object`, or a logged rejection of a record that names no object."""
     if isinstance(item, MalformedRecord):

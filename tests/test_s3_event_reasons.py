@@ -10,7 +10,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from events.make_events import batch_job_event, batch_task, eventbridge_event, s3_put_event, sqs_event
 from handler import s3_trigger
-from handler.s3_events import MalformedRecord, ObjectEvent, read_batch_job, read_notification, read_sqs_message
+from handler.s3_events import (
+    MalformedRecord,
+    ObjectEvent,
+    is_batch_job,
+    read_batch_job,
+    read_notification,
+    read_sqs_message,
+)
 from tests import s3_helpers
 from tests.s3_helpers import BUCKET
 
@@ -65,6 +72,18 @@ def test_s3_record_reasons_name_the_field():
 )
 def test_a_payload_that_is_no_notification_says_so(payload, reason):
     assert reasons(read_notification(payload)) == [reason]
+
+
+def test_a_record_of_the_wrong_shape_is_unreadable_with_the_error_it_raised():
+    event = s3_put_event((BUCKET, "uploads/a.tif", 5))
+    del event["Records"][0]["s3"]
+    assert reasons(read_notification(event)) == ["unreadable record (KeyError: 's3')"]
+
+
+def test_only_an_event_with_a_schema_version_and_tasks_is_a_batch_job():
+    """A notification-like payload with a "tasks" field is read as a notification (and refused as one)."""
+    assert is_batch_job({"invocationSchemaVersion": "2.0", "tasks": []})
+    assert not is_batch_job({"tasks": []}) and not is_batch_job({"invocationSchemaVersion": "2.0"})
 
 
 def test_an_sqs_body_that_is_not_json_says_so():

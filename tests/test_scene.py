@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import pytest
 
-from handler.core import cog
+from handler.core import RenderOptions, cog, open_bytes, read_attributes, render_thumbnail
 from handler.core.stac import GEOJSON, PNG
 from handler.s3_events import ObjectEvent
 from handler.scene import processing
@@ -263,6 +263,24 @@ def test_a_cog_copy_is_logged_with_its_keys_size_and_time(store, copied, caplog)
     copy = store.objects[BUCKET, "cogs/a.tif"].body
     assert (record.levelname, record.key, record.cog, record.cog_bytes) == ("INFO", info.key, "cogs/a.tif", len(copy))
     assert isinstance(record.cog_ms, int) and 0 < record.cog_ms < 60_000  # GDAL's COG driver takes milliseconds
+
+
+def test_no_cog_copy_is_made_when_it_would_not_end_before_the_deadline(store, copied, monkeypatch):
+    monkeypatch.setattr(cog, "COPY_SECONDS_PER_GB", 1e9)  # SCENE's 130 KB would then take a day and a half
+    info = store.upload(BUCKET, "uploads/a.tif", SCENE)
+    assert process(store, info, copied) == Outcome("uploads/a.tif", "written")
+    assert (BUCKET, "cogs/a.tif") not in store.objects
+
+
+def test_the_attributes_hold_the_radiometry_the_render_found(store):
+    info = store.upload(BUCKET, "uploads/a.tif", SCENE)
+    process(store, info)
+    attributes = json.loads(store.objects[BUCKET, output_keys(SETTINGS, info.key, BUCKET).attributes].body)
+    with open_bytes(SCENE) as dataset:
+        described = read_attributes(dataset)
+        thumbnail = render_thumbnail(dataset, RenderOptions(thumbnail_size=SETTINGS.thumbnail_size))
+    assert set(attributes) == set(described) | {"source"}  # the render's radiometry replaces the described one
+    assert attributes["radiometry"] == thumbnail.radiometry.as_dict() and attributes["radiometry"]
 
 
 def test_a_failed_cog_copy_is_logged_with_its_keys_and_the_error(store, copied, caplog, monkeypatch):
