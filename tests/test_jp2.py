@@ -468,14 +468,17 @@ def test_a_marker_segment_is_an_ff_marker_with_a_length_of_at_least_two():
         assert caught.value.message == CORRUPT
 
 
-def test_the_main_header_byte_budget_runs_from_soc_to_sot_and_is_inclusive():
-    """Measured from the codestream's start inside the JP2 file, with the limits passed in."""
+@pytest.mark.parametrize("boxed", [True, False], ids=["jp2", "j2k"])
+def test_the_main_header_byte_budget_runs_from_soc_to_sot_and_is_inclusive(boxed):
+    """Measured from the codestream's start (inside the JP2 file, or at 0 in a raw codestream), with the
+    limits passed in."""
     stream = codestream(64, 64)
     assert stream.count(b"\xff\x90") == 1
     header = stream.index(b"\xff\x90")  # SOC, SIZ, COD, QCD: the bytes before the first SOT
-    data = jp2_file(stream)
+    data = jp2_file(stream) if boxed else stream
     layout = scan_jp2(bytes_reader(data), len(data), replace(JP2_LIMITS, max_main_header_bytes=header))
-    assert layout.codestream_offset > 0 and layout.codestream.width == 64
+    assert (layout.boxed, layout.codestream_offset) == (boxed, data.index(stream))
+    assert layout.codestream.width == 64
     with pytest.raises(HeaderTooComplex) as caught:
         scan_jp2(bytes_reader(data), len(data), replace(JP2_LIMITS, max_main_header_bytes=header - 1))
     assert caught.value.message == f"The codestream's main header has over 256 markers or {header - 1:,} bytes."

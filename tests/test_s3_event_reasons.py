@@ -189,3 +189,6 @@ def test_the_objects_log_line_gives_every_outcome_and_the_failure_count(s3, rend
     assert [(r.levelno, r.error_message, r.key) for r in malformed] == [
         (logging.WARNING, "s3.bucket.name is missing or not a string", "")
     ]
+    (transient,) = [r for r in records.records if r.getMessage() == "transient failure"]
+    assert (transient.levelno, transient.bucket, transient.key) == (logging.ERROR, BUCKET, "uploads/flaky.tif")
+    assert transient.exc_info is not None  # the S3 error's traceback, for the operator

@@ -349,6 +349,16 @@ def test_paged_reader_fetches_each_page_once_within_its_budget():
         one_call(1 << 19, 10)
 
 
+def test_a_read_ending_just_before_a_page_edge_fetches_only_its_own_page():
+    data = bytes(range(256)) * 64  # 16 KiB, four 4 KiB pages
+    calls = []
+    paged = PagedReader(
+        lambda offset, length: calls.append((offset, length)) or data[offset : offset + length], len(data), page=4096
+    )
+    assert paged(4000, 95) == data[4000:4095] and calls == [(0, 4096)]  # last byte 4094: page 0 only
+    assert paged(8190, 2) == data[8190:8192] and calls[-1] == (4096, 4096)  # last byte 8191: page 1 only
+
+
 def test_uploads_are_scanned_before_gdal_sees_them(monkeypatch, tmp_path):
     hostile = write_tiff([main()] + [Ifd(16, 16, "bit", subfile_type=MASK) for _ in range(100)])
     monkeypatch.setattr(safe_open, "_open", lambda *args, **kwargs: pytest.fail("GDAL opened a refused file"))
