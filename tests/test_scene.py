@@ -5,10 +5,12 @@ The S3 adapter's own behaviour (moto) is in test_s3_trigger.py and test_api_s3.p
 import json
 import zipfile
 from dataclasses import asdict
+from datetime import UTC, datetime
 
 import pytest
 
 from handler.core import RenderOptions, cog, open_bytes, read_attributes, render_thumbnail
+from handler.core.errors import DeadlineExceeded
 from handler.core.stac import GEOJSON, PNG
 from handler.s3_events import ObjectEvent
 from handler.scene import processing
@@ -17,7 +19,7 @@ from handler.scene.layout import output_keys
 from handler.scene.processing import InvocationTime, Outcome, process_object
 from handler.scene.sources import open_key
 from handler.scene.status import rejection_json
-from handler.scene.store import ObjectInfo
+from handler.scene.store import ObjectInfo, WriteConflict
 from handler.scene.uploads import new_upload, upload_result
 from handler.settings import Settings
 from tests.memory_store import MemoryStore
@@ -328,3 +330,90 @@ def test_an_object_that_is_gone_is_never_the_same_version():
     """store.head answers None once the source is deleted: no output may then be written for it."""
     for version_id in (None, "v1"):
         assert not ObjectInfo("in", "uploads/a.tif", 8, '"etag"', version_id).same_version(None)
+
+
+def test_the_item_is_pretty_printed_and_created_when_the_outputs_were_made(store, copied, monkeypatch):
+    """Both Items (with the outputs, then with the COG copy) carry process_object's one `created` time, and
+    are written as indented JSON like the attributes object."""
+    made = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return made
+
+    monkeypatch.setattr(processing, "datetime", Clock)
+    items = []
+    put = store.put
+
+    def recording_put(bucket, key, body, *args, **kwargs):
+        if key == "items/a.tif.json":
+            items.append(body)
+        put(bucket, key, body, *args, **kwargs)
+
+    monkeypatch.setattr(store, "put", recording_put)
+    info = store.upload(BUCKET, "uploads/a.tif", SCENE)
+    assert process(store, info, copied) == Outcome("uploads/a.tif", "written", "with_cog_copy")
+    assert len(items) == 2 and "cog" in json.loads(items[1])["assets"]
+    for body in items:
+        assert json.loads(body)["properties"]["created"] == "2024-05-06T07:08:09Z"
+        assert body == json.dumps(json.loads(body), indent=2).encode()
+
+
+def test_an_output_another_render_wrote_meanwhile_is_looked_at_again_and_logged(store, monkeypatch, caplog):
+    """A lost conditional write re-reads the outputs and checks the source again, then writes them."""
+    put = store.put
+    raced = []
+
+    def another_render_first(bucket, key, body, *args, **kwargs):
+        if not raced:
+            raced.append(key)
+            store.upload(bucket, key, b"another render's output")
+        put(bucket, key, body, *args, **kwargs)
+
+    monkeypatch.setattr(store, "put", another_render_first)
+    info = store.upload(BUCKET, "uploads/a.tif", SCENE)
+    with caplog.at_level("INFO"):
+        assert process(store, info) == Outcome("uploads/a.tif", "written")
+    (record,) = [r for r in caplog.records if r.getMessage() == "an output changed while writing; looking again"]
+    assert (record.levelname, record.key) == ("INFO", "uploads/a.tif")
+    assert store.objects[BUCKET, "thumbnails/a.tif.png"].source_etag == info.etag
+
+
+def test_outputs_that_keep_changing_raise_a_write_conflict_naming_the_key(store, monkeypatch, caplog):
+    put = store.put
+    rivals = iter(range(100))
+
+    def always_raced(bucket, key, body, *args, **kwargs):
+        store.upload(bucket, key, b"rival %d" % next(rivals))
+        put(bucket, key, body, *args, **kwargs)
+
+    monkeypatch.setattr(store, "put", always_raced)
+    info = store.upload(BUCKET, "uploads/a.tif", SCENE)
+    with caplog.at_level("INFO"), pytest.raises(WriteConflict) as raised:
+        process(store, info)
+    assert str(raised.value) == "outputs of uploads/a.tif kept changing; retrying later"
+    lost = [r for r in caplog.records if r.getMessage() == "an output changed while writing; looking again"]
+    assert len(lost) == processing.MAX_WRITE_ATTEMPTS
+
+
+def test_a_later_object_out_of_the_shared_time_is_named_in_its_retry_error(store):
+    info = store.upload(BUCKET, "uploads/a.tif", SCENE)
+    with pytest.raises(processing.OutOfSharedTime) as raised:
+        process_object(store, notified(info), SETTINGS, InvocationTime(lambda: 0, 15, used=True))
+    assert str(raised.value) == "uploads/a.tif ran out of the time earlier objects used"
+    assert isinstance(raised.value.__cause__, DeadlineExceeded)
+    first = process_object(store, notified(info), SETTINGS, InvocationTime(lambda: 0, 15))  # its own cost
+    assert first == Outcome("uploads/a.tif", "rejected", "deadline_exceeded")
+
+
+def test_the_render_deadline_is_lambdas_remaining_seconds_less_the_write_margin():
+    deadline = InvocationTime(lambda: 900_000, 15).deadline()  # Lambda's longest run, 15 minutes
+    assert deadline.remaining() == pytest.approx(885, abs=0.05)
+
+
+def test_a_reupload_of_the_same_bytes_in_a_versioned_bucket_is_another_version():
+    """Identical bytes keep their ETag; only the version id tells the two uploads apart."""
+    first = ObjectInfo("in", "uploads/a.tif", 8, '"etag"', "v1")
+    assert first.same_version(ObjectInfo("in", "uploads/a.tif", 8, '"etag"', "v1"))
+    assert not first.same_version(ObjectInfo("in", "uploads/a.tif", 8, '"etag"', "v2"))
