@@ -3,9 +3,10 @@ versions, the store's trouble against bad files, key= and its COG copy, the uplo
 The S3 adapter's own behaviour (moto) is in test_s3_trigger.py and test_api_s3.py."""
 
 import json
+import time
 import zipfile
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -330,6 +331,63 @@ def test_an_object_that_is_gone_is_never_the_same_version():
     """store.head answers None once the source is deleted: no output may then be written for it."""
     for version_id in (None, "v1"):
         assert not ObjectInfo("in", "uploads/a.tif", 8, '"etag"', version_id).same_version(None)
+
+
+def test_an_empty_object_is_skipped_and_gets_no_outputs(store):
+    """Whether the notification says so (its size) or only the object does (a Batch Operations task
+    carries no size)."""
+    info = store.upload(BUCKET, "uploads/empty.tif", b"")
+    batch_task = ObjectEvent(BUCKET, info.key, None, "", None, True)
+    for request in (notified(info), batch_task):
+        outcome = process_object(store, request, SETTINGS, InvocationTime(lambda: 60_000, 15))
+        assert outcome == Outcome("uploads/empty.tif", "skipped", "empty")
+    assert store.keys(BUCKET) == ["uploads/empty.tif"]
+
+
+def test_force_renders_a_version_an_earlier_rendering_rejected(store):
+    """A replay answers a rejected version's recorded rejection without a render; `force` (the rendering
+    changed) renders it anyway and writes its outputs."""
+    info = store.upload(BUCKET, "uploads/a.tif", SCENE)
+    status = output_keys(SETTINGS, info.key, BUCKET).status
+    store.put(
+        BUCKET,
+        status,
+        rejection_json(info, "deadline_exceeded", "Too slow then."),
+        "application/json",
+        info.etag,
+        replaces=None,
+    )
+    assert process(store, info) == Outcome("uploads/a.tif", "rejected", "deadline_exceeded")
+    forced = process_object(store, notified(info), SETTINGS, InvocationTime(lambda: 60_000, 15), force=True)
+    assert forced == Outcome("uploads/a.tif", "written")
+
+
+def test_outputs_are_logged_and_the_attributes_are_indented_json(store, caplog):
+    info = store.upload(BUCKET, "uploads/a.tif", SCENE)
+    outputs = output_keys(SETTINGS, info.key, BUCKET)
+    with caplog.at_level("INFO"):
+        assert process(store, info) == Outcome("uploads/a.tif", "written")
+    attributes = store.objects[BUCKET, outputs.attributes]
+    assert attributes.content_type == "application/json"
+    assert attributes.body == json.dumps(json.loads(attributes.body), indent=2).encode()
+    (record,) = [r for r in caplog.records if r.getMessage() == "outputs written"]
+    logged = (record.levelname, record.key, record.thumbnail, record.item, record.attributes, record.png_bytes)
+    thumbnail = store.objects[BUCKET, outputs.thumbnail].body
+    assert logged == ("INFO", info.key, outputs.thumbnail, outputs.item, outputs.attributes, len(thumbnail))
+
+
+def test_the_items_created_time_is_utc_whatever_the_process_time_zone(store, monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # this machine runs in UTC, where a local clock would pass
+    time.tzset()
+    try:
+        info = store.upload(BUCKET, "uploads/a.tif", SCENE)
+        process(store, info)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    item = json.loads(store.objects[BUCKET, "items/a.tif.json"].body)
+    created = datetime.fromisoformat(item["properties"]["created"])
+    assert abs(created - datetime.now(UTC)) < timedelta(minutes=5)
 
 
 def test_the_item_is_pretty_printed_and_created_when_the_outputs_were_made(store, copied, monkeypatch):
