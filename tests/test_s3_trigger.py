@@ -109,6 +109,10 @@ def invoke(lambda_context, *objects):
         ("uploads/a.png", 10, "unsupported_suffix"),
         ("uploads/a.tif", 0, "empty"),
         ("uploads/a.TIFF", 10, None),
+        ("uploads/./a.tif", 10, "unsafe_key"),  # GDAL would normalise it to uploads/a.tif
+        ("uploads/../a.tif", 10, "unsafe_key"),
+        ("uploads/" + "a" * 1012 + ".tif", 10, None),  # 1024 bytes, S3's longest key
+        ("uploads/" + "a" * 1013 + ".tif", 10, "unsafe_key"),
     ],
 )
 def test_skip_rules(key, size, reason):

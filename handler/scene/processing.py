@@ -95,8 +95,6 @@ def skip_reason(request: ObjectRequest, settings: Settings) -> str | None:
         return "not_object_created"
     if settings.input_bucket and request.bucket != settings.input_bucket:
         return "other_bucket"
-    if request.key.endswith("/"):
-        return "folder"
     if (settings.output_bucket or request.bucket) == request.bucket and request.key.startswith(OUTPUT_FOLDERS):
         return "output_prefix"
     problem = key_problem(request.key, settings.input_prefix)  # the same policy as key=
