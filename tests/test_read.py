@@ -37,6 +37,27 @@ def test_nodata_stays_out_of_the_kernels_average(nodata):
     assert band.valid.tolist() == [[False, True, True, True]] * 2
 
 
+def test_the_largest_float32_is_a_nodata_value_like_any_other():
+    """float32's max (3.4e38, some exporters' fill value) is held exactly: its pixels are nodata."""
+    largest = float(np.finfo(np.float32).max)
+    data = np.full((1, 8, 8), 0.25, np.float32)
+    data[:, :, :4] = largest
+    with open_bytes(geotiff_bytes(data, nodata=largest)) as dataset:
+        band = read.read_bands(dataset, (1,), (2, 2), Resampling.nearest)
+    assert band.valid.tolist() == [[False, True], [False, True]]
+
+
+def test_an_alpha_of_one_is_a_visible_pixel():
+    """The file's alpha band is the validity: any alpha above 0 is a pixel to draw."""
+    rgba = np.full((4, 8, 8), 120, np.uint8)
+    rgba[3] = 255
+    rgba[3, :, :4] = 1
+    rgba[3, :4, 4:] = 0
+    with open_bytes(geotiff_bytes(rgba, photometric="RGB", alpha="YES")) as dataset:
+        band = read.read_bands(dataset, (1, 2, 3), (2, 2), Resampling.nearest)
+    assert band.valid.tolist() == [[True, False], [True, True]]
+
+
 def test_an_internal_mask_is_sampled_under_each_output_pixels_centre(monkeypatch):
     monkeypatch.setenv("GDAL_TIFF_INTERNAL_MASK", "YES")
     mask = np.full((256, 512), 255, np.uint8)
