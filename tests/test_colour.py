@@ -19,6 +19,7 @@ from rasterio.io import MemoryFile
 
 from handler.api import app
 from handler.core import RenderOptions, open_bytes, render_thumbnail
+from handler.core.errors import InvalidRenderOptions
 from handler.core.options import Preset
 from handler.core.sentinel2 import L1C_BANDS, L2A_BANDS, TEN_METRE_BANDS
 from tests.rasters import as_array, geotiff_bytes, profile
@@ -109,3 +110,13 @@ def test_the_api_returns_the_same_pixels():
     assert response.status_code == 200, response.text
     assert response.headers["x-thumbnail-bands"] == "4,3,2"
     assert_colour(as_array(response.content), EXPECTED_RGB)
+
+
+def test_a_preset_whose_bands_the_file_lacks_names_both_lists():
+    data = geotiff_bytes(np.full((3, 8, 8), 1000, np.uint16), descriptions=["B02", "B03", "B04"])
+    with open_bytes(data) as dataset, pytest.raises(InvalidRenderOptions) as refused:
+        render_thumbnail(dataset, RenderOptions(preset=Preset.false_color, thumbnail_size=32))
+    assert refused.value.message == (
+        "The false_color preset needs bands B08, B04, B03, but this file's bands are B02, B03, B04. "
+        "Pass bands= to choose band numbers."
+    )

@@ -45,6 +45,7 @@ def test_the_largest_float32_is_a_nodata_value_like_any_other():
     with open_bytes(geotiff_bytes(data, nodata=largest)) as dataset:
         band = read.read_bands(dataset, (1,), (2, 2), Resampling.nearest)
     assert band.valid.tolist() == [[False, True], [False, True]]
+    assert band.values.dtype == np.float32  # read as float32, never numpy's float64 (twice the memory)
 
 
 def test_an_alpha_of_one_is_a_visible_pixel():
