@@ -307,6 +307,35 @@ def test_the_refusal_gives_the_mask_in_gigabytes(monkeypatch):
         plan_module.check_plan(plan)
 
 
+def test_the_refusal_names_the_overview_it_would_decode_and_its_pixels_in_gigabytes(monkeypatch):
+    """The plan's 5000 x 1000 uint8 overview: 5,000,000 bytes print as 0.01 GB (dividing by 1,000,000,001
+    would print 0.00), and no mask as 0.00 GB."""
+    data = write_tiff(
+        [
+            Ifd(10000, 2000, dtype="uint8", tags=geo_tags()),
+            Ifd(5000, 1000, dtype="uint8", tile=None, rows_per_strip=1, subfile_type=REDUCED),
+        ]
+    )
+    plan = plan_for(data, size=1000)
+    assert (plan.level.index, plan.values.decoded_bytes, plan.mask) == (0, 5_000_000, None)
+    monkeypatch.setattr(plan_module, "LIMITS", type(plan_module.LIMITS)(max_read_bytes=1))
+    with pytest.raises(RasterTooLarge) as refused:
+        plan_module.check_plan(plan)
+    assert str(refused.value).startswith(
+        "Rendering this raster would decode its 5000 x 1000 overview: 0.01 GB of pixels (1 band(s) in 1,000 "
+        "blocks), 0.00 GB of mask, DEFLATE compression"
+    )
+
+
+def test_the_pixel_budget_per_band_is_inclusive(monkeypatch):
+    plan = plan_for(write_tiff([Ifd(5000, 1000, dtype="uint8", tags=geo_tags())]))
+    monkeypatch.setattr(plan_module, "LIMITS", type(plan_module.LIMITS)(max_read_pixels=5_000_000))
+    plan_module.check_plan(plan)  # exactly at the budget
+    monkeypatch.setattr(plan_module, "LIMITS", type(plan_module.LIMITS)(max_read_pixels=4_999_999))
+    with pytest.raises(RasterTooLarge):
+        plan_module.check_plan(plan)
+
+
 def test_overviews_are_probed_coarsest_first_skipping_those_too_coarse():
     """1000 px from 4096: the 256² overview (x16) is too coarse and skipped unopened, the 1024² one (x4) is
     the coarsest GDAL's rule accepts, the 2048² one (x2) would be finer than needed."""
