@@ -418,3 +418,21 @@ def test_wgs84_bounds_of_a_whole_utm_zone_reach_its_northern_peak():
     (_,), (peak,) = transform("EPSG:32633", "EPSG:4326", [500000], [9300000])
     assert north >= peak > 83.74
     assert south == pytest.approx(0.0, abs=1e-9) and west < -10 and east > 40  # the zone widens southward
+
+
+def test_render_options_take_their_bounds_inclusively_and_say_which_one_failed():
+    for size in (1, 2048):
+        assert RenderOptions(thumbnail_size=size).thumbnail_size == size
+    for size in (0, 2049):
+        with pytest.raises(InvalidRenderOptions) as refused:
+            RenderOptions(thumbnail_size=size)
+        assert refused.value.message == "target_resolution must be an integer from 1 to 2048."
+    for gain in (0.5, 1, 100):
+        assert RenderOptions(gain=gain).gain == gain
+    for gain in (0, 100.5):
+        with pytest.raises(InvalidRenderOptions) as refused:
+            RenderOptions(gain=gain)
+        assert refused.value.message == "gain must be greater than 0 and at most 100."
+    with pytest.raises(InvalidRenderOptions) as refused:
+        RenderOptions(preset="truecolour")
+    assert refused.value.message == "'truecolour' is not a valid Preset"

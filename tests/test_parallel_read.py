@@ -83,6 +83,12 @@ def test_each_thread_reads_through_its_own_handle():
     assert all(handle.closed for handle in handles[1:])  # closed with the levels
 
 
+def test_every_threads_handle_opens_the_planned_overview():
+    data = geotiff_bytes(reflectance_stack(1, height=512, width=512), tiled=True, overviews=(2,))
+    with open_bytes(data) as dataset, opened_levels(dataset) as levels:
+        assert [handle.shape for handle in levels.handles(0, 3)] == [(256, 256)] * 3
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_a_read_error_in_any_thread_is_raised(monkeypatch, small_cache, threads):
     truncated = SCENE[: int(len(SCENE) * 0.8)]  # the header is whole; the last rows' tiles are missing
