@@ -445,3 +445,23 @@ def test_the_desired_resolution_is_that_of_the_less_reduced_axis(image, overview
     data = write_tiff([Ifd(*image, tags=geo_tags()), Ifd(*overview, subfile_type=REDUCED, blob=ONES)])
     assert plan_for(data, size=size - 1).level.index == 0
     assert plan_for(data, size=size).level.index is None
+
+
+@pytest.mark.parametrize(("image", "overview"), [((1000, 306), (125, 38)), ((306, 1000), (38, 125))])
+def test_an_overview_is_taken_when_its_smaller_axis_factor_is_under_the_limit(monkeypatch, image, overview):
+    """Factors 8.0 on one axis and 8.05 on the other: GDAL compares the smaller, so a limit of 8.02 takes
+    the overview whichever axis is the less reduced."""
+    from handler.core import levels as levels_module
+
+    monkeypatch.setattr(levels_module, "desired_resolution", lambda dataset, shape: 8.02 / 1.01)
+    data = write_tiff([Ifd(*image, tags=geo_tags()), Ifd(*overview, subfile_type=REDUCED, blob=ONES)])
+    assert plan_for(data, size=130).level.index == 0
+
+
+def test_average_reads_straight_to_a_thumbnail_over_the_minimum_side():
+    """GDAL's average over the decimation window is the kernel itself: no larger intermediate once the
+    thumbnail is over MIN_READ_SIDE (a cubic read still gets one)."""
+    data = write_tiff([Ifd(4096, 4096, tags=geo_tags())])
+    plan = plan_for(data, size=512)
+    assert (plan.read_shape, plan.kernel) == ((512, 512), None)
+    assert plan_for(data, size=512, resampling=Resampling.cubic).read_shape == (1024, 1024)
