@@ -436,3 +436,15 @@ def test_render_options_take_their_bounds_inclusively_and_say_which_one_failed()
     with pytest.raises(InvalidRenderOptions) as refused:
         RenderOptions(preset="truecolour")
     assert refused.value.message == "'truecolour' is not a valid Preset"
+
+
+def test_an_empty_file_and_a_complex_raster_are_refused_with_their_reasons():
+    with pytest.raises(EmptyInput) as empty, open_bytes(b""):
+        pass
+    assert empty.value.message == "The file is empty."
+    with pytest.raises(UnsupportedFormat) as radar, open_bytes(geotiff_bytes(np.ones((1, 8, 8), np.complex64))):
+        pass
+    assert radar.value.message == (
+        "Band data type complex64 is not supported: only integer and floating-point bands can be drawn "
+        "(complex values, e.g. radar, are not)."
+    )
