@@ -3,13 +3,15 @@
 import numpy as np
 import pytest
 from rasterio.enums import Resampling
+from rasterio.io import MemoryFile
 
 from handler.core import RenderOptions, open_bytes, read_attributes, render_thumbnail
 from handler.core.errors import EmptyInput, InvalidRenderOptions, RasterTooLarge, UnreadableRaster, UnsupportedFormat
 from handler.core.options import ImageFormat, Preset, Stretch
 from handler.core.levels import opened_levels
 from handler.core.plan import plan_read, thumbnail_shape
-from tests.rasters import as_array, geotiff_bytes, open_png, reflectance_stack
+from handler.core.safe_open import check_budget
+from tests.rasters import as_array, geotiff_bytes, open_png, profile, reflectance_stack
 
 
 def render(data: bytes, **options):
@@ -448,3 +450,28 @@ def test_an_empty_file_and_a_complex_raster_are_refused_with_their_reasons():
         "Band data type complex64 is not supported: only integer and floating-point bands can be drawn "
         "(complex values, e.g. radar, are not)."
     )
+
+
+def test_a_16_bit_palette_is_refused_with_its_reason():
+    with MemoryFile() as memfile:
+        with memfile.open(**profile(1, "uint16", 8, 8), photometric="palette") as dataset:
+            dataset.write(np.ones((1, 8, 8), np.uint16))
+            dataset.write_colormap(1, {0: (0, 0, 0, 255), 1: (255, 0, 0, 255)})
+        data = memfile.read()
+    with pytest.raises(UnsupportedFormat) as refused, open_bytes(data):
+        pass
+    assert (
+        refused.value.message == "Colour tables (palettes, or PHOTOMETRIC=MINISWHITE) are only accepted on 8-bit bands."
+    )
+
+
+@pytest.mark.parametrize("count", [64, 65])
+def test_the_band_budget_behind_the_header_scans_is_inclusive(count):
+    """check_budget refuses what the TIFF and JPEG 2000 scans let through (they refuse 65 bands first)."""
+    with MemoryFile(geotiff_bytes(np.ones((count, 4, 4), np.uint8))) as memfile, memfile.open() as dataset:
+        if count == 64:
+            check_budget(dataset)
+            return
+        with pytest.raises(RasterTooLarge) as refused:
+            check_budget(dataset)
+    assert refused.value.message == "The raster has 65 bands; at most 64 are accepted."
