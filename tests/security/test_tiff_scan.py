@@ -16,6 +16,7 @@ from tests.conftest import requires_real_data
 from tests.rasters import geotiff_bytes, real_files, reflectance_stack
 from tests.security.hostile import SCENE, ifd_huge_count, ifd_loop, truncated_ifd
 from tests.security.tiff_writer import (
+    IFD,
     CONTIG,
     GDAL_METADATA,
     IMAGE_DESCRIPTION,
@@ -272,15 +273,17 @@ def _detach_second_ifd(data: bytes) -> tuple[bytes, int]:
     return data[:next_field] + bytes(4) + data[next_field + 4 :], second
 
 
-def test_exif_directories_are_scanned_too():
-    """GDAL reads EXIF and GPS directories as metadata: they count towards every limit."""
-    layout = [main(t34665=Tag(LONG, (0,))), Ifd(16, 16, tags=unknown_tags(300))]
+@pytest.mark.parametrize("pointer", [LONG, IFD], ids=["LONG", "IFD"])
+def test_exif_directories_are_scanned_too(pointer):
+    """GDAL reads EXIF and GPS directories as metadata: they count towards every limit, whether the
+    pointer is typed LONG or IFD (TIFF Technical Note 1)."""
+    layout = [main(t34665=Tag(pointer, (0,))), Ifd(16, 16, tags=unknown_tags(300))]
     _, exif_at = _detach_second_ifd(write_tiff(layout))
-    data, _ = _detach_second_ifd(write_tiff([main(t34665=Tag(LONG, (exif_at,))), layout[1]]))
+    data, _ = _detach_second_ifd(write_tiff([main(t34665=Tag(pointer, (exif_at,))), layout[1]]))
     with pytest.raises(HeaderTooComplex, match="tags"):
         scan(data)
     layout[1].tags = unknown_tags(3)
-    data, _ = _detach_second_ifd(write_tiff([main(t34665=Tag(LONG, (exif_at,))), layout[1]]))
+    data, _ = _detach_second_ifd(write_tiff([main(t34665=Tag(pointer, (exif_at,))), layout[1]]))
     assert scan(data).ifds == 2
 
 

@@ -19,6 +19,7 @@ from typing import Sequence
 
 # Field types (TIFF 6.0 and BigTIFF) and the struct code of one value.
 BYTE, ASCII, SHORT, LONG, RATIONAL, SBYTE, UNDEFINED, SSHORT, SLONG, SRATIONAL, FLOAT, DOUBLE = range(1, 13)
+IFD = 13  # a LONG that points at a directory (TIFF Technical Note 1)
 LONG8, SLONG8, IFD8 = 16, 17, 18
 _CODE = {
     BYTE: "B",
@@ -33,6 +34,7 @@ _CODE = {
     SRATIONAL: "i",
     FLOAT: "f",
     DOUBLE: "d",
+    IFD: "I",
     LONG8: "Q",
     SLONG8: "q",
     IFD8: "Q",
