@@ -255,6 +255,12 @@ def test_a_directory_without_samples_per_pixel_has_one_band():
     with pytest.raises(RasterTooLarge) as caught:
         scan_tiff(bytes_reader(data), len(data), one_band)
     assert caught.value.message == "An image of the file has 2 bands; at most 1 are accepted."
+    data = write_tiff([Ifd(16, 16, "uint8", tags={SAMPLES_PER_PIXEL: ascii_tag("2")})])  # not a number: the default
+    assert scan_tiff(bytes_reader(data), len(data), one_band).ifds == 1
+    band_interleaved = Ifd(5000, 3000, planar=SEPARATE, tags={SAMPLES_PER_PIXEL: None})  # one plane of 60 tiles
+    band_interleaved.block_count = 61
+    with pytest.raises(UnreadableRaster, match="61 block offsets or sizes for an image of 60 blocks"):
+        scan(write_tiff([band_interleaved]))
 
 
 def test_more_than_64_bands_are_refused_before_gdal_allocates_them():
