@@ -16,6 +16,9 @@ from tests.conftest import requires_real_data
 from tests.rasters import geotiff_bytes, real_files, reflectance_stack
 from tests.security.hostile import SCENE, ifd_huge_count, ifd_loop, truncated_ifd
 from tests.security.tiff_writer import (
+    IFD8,
+    LONG8,
+    IMAGE_WIDTH,
     IFD,
     CONTIG,
     GDAL_METADATA,
@@ -388,3 +391,25 @@ def test_an_inline_gdal_metadata_item_counts_too():
     inline = Ifd(16, 16, subfile_type=REDUCED, tags={GDAL_METADATA: ascii_tag("<Item/>")})  # 7 bytes and NUL
     with pytest.raises(HeaderTooComplex, match="over 4,096 items"):
         scan(write_tiff([main(t42112=metadata(4096)), inline], bigtiff=True))
+
+
+def _detach_second_bigtiff_ifd(data: bytes) -> tuple[bytes, int]:
+    """`_detach_second_ifd` for BigTIFF: 8-byte entry counts and offsets, 20-byte entries."""
+    first = struct.unpack_from("<Q", data, 8)[0]
+    next_field = first + 8 + 20 * struct.unpack_from("<Q", data, first)[0]
+    second = struct.unpack_from("<Q", data, next_field)[0]
+    return data[:next_field] + bytes(8) + data[next_field + 8 :], second
+
+
+@pytest.mark.parametrize("pointer", [LONG8, IFD8], ids=["LONG8", "IFD8"])
+def test_bigtiff_exif_directories_and_long8_sizes_are_read(pointer):
+    """BigTIFF's 8-byte types: an EXIF pointer typed LONG8 or IFD8 is followed, a LONG8 width is a width."""
+    exif = Ifd(16, 16, tags=unknown_tags(300))
+    _, exif_at = _detach_second_bigtiff_ifd(write_tiff([main(t34665=Tag(pointer, (0,))), exif], bigtiff=True))
+    data, _ = _detach_second_bigtiff_ifd(write_tiff([main(t34665=Tag(pointer, (exif_at,))), exif], bigtiff=True))
+    with pytest.raises(HeaderTooComplex, match="tags"):
+        scan(data)
+    wide = Ifd(5000, 3000, tags={IMAGE_WIDTH: Tag(LONG8, (5000,))})  # 10 x 6 tiles of 512
+    wide.block_count = 61
+    with pytest.raises(UnreadableRaster, match="61 block offsets or sizes for an image of 60 blocks"):
+        scan(write_tiff([wide], bigtiff=True))
