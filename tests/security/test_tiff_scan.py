@@ -335,7 +335,7 @@ def test_a_header_without_image_directories_is_left_to_gdal(header):
     with pytest.raises(UnreadableRaster) as caught:
         with safe_open.open_bytes(header):
             pass
-    assert caught.value.message == "The file could not be read (corrupt or truncated)."
+    assert caught.value.message == "The file's TIFF structure is corrupt or truncated."
 
 
 def test_paged_reader_fetches_each_page_once_within_its_budget():
@@ -413,3 +413,18 @@ def test_bigtiff_exif_directories_and_long8_sizes_are_read(pointer):
     wide.block_count = 61
     with pytest.raises(UnreadableRaster, match="61 block offsets or sizes for an image of 60 blocks"):
         scan(write_tiff([wide], bigtiff=True))
+
+
+@pytest.mark.parametrize("first_ifd", [15, 0xFFFF_FFF0], ids=["one-byte-short", "top-bit-set"])
+def test_an_ifd_past_the_end_is_corrupt_without_asking_the_reader(first_ifd):
+    """Offsets are unsigned and checked against the size first: a ranged GET past the end is an S3 error
+    (retried), not a corrupt file."""
+    data = b"II*\x00" + struct.pack("<I", first_ifd) + bytes(8)
+
+    def read(offset: int, length: int) -> bytes:
+        assert 0 <= offset and offset + length <= len(data), f"asked for {length} bytes at {offset}"
+        return data[offset : offset + length]
+
+    with pytest.raises(UnreadableRaster) as caught:
+        scan_tiff(read, len(data))
+    assert caught.value.message == "The file's TIFF structure is corrupt or truncated."
