@@ -428,3 +428,21 @@ def test_an_ifd_past_the_end_is_corrupt_without_asking_the_reader(first_ifd):
     with pytest.raises(UnreadableRaster) as caught:
         scan_tiff(read, len(data))
     assert caught.value.message == "The file's TIFF structure is corrupt or truncated."
+
+
+def test_next_ifd_and_exif_pointers_with_the_top_bit_set_are_past_the_end():
+    """Classic TIFF offsets and LONG values are unsigned: 0xFFFFFFF0 is far past the end, never 16 bytes
+    before it (Python would read those from the end of the file)."""
+    one = write_tiff([Ifd(16, 16)])
+    first = struct.unpack_from("<I", one, 4)[0]
+    next_field = first + 2 + 12 * struct.unpack_from("<H", one, first)[0]
+    far = struct.pack("<I", 0xFFFF_FFF0)
+    for data in (one[:next_field] + far + one[next_field + 4 :], write_tiff([main(t34665=Tag(LONG, (0xFFFF_FFF0,)))])):
+
+        def read(offset: int, length: int, data: bytes = data) -> bytes:
+            assert 0 <= offset and offset + length <= len(data), f"asked for {length} bytes at {offset}"
+            return data[offset : offset + length]
+
+        with pytest.raises(UnreadableRaster) as caught:
+            scan_tiff(read, len(data))
+        assert caught.value.message == "The file's TIFF structure is corrupt or truncated."
