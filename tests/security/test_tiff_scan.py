@@ -446,3 +446,16 @@ def test_next_ifd_and_exif_pointers_with_the_top_bit_set_are_past_the_end():
         with pytest.raises(UnreadableRaster) as caught:
             scan_tiff(read, len(data))
         assert caught.value.message == "The file's TIFF structure is corrupt or truncated."
+
+
+@pytest.mark.parametrize("pointer", [LONG8, IFD8], ids=["LONG8", "IFD8"])
+def test_bigtiff_pointers_with_the_top_bit_set_are_past_the_end(pointer):
+    data = write_tiff([main(t34665=Tag(pointer, (0xFFFF_FFFF_FFFF_FFF0,)))], bigtiff=True)
+
+    def read(offset: int, length: int) -> bytes:
+        assert 0 <= offset and offset + length <= len(data), f"asked for {length} bytes at {offset}"
+        return data[offset : offset + length]
+
+    with pytest.raises(UnreadableRaster) as caught:
+        scan_tiff(read, len(data))
+    assert caught.value.message == "The file's TIFF structure is corrupt or truncated."
