@@ -459,3 +459,25 @@ def test_bigtiff_pointers_with_the_top_bit_set_are_past_the_end(pointer):
     with pytest.raises(UnreadableRaster) as caught:
         scan_tiff(read, len(data))
     assert caught.value.message == "The file's TIFF structure is corrupt or truncated."
+
+
+def test_a_bigtiff_first_ifd_with_the_top_bit_set_is_past_the_end():
+    data = b"II+\x00\x08\x00\x00\x00" + struct.pack("<Q", 0xFFFF_FFFF_FFFF_FFF0) + bytes(16)
+
+    def read(offset: int, length: int) -> bytes:
+        assert 0 <= offset and offset + length <= len(data), f"asked for {length} bytes at {offset}"
+        return data[offset : offset + length]
+
+    with pytest.raises(UnreadableRaster):
+        scan_tiff(read, len(data))
+
+
+@pytest.mark.parametrize("pointer", [Tag(LONG, (0,)), ascii_tag("12")], ids=["zero", "not-a-number"])
+def test_an_exif_pointer_to_nothing_is_skipped_and_the_chain_still_scanned(pointer):
+    """A zero or non-integer EXIF pointer names no directory: skipped, and the next image of the chain is
+    still checked (its 300 tags are over the limit)."""
+    data = write_tiff([main(t34665=pointer), Ifd(16, 16, tags=unknown_tags(3))])
+    assert scan(data).ifds == 2
+    data = write_tiff([main(t34665=pointer), Ifd(16, 16, tags=unknown_tags(300))])
+    with pytest.raises(HeaderTooComplex, match="tags"):
+        scan(data)
