@@ -335,7 +335,7 @@ def test_a_header_without_image_directories_is_left_to_gdal(header):
     with pytest.raises(UnreadableRaster) as caught:
         with safe_open.open_bytes(header):
             pass
-    assert caught.value.message == "The file's TIFF structure is corrupt or truncated."
+    assert caught.value.message == "The file could not be read (corrupt or truncated)."
 
 
 def test_paged_reader_fetches_each_page_once_within_its_budget():
