@@ -482,3 +482,18 @@ def test_the_main_header_byte_budget_runs_from_soc_to_sot_and_is_inclusive(boxed
     with pytest.raises(HeaderTooComplex) as caught:
         scan_jp2(bytes_reader(data), len(data), replace(JP2_LIMITS, max_main_header_bytes=header - 1))
     assert caught.value.message == f"The codestream's main header has over 256 markers or {header - 1:,} bytes."
+
+
+def test_a_box_header_past_the_end_is_corrupt_without_asking_the_reader_and_an_empty_file_is_no_jp2():
+    data = jp2_file(codestream(64, 64))[:14]  # the signature box, then 2 bytes of the next box's header
+
+    def read(offset: int, length: int) -> bytes:
+        assert 0 <= offset and offset + length <= len(data), f"asked for {length} bytes at {offset}"
+        return data[offset : offset + length]
+
+    with pytest.raises(UnreadableRaster) as caught:
+        scan_jp2(read, len(data))
+    assert caught.value.message == CORRUPT
+    with pytest.raises(UnsupportedFormat) as empty:
+        scan_jp2(bytes_reader(b""), 0)
+    assert empty.value.message == "The file is not a JPEG 2000 image."
