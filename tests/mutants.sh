@@ -8,6 +8,8 @@
 # (the COG writer's NUM_THREADS); forked children would otherwise wait forever on the pool's missing
 # threads, and those mutants would count as "timeout" (killed) without any test having failed. For the same
 # reason no test may start GDAL's pool in the pytest process (tests/test_cog.py runs its 2-thread copy in a child).
+# Forks run two at a time and must share nothing: a moto server shared with the parent let one fork's reset
+# empty the other's buckets (their failures counted as kills), so tests/s3_helpers.py starts one per process.
 # Results stay in mutants/ between runs: mutmut resets every result when setup.cfg's [mutmut] test selection
 # changes, and a function's results when its code changes. Add tests to the selected files, not new files.
 set -euo pipefail
