@@ -274,12 +274,25 @@ def test_more_than_64_bands_are_refused_before_gdal_allocates_them():
     assert caught.value.message == "An image of the file has 65 bands; at most 64 are accepted."
 
 
-def _detach_second_ifd(data: bytes) -> tuple[bytes, int]:
-    """End a classic little-endian chain after its first IFD; returns the file and the detached IFD's offset."""
-    first = struct.unpack_from("<I", data, 4)[0]
-    next_field = first + 2 + 12 * struct.unpack_from("<H", data, first)[0]
-    second = struct.unpack_from("<I", data, next_field)[0]
-    return data[:next_field] + bytes(4) + data[next_field + 4 :], second
+def _detach_second_ifd(data: bytes, bigtiff: bool = False) -> tuple[bytes, int]:
+    """End a little-endian chain after its first IFD; returns the file and the detached IFD's offset."""
+    count, offset, entry, start = ("<Q", "<Q", 20, 8) if bigtiff else ("<H", "<I", 12, 4)
+    first = struct.unpack_from(offset, data, start)[0]
+    next_field = first + struct.calcsize(count) + entry * struct.unpack_from(count, data, first)[0]
+    second = struct.unpack_from(offset, data, next_field)[0]
+    size = struct.calcsize(offset)
+    return data[:next_field] + bytes(size) + data[next_field + size :], second
+
+
+def within(data: bytes):
+    """A reader of `data` that fails the test when asked for a byte outside the file (S3 would answer an
+    error, retried, where the scan must find a corrupt file)."""
+
+    def read(offset: int, length: int) -> bytes:
+        assert 0 <= offset and offset + length <= len(data), f"asked for {length} bytes at {offset}"
+        return data[offset : offset + length]
+
+    return read
 
 
 @pytest.mark.parametrize("pointer", [LONG, IFD], ids=["LONG", "IFD"])
@@ -393,20 +406,12 @@ def test_an_inline_gdal_metadata_item_counts_too():
         scan(write_tiff([main(t42112=metadata(4096)), inline], bigtiff=True))
 
 
-def _detach_second_bigtiff_ifd(data: bytes) -> tuple[bytes, int]:
-    """`_detach_second_ifd` for BigTIFF: 8-byte entry counts and offsets, 20-byte entries."""
-    first = struct.unpack_from("<Q", data, 8)[0]
-    next_field = first + 8 + 20 * struct.unpack_from("<Q", data, first)[0]
-    second = struct.unpack_from("<Q", data, next_field)[0]
-    return data[:next_field] + bytes(8) + data[next_field + 8 :], second
-
-
 @pytest.mark.parametrize("pointer", [LONG8, IFD8], ids=["LONG8", "IFD8"])
 def test_bigtiff_exif_directories_and_long8_sizes_are_read(pointer):
     """BigTIFF's 8-byte types: an EXIF pointer typed LONG8 or IFD8 is followed, a LONG8 width is a width."""
     exif = Ifd(16, 16, tags=unknown_tags(300))
-    _, exif_at = _detach_second_bigtiff_ifd(write_tiff([main(t34665=Tag(pointer, (0,))), exif], bigtiff=True))
-    data, _ = _detach_second_bigtiff_ifd(write_tiff([main(t34665=Tag(pointer, (exif_at,))), exif], bigtiff=True))
+    _, exif_at = _detach_second_ifd(write_tiff([main(t34665=Tag(pointer, (0,))), exif], bigtiff=True), bigtiff=True)
+    data, _ = _detach_second_ifd(write_tiff([main(t34665=Tag(pointer, (exif_at,))), exif], bigtiff=True), bigtiff=True)
     with pytest.raises(HeaderTooComplex, match="tags"):
         scan(data)
     wide = Ifd(5000, 3000, tags={IMAGE_WIDTH: Tag(LONG8, (5000,))})  # 10 x 6 tiles of 512
@@ -421,12 +426,8 @@ def test_an_ifd_past_the_end_is_corrupt_without_asking_the_reader(first_ifd):
     (retried), not a corrupt file."""
     data = b"II*\x00" + struct.pack("<I", first_ifd) + bytes(8)
 
-    def read(offset: int, length: int) -> bytes:
-        assert 0 <= offset and offset + length <= len(data), f"asked for {length} bytes at {offset}"
-        return data[offset : offset + length]
-
     with pytest.raises(UnreadableRaster) as caught:
-        scan_tiff(read, len(data))
+        scan_tiff(within(data), len(data))
     assert caught.value.message == "The file's TIFF structure is corrupt or truncated."
 
 
@@ -438,13 +439,8 @@ def test_next_ifd_and_exif_pointers_with_the_top_bit_set_are_past_the_end():
     next_field = first + 2 + 12 * struct.unpack_from("<H", one, first)[0]
     far = struct.pack("<I", 0xFFFF_FFF0)
     for data in (one[:next_field] + far + one[next_field + 4 :], write_tiff([main(t34665=Tag(LONG, (0xFFFF_FFF0,)))])):
-
-        def read(offset: int, length: int, data: bytes = data) -> bytes:
-            assert 0 <= offset and offset + length <= len(data), f"asked for {length} bytes at {offset}"
-            return data[offset : offset + length]
-
         with pytest.raises(UnreadableRaster) as caught:
-            scan_tiff(read, len(data))
+            scan_tiff(within(data), len(data))
         assert caught.value.message == "The file's TIFF structure is corrupt or truncated."
 
 
@@ -452,24 +448,16 @@ def test_next_ifd_and_exif_pointers_with_the_top_bit_set_are_past_the_end():
 def test_bigtiff_pointers_with_the_top_bit_set_are_past_the_end(pointer):
     data = write_tiff([main(t34665=Tag(pointer, (0xFFFF_FFFF_FFFF_FFF0,)))], bigtiff=True)
 
-    def read(offset: int, length: int) -> bytes:
-        assert 0 <= offset and offset + length <= len(data), f"asked for {length} bytes at {offset}"
-        return data[offset : offset + length]
-
     with pytest.raises(UnreadableRaster) as caught:
-        scan_tiff(read, len(data))
+        scan_tiff(within(data), len(data))
     assert caught.value.message == "The file's TIFF structure is corrupt or truncated."
 
 
 def test_a_bigtiff_first_ifd_with_the_top_bit_set_is_past_the_end():
     data = b"II+\x00\x08\x00\x00\x00" + struct.pack("<Q", 0xFFFF_FFFF_FFFF_FFF0) + bytes(16)
 
-    def read(offset: int, length: int) -> bytes:
-        assert 0 <= offset and offset + length <= len(data), f"asked for {length} bytes at {offset}"
-        return data[offset : offset + length]
-
     with pytest.raises(UnreadableRaster):
-        scan_tiff(read, len(data))
+        scan_tiff(within(data), len(data))
 
 
 @pytest.mark.parametrize("pointer", [Tag(LONG, (0,)), ascii_tag("12")], ids=["zero", "not-a-number"])
