@@ -14,6 +14,7 @@ from handler.core.jp2_scan import CORRUPT, GEOJP2_UUID, JP2_LIMITS, scan_jp2
 from handler.core.tiff_scan import CORRUPT as TIFF_CORRUPT
 from handler.core.tiff_scan import bytes_reader
 from tests.products import band_jp2, box, codestream, jp2_file, tci_jp2
+from tests.security.hostile import reader_within
 
 
 def scan(data: bytes):
@@ -486,13 +487,8 @@ def test_the_main_header_byte_budget_runs_from_soc_to_sot_and_is_inclusive(boxed
 
 def test_a_box_header_past_the_end_is_corrupt_without_asking_the_reader_and_an_empty_file_is_no_jp2():
     data = jp2_file(codestream(64, 64))[:14]  # the signature box, then 2 bytes of the next box's header
-
-    def read(offset: int, length: int) -> bytes:
-        assert 0 <= offset and offset + length <= len(data), f"asked for {length} bytes at {offset}"
-        return data[offset : offset + length]
-
     with pytest.raises(UnreadableRaster) as caught:
-        scan_jp2(read, len(data))
+        scan_jp2(reader_within(data), len(data))
     assert caught.value.message == CORRUPT
     with pytest.raises(UnsupportedFormat) as empty:
         scan_jp2(bytes_reader(b""), 0)

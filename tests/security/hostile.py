@@ -83,6 +83,17 @@ def assert_no_leak(text: str, paths: bool = True) -> None:
             assert marker not in text, f"response leaks {marker!r}: {text[:300]}"
 
 
+def reader_within(data: bytes):
+    """A `Read` of `data` that fails the test when asked for a byte outside the file: to S3 that is an
+    error (retried), where a scan must find a corrupt file without asking."""
+
+    def read(offset: int, length: int) -> bytes:
+        assert 0 <= offset and offset + length <= len(data), f"asked for {length} bytes at {offset}"
+        return data[offset : offset + length]
+
+    return read
+
+
 @contextlib.contextmanager
 def cpu_seconds_under(limit: float):
     """Fail if the block spends `limit` seconds or more of this process's CPU time (all its threads).

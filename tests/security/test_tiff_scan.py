@@ -14,7 +14,7 @@ from handler.core.errors import HeaderTooComplex, RasterTooLarge, UnreadableRast
 from handler.core.tiff_scan import CORRUPT, SCAN_LIMITS, PagedReader, bytes_reader, scan_tiff
 from tests.conftest import requires_real_data
 from tests.rasters import geotiff_bytes, real_files, reflectance_stack
-from tests.security.hostile import SCENE, ifd_huge_count, ifd_loop, truncated_ifd
+from tests.security.hostile import SCENE, ifd_huge_count, ifd_loop, reader_within, truncated_ifd
 from tests.security.tiff_writer import (
     IFD8,
     LONG8,
@@ -46,13 +46,8 @@ EXIF_IFD = 34665
 
 
 def scan(data: bytes):
-    """Scan `data` through a reader that fails the test if asked for bytes past the end (an S3 error)."""
-
-    def read(offset: int, length: int) -> bytes:
-        assert offset + length <= len(data), "the scan read past the end of the file"
-        return data[offset : offset + length]
-
-    return scan_tiff(read, len(data))
+    """Scan `data` through a reader that fails the test if asked for bytes outside the file (an S3 error)."""
+    return scan_tiff(reader_within(data), len(data))
 
 
 def main(**tags: Tag) -> Ifd:
@@ -284,17 +279,6 @@ def _detach_second_ifd(data: bytes, bigtiff: bool = False) -> tuple[bytes, int]:
     return data[:next_field] + bytes(size) + data[next_field + size :], second
 
 
-def within(data: bytes):
-    """A reader of `data` that fails the test when asked for a byte outside the file (S3 would answer an
-    error, retried, where the scan must find a corrupt file)."""
-
-    def read(offset: int, length: int) -> bytes:
-        assert 0 <= offset and offset + length <= len(data), f"asked for {length} bytes at {offset}"
-        return data[offset : offset + length]
-
-    return read
-
-
 @pytest.mark.parametrize("pointer", [LONG, IFD], ids=["LONG", "IFD"])
 def test_exif_directories_are_scanned_too(pointer):
     """GDAL reads EXIF and GPS directories as metadata: they count towards every limit, whether the
@@ -427,7 +411,7 @@ def test_an_ifd_past_the_end_is_corrupt_without_asking_the_reader(first_ifd):
     data = b"II*\x00" + struct.pack("<I", first_ifd) + bytes(8)
 
     with pytest.raises(UnreadableRaster) as caught:
-        scan_tiff(within(data), len(data))
+        scan(data)
     assert caught.value.message == "The file's TIFF structure is corrupt or truncated."
 
 
@@ -440,7 +424,7 @@ def test_next_ifd_and_exif_pointers_with_the_top_bit_set_are_past_the_end():
     far = struct.pack("<I", 0xFFFF_FFF0)
     for data in (one[:next_field] + far + one[next_field + 4 :], write_tiff([main(t34665=Tag(LONG, (0xFFFF_FFF0,)))])):
         with pytest.raises(UnreadableRaster) as caught:
-            scan_tiff(within(data), len(data))
+            scan(data)
         assert caught.value.message == "The file's TIFF structure is corrupt or truncated."
 
 
@@ -449,7 +433,7 @@ def test_bigtiff_pointers_with_the_top_bit_set_are_past_the_end(pointer):
     data = write_tiff([main(t34665=Tag(pointer, (0xFFFF_FFFF_FFFF_FFF0,)))], bigtiff=True)
 
     with pytest.raises(UnreadableRaster) as caught:
-        scan_tiff(within(data), len(data))
+        scan(data)
     assert caught.value.message == "The file's TIFF structure is corrupt or truncated."
 
 
@@ -457,7 +441,7 @@ def test_a_bigtiff_first_ifd_with_the_top_bit_set_is_past_the_end():
     data = b"II+\x00\x08\x00\x00\x00" + struct.pack("<Q", 0xFFFF_FFFF_FFFF_FFF0) + bytes(16)
 
     with pytest.raises(UnreadableRaster):
-        scan_tiff(within(data), len(data))
+        scan(data)
 
 
 @pytest.mark.parametrize("pointer", [Tag(LONG, (0,)), ascii_tag("12")], ids=["zero", "not-a-number"])
