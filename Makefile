@@ -32,7 +32,7 @@ sample: $(VENV)/.installed  ## S2L2A_2022-06-09.tiff, the README's sample scene 
 events: $(VENV)/.installed  ## regenerate events/*.json for sam local invoke
 	$(BIN)/python events/make_events.py
 
-mutants: $(VENV)/.installed  ## mutation testing of handler/core, handler/scene and the entry points (about 1.5 hours on 2 cores; Linux); report: tests/mutation-report.md
+mutants: $(VENV)/.installed  ## mutation testing of handler/core, handler/scene and the entry points (about 70 minutes on 2 cores; Linux); report: tests/mutation-report.md
 	BIN=$(BIN) SENTINEL2_DATA=$(CURDIR)/../shared/data/sentinel2 tests/mutants.sh
 
 bench: $(VENV)/.installed  ## speed and memory vs rio-tiler (bench/README.md); not part of the tests
