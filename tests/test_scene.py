@@ -46,8 +46,13 @@ def notified(info: ObjectInfo) -> ObjectEvent:
     return ObjectEvent(info.bucket, info.key, info.size, info.etag, None, True)
 
 
-def process(store: MemoryStore, info: ObjectInfo, settings: Settings = SETTINGS) -> Outcome:
-    return process_object(store, notified(info), settings, InvocationTime(lambda: 60_000, 15))
+def run(store: MemoryStore, request: ObjectEvent, settings: Settings = SETTINGS, force: bool = False) -> Outcome:
+    """`process_object` for `request` with a minute of the invocation left."""
+    return process_object(store, request, settings, InvocationTime(lambda: 60_000, 15), force=force)
+
+
+def process(store: MemoryStore, info: ObjectInfo, settings: Settings = SETTINGS, force: bool = False) -> Outcome:
+    return run(store, notified(info), settings, force)
 
 
 def puts(store: MemoryStore) -> list[str]:
@@ -342,8 +347,7 @@ def test_an_empty_object_is_skipped_and_gets_no_outputs(store):
     info = store.upload(BUCKET, "uploads/empty.tif", b"")
     batch_task = ObjectEvent(BUCKET, info.key, None, "", None, True)
     for request in (notified(info), batch_task):
-        outcome = process_object(store, request, SETTINGS, InvocationTime(lambda: 60_000, 15))
-        assert outcome == Outcome("uploads/empty.tif", "skipped", "empty")
+        assert run(store, request) == Outcome("uploads/empty.tif", "skipped", "empty")
     assert store.keys(BUCKET) == ["uploads/empty.tif"]
 
 
@@ -361,8 +365,7 @@ def test_force_renders_a_version_an_earlier_rendering_rejected(store):
         replaces=None,
     )
     assert process(store, info) == Outcome("uploads/a.tif", "rejected", "deadline_exceeded")
-    forced = process_object(store, notified(info), SETTINGS, InvocationTime(lambda: 60_000, 15), force=True)
-    assert forced == Outcome("uploads/a.tif", "written")
+    assert process(store, info, force=True) == Outcome("uploads/a.tif", "written")
 
 
 def test_outputs_are_logged_and_the_attributes_are_indented_json(store, caplog):
